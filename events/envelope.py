@@ -1,0 +1,98 @@
+"""The envelope every event travels in, before and after it is stored.
+
+A command handler builds :class:`NewEvent` values; the store assigns the stream
+version, the global position, the recorded time and the hash chain, and gives
+back :class:`RecordedEvent` values. Both are frozen: events are never edited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Final
+
+import msgspec
+
+#: Expected version meaning "append whatever the stream's current version is".
+ANY_VERSION: Final = -1
+#: Expected version meaning "the stream must not exist yet".
+NO_STREAM: Final = 0
+
+
+class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Who caused an event, and in answer to what.
+
+    ``causation_id`` is the id of the event (or request) that directly caused this
+    one; ``correlation_id`` ties every event of one user operation together.
+    """
+
+    request_id: str | None = None
+    user_id: str | None = None
+    project_id: str | None = None
+    causation_id: str | None = None
+    correlation_id: str | None = None
+
+
+EMPTY_METADATA: Final = Metadata()
+_metadata_encoder = msgspec.json.Encoder()
+_metadata_decoder = msgspec.json.Decoder(Metadata)
+
+
+def encode_metadata(metadata: Metadata) -> bytes:
+    return _metadata_encoder.encode(metadata)
+
+
+def decode_metadata(raw: bytes) -> Metadata:
+    return _metadata_decoder.decode(raw)
+
+
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event about to be appended: its type, payload and metadata.
+
+    ``data`` holds the payload already encoded (JSON bytes); use
+    :meth:`cairn.events.registry.EventRegistry.new` to build one from a typed event.
+    """
+
+    type: str
+    data: bytes
+    metadata: Metadata = EMPTY_METADATA
+    schema_version: int = 1
+    id: uuid.UUID = msgspec.field(default_factory=uuid.uuid4)
+
+
+class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as the log holds it.
+
+    ``position`` is the event's place in the one global order (strictly increasing
+    with commit order, never reused); ``version`` its place in its own stream,
+    starting at 1. ``hash`` covers every field and ``prev_hash``, the hash of the
+    event just before it in the global order, so any edit breaks the chain.
+    """
+
+    id: uuid.UUID
+    stream: str
+    version: int
+    position: int
+    type: str
+    schema_version: int
+    recorded_at: datetime
+    data: bytes
+    metadata: Metadata
+    prev_hash: bytes
+    hash: bytes
+
+    @property
+    def category(self) -> str:
+        return stream_category(self.stream)
+
+
+def stream_name(category: str, ident: object) -> str:
+    """``stream_name("server", uid)`` -> ``"server-<uid>"``."""
+    if "-" in category:
+        raise ValueError(f"a stream category may not contain '-': {category!r}")
+    return f"{category}-{ident}"
+
+
+def stream_category(stream: str) -> str:
+    """The part of a stream name before the first ``-`` (``server-1`` -> ``server``)."""
+    return stream.split("-", 1)[0]

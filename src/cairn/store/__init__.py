@@ -1,0 +1,23 @@
+"""The event store: one port (:mod:`cairn.store.port`) and its adapters."""
+
+from cairn.store.port import (
+    AppendResult,
+    EventStore,
+    Snapshot,
+    StoreClosed,
+    StoreError,
+    StoreUnavailable,
+    StreamWrite,
+    WrongExpectedVersion,
+)
+
+__all__ = [
+    "AppendResult",
+    "EventStore",
+    "Snapshot",
+    "StoreClosed",
+    "StoreError",
+    "StoreUnavailable",
+    "StreamWrite",
+    "WrongExpectedVersion",
+]

@@ -1,0 +1,253 @@
+"""Group commit, shared by every adapter.
+
+Concurrent appends are queued; one task takes everything queued, decides which
+appends fit (expected versions), numbers the events, chains their hashes, and
+hands the rows to the adapter to write in ONE transaction. Every caller whose
+append was in that transaction wakes when it commits. Under load a batch holds
+as many appends as there are waiting callers, so one disk sync serves them all.
+
+The adapter supplies :meth:`GroupCommitter.write_batch`: within one transaction
+that excludes every other writer, it reads the log's head and the involved
+streams' versions, calls :func:`plan_batch`, writes the rows, and commits.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import NamedTuple
+from uuid import UUID
+
+import structlog
+
+from cairn.events import ANY_VERSION, event_hash
+from cairn.events.envelope import encode_metadata
+from cairn.store.port import (
+    AppendResult,
+    StoreClosed,
+    StoreError,
+    StoreUnavailable,
+    StreamWrite,
+    WrongExpectedVersion,
+)
+
+log = structlog.get_logger(__name__)
+
+#: Events per transaction at most: large enough to amortise a sync, small enough
+#: that one transaction never holds the writer lock for long.
+MAX_BATCH_EVENTS = 2000
+
+
+class Row(NamedTuple):
+    id: UUID
+    stream: str
+    version: int
+    position: int
+    type: str
+    schema_version: int
+    recorded_at: datetime
+    data: bytes
+    metadata: bytes
+    prev_hash: bytes
+    hash: bytes
+
+
+@dataclass(slots=True)
+class PendingAppend:
+    writes: tuple[StreamWrite, ...]
+    future: asyncio.Future[AppendResult]
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = sum(len(w.events) for w in self.writes)
+
+
+@dataclass(slots=True)
+class Plan:
+    """What one transaction writes, and what each append's caller is told."""
+
+    rows: list[Row]
+    outcomes: list[tuple[PendingAppend, AppendResult | StoreError]]
+    head_position: int
+    head_hash: bytes
+
+
+def now_micros() -> datetime:
+    """The current UTC time at the microsecond precision both stores keep."""
+    return datetime.now(UTC)
+
+
+def plan_batch(
+    pending: Iterable[PendingAppend],
+    *,
+    head_position: int,
+    head_hash: bytes,
+    versions: dict[str, int],
+    recorded_at: datetime,
+) -> Plan:
+    """Decide a batch: check expected versions in queue order, number and chain rows.
+
+    ``versions`` holds the committed version of every stream the batch touches
+    (0 for a missing stream). An append whose expectation fails is rejected alone;
+    the ones after it see the versions as if it never came.
+    """
+    rows: list[Row] = []
+    outcomes: list[tuple[PendingAppend, AppendResult | StoreError]] = []
+    position, prev = head_position, head_hash
+    current = dict(versions)
+    for append in pending:
+        conflict = _first_conflict(append.writes, current)
+        if conflict is not None:
+            outcomes.append((append, conflict))
+            continue
+        new_versions: dict[str, int] = {}
+        for write in append.writes:
+            version = current[write.stream]
+            for event in write.events:
+                version += 1
+                position += 1
+                metadata = encode_metadata(event.metadata)
+                digest = event_hash(
+                    prev,
+                    id=event.id,
+                    stream=write.stream,
+                    version=version,
+                    position=position,
+                    type=event.type,
+                    schema_version=event.schema_version,
+                    recorded_at=recorded_at,
+                    data=event.data,
+                    metadata=metadata,
+                )
+                rows.append(
+                    Row(
+                        event.id,
+                        write.stream,
+                        version,
+                        position,
+                        event.type,
+                        event.schema_version,
+                        recorded_at,
+                        event.data,
+                        metadata,
+                        prev,
+                        digest,
+                    )
+                )
+                prev = digest
+            current[write.stream] = version
+            new_versions[write.stream] = version
+        outcomes.append((append, AppendResult(position=position, versions=new_versions)))
+    return Plan(rows=rows, outcomes=outcomes, head_position=position, head_hash=prev)
+
+
+def _first_conflict(
+    writes: tuple[StreamWrite, ...], current: dict[str, int]
+) -> WrongExpectedVersion | None:
+    for write in writes:
+        actual = current[write.stream]
+        if write.expected_version != ANY_VERSION and write.expected_version != actual:
+            return WrongExpectedVersion(write.stream, write.expected_version, actual)
+    return None
+
+
+def validate_writes(writes: tuple[StreamWrite, ...]) -> None:
+    """Reject malformed appends before they reach the queue."""
+    if not writes:
+        raise ValueError("an append needs at least one stream write")
+    seen: set[str] = set()
+    for write in writes:
+        if write.stream in seen:
+            raise ValueError(f"stream {write.stream!r} appears twice in one append")
+        seen.add(write.stream)
+        if not write.stream or "-" not in write.stream:
+            raise ValueError(f"stream name {write.stream!r} is not of the form category-id")
+        if not write.events:
+            raise ValueError(f"the write to {write.stream!r} has no events")
+        if write.expected_version < ANY_VERSION:
+            raise ValueError(f"expected version {write.expected_version} is not valid")
+
+
+class GroupCommitter(abc.ABC):
+    """Owns the append queue and the one task that drains it into transactions."""
+
+    def __init__(self) -> None:
+        # None in the queue tells the task to finish what came before and stop.
+        self._queue: asyncio.Queue[PendingAppend | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @abc.abstractmethod
+    async def write_batch(self, pending: list[PendingAppend]) -> Plan:
+        """Write one batch in one exclusive transaction and return its plan."""
+
+    async def submit(self, writes: tuple[StreamWrite, ...]) -> AppendResult:
+        if self._closing:
+            raise StoreClosed("the event store is closed")
+        validate_writes(writes)
+        loop = asyncio.get_running_loop()
+        if self._task is None:
+            self._task = loop.create_task(self._run(), name="cairn-group-commit")
+        future: asyncio.Future[AppendResult] = loop.create_future()
+        # Mark the outcome as retrieved even when the caller was cancelled.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._queue.put_nowait(PendingAppend(writes, future))
+        # shield: a cancelled caller must not cancel the shared future, whose
+        # append is committed or failed as a whole with the rest of its batch.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch, size = [first], first.size
+            while size < MAX_BATCH_EVENTS and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stopping = True
+                    break
+                batch.append(nxt)
+                size += nxt.size
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[PendingAppend]) -> None:
+        try:
+            plan = await self.write_batch(batch)
+        except asyncio.CancelledError:
+            for pending in batch:
+                _settle(pending.future, StoreClosed("the event store closed mid-append"))
+            raise
+        except Exception as exc:
+            log.error("append batch failed", appends=len(batch), error=str(exc))
+            for pending in batch:
+                failure = StoreUnavailable(f"the append failed: {exc}")
+                failure.__cause__ = exc
+                _settle(pending.future, failure)
+            return
+        for pending, outcome in plan.outcomes:
+            _settle(pending.future, outcome)
+
+    async def drain(self) -> None:
+        """Stop accepting appends, commit those already queued, stop the task."""
+        self._closing = True
+        if self._task is None:
+            return
+        self._queue.put_nowait(None)
+        try:
+            await self._task
+        finally:
+            self._task = None
+
+
+def _settle(future: asyncio.Future[AppendResult], outcome: AppendResult | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

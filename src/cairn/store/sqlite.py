@@ -1,0 +1,287 @@
+"""The embedded event store: one SQLite file in WAL mode.
+
+One writer thread owns the write connection, and every batch the group
+committer hands it is one ``BEGIN IMMEDIATE`` transaction, so SQLite's single
+writer lock gives commit order = rowid order = position order for free. Reads
+run on their own connections in a small thread pool (WAL lets them proceed
+while a write commits). ``synchronous=FULL``: an acknowledged append survives a
+power cut, not only a process crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cairn.events import GENESIS_HASH, RecordedEvent
+from cairn.events.envelope import decode_metadata
+from cairn.store.groupcommit import GroupCommitter, PendingAppend, Plan, now_micros, plan_batch
+from cairn.store.port import (
+    AppendResult,
+    EventStore,
+    Snapshot,
+    StoreClosed,
+    StoreUnavailable,
+    StreamWrite,
+)
+from cairn.store.schema import migrate
+from cairn.store.wakeup import HeadSignal
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+_COLUMNS = (
+    "position, id, stream, version, type, schema_version, recorded_at, data, metadata, "
+    "prev_hash, hash"
+)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICRO
+
+
+def _row_to_event(row: Sequence[Any]) -> RecordedEvent:
+    return RecordedEvent(
+        position=row[0],
+        id=uuid.UUID(bytes=row[1]),
+        stream=row[2],
+        version=row[3],
+        type=row[4],
+        schema_version=row[5],
+        recorded_at=_EPOCH + timedelta(microseconds=row[6]),
+        data=row[7],
+        metadata=decode_metadata(row[8]),
+        prev_hash=row[9],
+        hash=row[10],
+    )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+class SQLiteEventStore(EventStore):
+    """Event store on one SQLite file. Open it with :meth:`open`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer = _SQLiteWriter(path)
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cairn-sqlite-read")
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._signal = HeadSignal()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SQLiteEventStore:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await migrate(f"sqlite:///{path}")
+        store = cls(path)
+        store._writer.on_commit = store._signal.advance
+        return store
+
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    # -- appends -----------------------------------------------------------
+
+    async def append(self, *writes: StreamWrite) -> AppendResult:
+        if self._closed:
+            raise StoreClosed("the event store is closed")
+        return await self._writer.submit(writes)
+
+    # -- reads -------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            self._local.conn = conn
+            self._reader_conns.append(conn)
+        return conn
+
+    async def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        if self._closed:
+            raise StoreClosed("the event store is closed")
+
+        def run() -> list[Any]:
+            try:
+                return self._reader().execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"reading the SQLite store failed: {exc}") from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+
+    async def read_stream(
+        self, stream: str, *, from_version: int = 1, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        rows = await self._query(
+            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version >= ? "
+            "ORDER BY version LIMIT ?",
+            (stream, from_version, -1 if limit is None else limit),
+        )
+        return [_row_to_event(r) for r in rows]
+
+    async def stream_version(self, stream: str) -> int:
+        rows = await self._query("SELECT max(version) FROM events WHERE stream = ?", (stream,))
+        return int(rows[0][0] or 0)
+
+    async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        rows = await self._query(
+            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [_row_to_event(r) for r in rows]
+
+    async def head(self) -> int:
+        rows = await self._query("SELECT max(position) FROM events", ())
+        return int(rows[0][0] or 0)
+
+    async def wait_for_new(self, after: int, timeout: float) -> None:
+        # Appends from this process notify at once; another process's appends
+        # (an audit tool, a second API process) are found by the timeout poll.
+        await self._signal.wait_past(after, timeout)
+
+    async def load_checkpoint(self, name: str) -> int:
+        rows = await self._query("SELECT position FROM projection_checkpoints WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    async def save_checkpoint(self, name: str, position: int) -> None:
+        await self._writer.execute(
+            "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+            "updated_at = excluded.updated_at",
+            (name, position, _micros(now_micros())),
+        )
+
+    async def load_snapshot(self, name: str) -> Snapshot | None:
+        rows = await self._query(
+            "SELECT version, position, state FROM projection_snapshots WHERE name = ?", (name,)
+        )
+        if not rows:
+            return None
+        version, position, state = rows[0]
+        return Snapshot(name=name, version=version, position=position, state=state)
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        await self._writer.execute(
+            "INSERT INTO projection_snapshots (name, version, position, state, taken_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version, "
+            "position = excluded.position, state = excluded.state, taken_at = excluded.taken_at",
+            (snapshot.name, snapshot.version, snapshot.position, snapshot.state,
+             _micros(now_micros())),
+        )
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        await self._writer.drain()
+        self._closed = True
+        self._writer.close()
+
+        def close_readers() -> None:
+            for conn in self._reader_conns:
+                conn.close()
+
+        await asyncio.get_running_loop().run_in_executor(self._readers, close_readers)
+        self._readers.shutdown(wait=True)
+
+
+class _SQLiteWriter(GroupCommitter):
+    """The one writer: a dedicated thread that owns the write connection."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._path = path
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-sqlite-write")
+        self._conn: sqlite3.Connection | None = None
+        self.on_commit: Callable[[int], None] | None = None
+
+    async def write_batch(self, pending: list[PendingAppend]) -> Plan:
+        loop = asyncio.get_running_loop()
+        plan = await loop.run_in_executor(self._thread, self._write, pending)
+        if plan.rows and self.on_commit is not None:
+            self.on_commit(plan.head_position)
+        return plan
+
+    def _write(self, pending: list[PendingAppend]) -> Plan:
+        conn = self._connection()
+        streams = sorted({w.stream for p in pending for w in p.writes})
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            head = conn.execute(
+                "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+            ).fetchone()
+            versions = {
+                s: conn.execute(
+                    "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?", (s,)
+                ).fetchone()[0]
+                for s in streams
+            }
+            plan = plan_batch(
+                pending,
+                head_position=head[0] if head else 0,
+                head_hash=head[1] if head else GENESIS_HASH,
+                versions=versions,
+                recorded_at=now_micros(),
+            )
+            conn.executemany(
+                f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        r.position,
+                        r.id.bytes,
+                        r.stream,
+                        r.version,
+                        r.type,
+                        r.schema_version,
+                        _micros(r.recorded_at),
+                        r.data,
+                        r.metadata,
+                        r.prev_hash,
+                        r.hash,
+                    )
+                    for r in plan.rows
+                ],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return plan
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = _connect(self._path)
+        return self._conn
+
+    async def execute(self, sql: str, params: Sequence[Any]) -> None:
+        """Run one write statement on the writer thread, in its own transaction."""
+
+        def run() -> None:
+            try:
+                self._connection().execute(sql, params)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"writing the SQLite store failed: {exc}") from exc
+
+        await asyncio.get_running_loop().run_in_executor(self._thread, run)
+
+    def close(self) -> None:
+        def close_conn() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._thread.submit(close_conn).result()
+        self._thread.shutdown(wait=True)
