@@ -1,5 +1,6 @@
 """The event store: one port (:mod:`cairn.store.port`) and its adapters."""
 
+from cairn.store.factory import open_store
 from cairn.store.port import (
     AppendResult,
     EventStore,
@@ -20,4 +21,5 @@ __all__ = [
     "StoreUnavailable",
     "StreamWrite",
     "WrongExpectedVersion",
+    "open_store",
 ]
