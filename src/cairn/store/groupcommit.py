@@ -179,6 +179,9 @@ class GroupCommitter(abc.ABC):
         self._queue: asyncio.Queue[PendingAppend | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        #: Transactions committed so far, and the appends they carried.
+        self.transactions = 0
+        self.appends = 0
 
     @abc.abstractmethod
     async def write_batch(self, pending: list[PendingAppend]) -> Plan:
@@ -229,6 +232,8 @@ class GroupCommitter(abc.ABC):
                 failure.__cause__ = exc
                 _settle(pending.future, failure)
             return
+        self.transactions += 1
+        self.appends += len(batch)
         for pending, outcome in plan.outcomes:
             _settle(pending.future, outcome)
 

@@ -83,7 +83,7 @@ class PostgresEventStore(EventStore):
     def __init__(self, dsn: str, pool: asyncpg.Pool, committer: _PostgresWriter) -> None:
         self.dsn = dsn
         self._pool = pool
-        self._committer = committer
+        self.committer = committer
         self._listener: asyncpg.Connection | None = None
         self._signal = HeadSignal()
         self._closed = False
@@ -101,7 +101,7 @@ class PostgresEventStore(EventStore):
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         store = cls(dsn, pool, _PostgresWriter(dsn, writer))
-        store._committer.on_commit = store._signal.advance
+        store.committer.on_commit = store._signal.advance
         return store
 
     # -- appends -----------------------------------------------------------
@@ -109,7 +109,7 @@ class PostgresEventStore(EventStore):
     async def append(self, *writes: StreamWrite) -> AppendResult:
         if self._closed:
             raise StoreClosed("the event store is closed")
-        return await self._committer.submit(writes)
+        return await self.committer.submit(writes)
 
     # -- reads -------------------------------------------------------------
 
@@ -207,11 +207,11 @@ class PostgresEventStore(EventStore):
     async def close(self) -> None:
         if self._closed:
             return
-        await self._committer.drain()
+        await self.committer.drain()
         self._closed = True
         if self._listener is not None:
             await self._listener.close()
-        await self._committer.conn.close()
+        await self.committer.conn.close()
         await self._pool.close()
 
 

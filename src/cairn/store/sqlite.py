@@ -75,7 +75,7 @@ class SQLiteEventStore(EventStore):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer = _SQLiteWriter(path)
+        self.committer = _SQLiteWriter(path)
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cairn-sqlite-read")
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -88,7 +88,7 @@ class SQLiteEventStore(EventStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         await migrate(f"sqlite:///{path}")
         store = cls(path)
-        store._writer.on_commit = store._signal.advance
+        store.committer.on_commit = store._signal.advance
         return store
 
     def url(self) -> str:
@@ -99,7 +99,7 @@ class SQLiteEventStore(EventStore):
     async def append(self, *writes: StreamWrite) -> AppendResult:
         if self._closed:
             raise StoreClosed("the event store is closed")
-        return await self._writer.submit(writes)
+        return await self.committer.submit(writes)
 
     # -- reads -------------------------------------------------------------
 
@@ -158,7 +158,7 @@ class SQLiteEventStore(EventStore):
         return int(rows[0][0]) if rows else 0
 
     async def save_checkpoint(self, name: str, position: int) -> None:
-        await self._writer.execute(
+        await self.committer.execute(
             "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
             "updated_at = excluded.updated_at",
@@ -175,7 +175,7 @@ class SQLiteEventStore(EventStore):
         return Snapshot(name=name, version=version, position=position, state=state)
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
-        await self._writer.execute(
+        await self.committer.execute(
             "INSERT INTO projection_snapshots (name, version, position, state, taken_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version, "
             "position = excluded.position, state = excluded.state, taken_at = excluded.taken_at",
@@ -186,9 +186,9 @@ class SQLiteEventStore(EventStore):
     async def close(self) -> None:
         if self._closed:
             return
-        await self._writer.drain()
+        await self.committer.drain()
         self._closed = True
-        self._writer.close()
+        self.committer.close()
 
         def close_readers() -> None:
             for conn in self._reader_conns:
