@@ -63,6 +63,7 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
 class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
     """An event as the log holds it.
 
+    ``raw_metadata`` is the encoded :class:`Metadata` exactly as stored.
     ``position`` is the event's place in the one global order (strictly increasing
     with commit order, never reused); ``version`` its place in its own stream,
     starting at 1. ``hash`` covers every field and ``prev_hash``, the hash of the
@@ -77,9 +78,15 @@ class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
     schema_version: int
     recorded_at: datetime
     data: bytes
-    metadata: Metadata
+    raw_metadata: bytes
     prev_hash: bytes
     hash: bytes
+
+    @property
+    def metadata(self) -> Metadata:
+        """The decoded metadata. Decoded on use: most folds never look at it, and
+        the hash chain covers the stored bytes, not a re-encoding."""
+        return decode_metadata(self.raw_metadata)
 
     @property
     def category(self) -> str:

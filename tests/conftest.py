@@ -16,9 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-PG_ADMIN_DSN = os.environ.get(
-    "CAIRN_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_DSN = os.environ.get("CAIRN_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _dsn_for(database: str) -> str:

@@ -33,23 +33,67 @@ POSTGRES = [
         CONSTRAINT events_stream_version UNIQUE (stream, version)
     )
     """,
-    # One round trip opens an append: take the writer lock, then (with a fresh
-    # snapshot, as each statement of a volatile function takes one) read the
-    # log's head and the current version of every stream the batch touches.
+    # One call appends a whole batch in the statement's own transaction (one
+    # round trip). The caller planned the rows (versions, positions, hash
+    # chain) assuming the log's head is p_head with hash p_head_hash (the hash
+    # too: another writer's batch may end at the same position) and each stream in p_streams is
+    # at p_versions; under the writer lock the function checks both and, only
+    # if they hold, inserts the rows and NOTIFYs once. Either way it returns
+    # the real head and versions, so a caller whose assumptions were stale (an
+    # other process wrote) re-plans and calls again.
+    # The pessimistic path, for a writer whose assumptions keep being stale:
+    # inside its own transaction it takes the writer lock first and reads the
+    # truth, then plans and calls cairn_append (the lock is re-entrant).
     f"""
-    CREATE FUNCTION cairn_begin_append(p_streams text[])
-    RETURNS TABLE (head_position bigint, head_hash bytea, stream text, version bigint)
+    CREATE FUNCTION cairn_locked_head(p_streams text[])
+    RETURNS TABLE (head_position bigint, head_hash bytea, versions bigint[])
+    LANGUAGE plpgsql VOLATILE AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
+        RETURN QUERY
+            SELECT coalesce(max(e.position), 0),
+                   coalesce((SELECT e2.hash FROM events e2 ORDER BY e2.position DESC LIMIT 1),
+                            '\\x{"00" * 32}'::bytea),
+                   (SELECT array_agg(coalesce((SELECT max(e3.version) FROM events e3
+                                               WHERE e3.stream = s), 0) ORDER BY i)
+                    FROM unnest(p_streams) WITH ORDINALITY AS t(s, i))
+            FROM (SELECT position FROM events ORDER BY position DESC LIMIT 1) AS e;
+    END
+    $$
+    """,
+    f"""
+    CREATE FUNCTION cairn_append(
+        p_head bigint, p_head_hash bytea, p_streams text[], p_versions bigint[],
+        p_ids uuid[], p_row_streams text[], p_row_versions bigint[], p_positions bigint[],
+        p_types text[], p_schema int[], p_recorded_at timestamptz, p_data bytea[],
+        p_meta bytea[], p_prev bytea[], p_hash bytea[])
+    RETURNS TABLE (applied boolean, head_position bigint, head_hash bytea, versions bigint[])
     LANGUAGE plpgsql VOLATILE AS $$
     DECLARE
-        hp bigint := 0;
-        hh bytea := '\\x{"00" * 32}'::bytea;
+        hp bigint;
+        hh bytea;
+        actual bigint[];
     BEGIN
         PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
         SELECT e.position, e.hash INTO hp, hh FROM events e ORDER BY e.position DESC LIMIT 1;
-        RETURN QUERY
-            SELECT coalesce(hp, 0::bigint), coalesce(hh, '\\x{"00" * 32}'::bytea), s,
-                   coalesce((SELECT max(e.version) FROM events e WHERE e.stream = s), 0::bigint)
-            FROM unnest(p_streams) AS s;
+        hp := coalesce(hp, 0);
+        hh := coalesce(hh, '\\x{"00" * 32}'::bytea);
+        SELECT array_agg(coalesce((SELECT max(e.version) FROM events e WHERE e.stream = s), 0)
+                         ORDER BY i)
+          INTO actual FROM unnest(p_streams) WITH ORDINALITY AS t(s, i);
+        IF hp <> p_head OR hh <> p_head_hash OR actual IS DISTINCT FROM p_versions THEN
+            RETURN QUERY SELECT false, hp, hh, actual;
+            RETURN;
+        END IF;
+        IF coalesce(array_length(p_ids, 1), 0) > 0 THEN
+            INSERT INTO events (id, stream, version, position, type, schema_version,
+                                recorded_at, data, metadata, prev_hash, hash)
+            SELECT i, s, v, p, t, sv, p_recorded_at, d, m, ph, h
+            FROM unnest(p_ids, p_row_streams, p_row_versions, p_positions, p_types, p_schema,
+                        p_data, p_meta, p_prev, p_hash) AS r(i, s, v, p, t, sv, d, m, ph, h);
+            PERFORM pg_notify('cairn_events', p_positions[array_length(p_positions, 1)]::text);
+        END IF;
+        RETURN QUERY SELECT true, hp, hh, actual;
     END
     $$
     """,
@@ -117,6 +161,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION cairn_begin_append(text[])")
+        op.execute("DROP FUNCTION cairn_append")
+        op.execute("DROP FUNCTION cairn_locked_head")
     for table in ("projection_snapshots", "projection_checkpoints", "events"):
         op.execute(f"DROP TABLE {table}")

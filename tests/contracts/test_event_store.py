@@ -25,7 +25,7 @@ from cairn.events import ANY_VERSION, GENESIS_HASH, NO_STREAM, Metadata, NewEven
 from cairn.events.chain import first_broken_link
 from cairn.store import EventStore, Snapshot, StoreClosed, StreamWrite, WrongExpectedVersion
 from cairn.store.groupcommit import PendingAppend, now_micros, plan_batch
-from cairn.store.postgres import _INSERT, PostgresEventStore, _columns
+from cairn.store.postgres import _APPEND, PostgresEventStore, _arguments, _Assumption
 from cairn.store.sqlite import SQLiteEventStore, _micros
 from tests.conftest import fresh_pg_database
 
@@ -55,20 +55,31 @@ def _pending(stream: str, count: int) -> PendingAppend:
 
 
 async def _pg_slow_append(dsn: str, stream: str, count: int, delay: float, rollback: bool) -> None:
-    """Another process's append transaction that holds on before it commits or rolls back."""
+    """Another process's append transaction that holds on before it commits or rolls back.
+
+    It speaks the same protocol as the store's writer: a call with wrong
+    assumptions returns the real head and versions, and is planned again.
+    """
     conn = await asyncpg.connect(dsn)
     try:
-        tx = conn.transaction()
-        await tx.start()
-        heads = await conn.fetch("SELECT * FROM cairn_begin_append($1)", [stream])
-        plan = plan_batch(
-            [_pending(stream, count)],
-            head_position=heads[0]["head_position"],
-            head_hash=heads[0]["head_hash"],
-            versions={r["stream"]: r["version"] for r in heads},
-            recorded_at=now_micros(),
-        )
-        await conn.execute(_INSERT, *_columns(plan))
+        pending = [_pending(stream, count)]
+        head, digest, versions = -1, GENESIS_HASH, [0]
+        while True:
+            tx = conn.transaction()
+            await tx.start()
+            plan = plan_batch(
+                pending,
+                head_position=head,
+                head_hash=digest,
+                versions={stream: versions[0]},
+                recorded_at=now_micros(),
+            )
+            assumed = _Assumption(head, digest, {stream: versions[0]})
+            row = await conn.fetchrow(_APPEND, *_arguments(assumed, [stream], plan))
+            if row["applied"]:
+                break
+            await tx.rollback()
+            head, digest, versions = row["head_position"], row["head_hash"], row["versions"]
         await asyncio.sleep(delay)
         await (tx.rollback() if rollback else tx.commit())
     finally:
@@ -103,8 +114,19 @@ async def _sqlite_slow_append(
                 "INSERT INTO events (position, id, stream, version, type, schema_version, "
                 "recorded_at, data, metadata, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
-                    (r.position, r.id.bytes, r.stream, r.version, r.type, r.schema_version,
-                     _micros(r.recorded_at), r.data, r.metadata, r.prev_hash, r.hash)
+                    (
+                        r.position,
+                        r.id.bytes,
+                        r.stream,
+                        r.version,
+                        r.type,
+                        r.schema_version,
+                        _micros(r.recorded_at),
+                        r.data,
+                        r.metadata,
+                        r.prev_hash,
+                        r.hash,
+                    )
                     for r in plan.rows
                 ],
             )
@@ -205,7 +227,7 @@ async def test_conflict_names_the_stream_and_both_versions_and_writes_nothing(
         )
     err = caught.value
     assert (err.stream, err.expected, err.actual) == ("project-a", 2, 3)
-    assert "project-a" in str(err) and "2" in str(err) and "3" in str(err)
+    assert str(err) == "stream 'project-a' is at version 3, but the append expected version 2"
     assert await store.head() == head
     assert await store.read_stream("server-9") == []
     assert await store.stream_version("project-a") == 3
@@ -305,7 +327,9 @@ async def test_same_process_writers_on_one_stream_serialize_by_version(store: Ev
         return_exceptions=True,
     )
     assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
-    assert all(isinstance(o, WrongExpectedVersion) for o in outcomes if isinstance(o, BaseException))
+    assert all(
+        isinstance(o, WrongExpectedVersion) for o in outcomes if isinstance(o, BaseException)
+    )
 
 
 async def test_concurrent_appends_share_transactions(store: EventStore) -> None:
@@ -400,7 +424,8 @@ async def test_subscriber_never_skips_an_event_that_commits_late(harness: Harnes
 async def test_close_commits_every_accepted_append(harness: Harness) -> None:
     store = await harness.open()
     appends = [
-        asyncio.create_task(store.append(StreamWrite(f"flavor-{i}", _events(1)))) for i in range(200)
+        asyncio.create_task(store.append(StreamWrite(f"flavor-{i}", _events(1))))
+        for i in range(200)
     ]
     await asyncio.sleep(0)
     await store.close()

@@ -31,7 +31,7 @@ def _recorded(type_: str, data: bytes, schema_version: int) -> RecordedEvent:
         schema_version=schema_version,
         recorded_at=datetime.now(UTC),
         data=data,
-        metadata=Metadata(),
+        raw_metadata=b"{}",
         prev_hash=GENESIS_HASH,
         hash=GENESIS_HASH,
     )

@@ -42,7 +42,9 @@ class Counters(Projection[dict[str, int]]):
         return state
 
     @handles("CounterReset")
-    def _reset(self, state: dict[str, int], event: RecordedEvent, data: CounterReset) -> dict[str, int]:
+    def _reset(
+        self, state: dict[str, int], event: RecordedEvent, data: CounterReset
+    ) -> dict[str, int]:
         state.pop(event.stream, None)
         return state
 

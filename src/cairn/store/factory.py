@@ -26,6 +26,4 @@ async def open_store(url: str) -> EventStore:
         from cairn.store.postgres import PostgresEventStore
 
         return await PostgresEventStore.open(url)
-    raise ValueError(
-        f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://HOST/DB"
-    )
+    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://HOST/DB")

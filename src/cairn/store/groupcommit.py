@@ -23,7 +23,8 @@ from uuid import UUID
 
 import structlog
 
-from cairn.events import ANY_VERSION, event_hash
+from cairn.events import ANY_VERSION
+from cairn.events.chain import chain_hash, to_micros
 from cairn.events.envelope import encode_metadata
 from cairn.store.port import (
     AppendResult,
@@ -66,13 +67,21 @@ class PendingAppend:
 
 
 @dataclass(slots=True)
-class Plan:
+class BatchOutcome:
+    """What one committed transaction told each of its appends."""
+
+    outcomes: list[tuple[PendingAppend, AppendResult | StoreError]]
+    head_position: int
+
+
+@dataclass(slots=True)
+class Plan(BatchOutcome):
     """What one transaction writes, and what each append's caller is told."""
 
     rows: list[Row]
-    outcomes: list[tuple[PendingAppend, AppendResult | StoreError]]
-    head_position: int
     head_hash: bytes
+    #: Every stream the batch touched, at its version after the batch.
+    versions: dict[str, int]
 
 
 def now_micros() -> datetime:
@@ -98,6 +107,7 @@ def plan_batch(
     outcomes: list[tuple[PendingAppend, AppendResult | StoreError]] = []
     position, prev = head_position, head_hash
     current = dict(versions)
+    micros = to_micros(recorded_at)
     for append in pending:
         conflict = _first_conflict(append.writes, current)
         if conflict is not None:
@@ -105,27 +115,29 @@ def plan_batch(
             continue
         new_versions: dict[str, int] = {}
         for write in append.writes:
-            version = current[write.stream]
+            stream = write.stream
+            stream_bytes = stream.encode()
+            version = current[stream]
             for event in write.events:
                 version += 1
                 position += 1
                 metadata = encode_metadata(event.metadata)
-                digest = event_hash(
+                digest = chain_hash(
                     prev,
-                    id=event.id,
-                    stream=write.stream,
-                    version=version,
-                    position=position,
-                    type=event.type,
-                    schema_version=event.schema_version,
-                    recorded_at=recorded_at,
-                    data=event.data,
-                    metadata=metadata,
+                    event.id.bytes,
+                    stream_bytes,
+                    version,
+                    position,
+                    event.type.encode(),
+                    event.schema_version,
+                    micros,
+                    event.data,
+                    metadata,
                 )
                 rows.append(
                     Row(
                         event.id,
-                        write.stream,
+                        stream,
                         version,
                         position,
                         event.type,
@@ -138,10 +150,12 @@ def plan_batch(
                     )
                 )
                 prev = digest
-            current[write.stream] = version
-            new_versions[write.stream] = version
+            current[stream] = version
+            new_versions[stream] = version
         outcomes.append((append, AppendResult(position=position, versions=new_versions)))
-    return Plan(rows=rows, outcomes=outcomes, head_position=position, head_hash=prev)
+    return Plan(
+        outcomes=outcomes, head_position=position, rows=rows, head_hash=prev, versions=current
+    )
 
 
 def _first_conflict(
@@ -172,11 +186,22 @@ def validate_writes(writes: tuple[StreamWrite, ...]) -> None:
 
 
 class GroupCommitter(abc.ABC):
-    """Owns the append queue and the one task that drains it into transactions."""
+    """Owns the append queue and the task that drains it into transactions.
 
-    def __init__(self) -> None:
+    ``lanes`` batches may be in flight at once (each adapter lane has its own
+    connection). A lane is claimed before a batch is taken from the queue, so
+    while every lane is busy, appends pile up into the next, larger batch. With
+    two lanes, Python prepares one batch while the database commits the other;
+    the database's writer lock still orders them (see the adapter).
+    """
+
+    def __init__(self, lanes: int = 1) -> None:
         # None in the queue tells the task to finish what came before and stop.
         self._queue: asyncio.Queue[PendingAppend | None] = asyncio.Queue()
+        self._free_lanes: asyncio.Queue[int] = asyncio.Queue()
+        for lane in range(lanes):
+            self._free_lanes.put_nowait(lane)
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         #: Transactions committed so far, and the appends they carried.
@@ -184,8 +209,8 @@ class GroupCommitter(abc.ABC):
         self.appends = 0
 
     @abc.abstractmethod
-    async def write_batch(self, pending: list[PendingAppend]) -> Plan:
-        """Write one batch in one exclusive transaction and return its plan."""
+    async def write_batch(self, lane: int, pending: list[PendingAppend]) -> BatchOutcome:
+        """Write one batch in one exclusive transaction; say what each append got."""
 
     async def submit(self, writes: tuple[StreamWrite, ...]) -> AppendResult:
         if self._closing:
@@ -203,24 +228,35 @@ class GroupCommitter(abc.ABC):
         return await asyncio.shield(future)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         stopping = False
-        while not stopping:
-            first = await self._queue.get()
-            if first is None:
-                return
-            batch, size = [first], first.size
-            while size < MAX_BATCH_EVENTS and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stopping = True
-                    break
-                batch.append(nxt)
-                size += nxt.size
-            await self._commit(batch)
-
-    async def _commit(self, batch: list[PendingAppend]) -> None:
         try:
-            plan = await self.write_batch(batch)
+            while not stopping:
+                lane = await self._free_lanes.get()
+                first = await self._queue.get()
+                if first is None:
+                    break
+                # Another free lane gets a share of what waits, so that the
+                # database commits one batch while Python prepares the next.
+                share = (self._queue.qsize() + 1) // (self._free_lanes.qsize() + 1)
+                batch, size = [first], first.size
+                while size < MAX_BATCH_EVENTS and len(batch) < share and not self._queue.empty():
+                    nxt = self._queue.get_nowait()
+                    if nxt is None:
+                        stopping = True
+                        break
+                    batch.append(nxt)
+                    size += nxt.size
+                task = loop.create_task(self._commit(lane, batch))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+        finally:
+            if self._in_flight:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _commit(self, lane: int, batch: list[PendingAppend]) -> None:
+        try:
+            outcome = await self.write_batch(lane, batch)
         except asyncio.CancelledError:
             for pending in batch:
                 _settle(pending.future, StoreClosed("the event store closed mid-append"))
@@ -232,10 +268,12 @@ class GroupCommitter(abc.ABC):
                 failure.__cause__ = exc
                 _settle(pending.future, failure)
             return
+        finally:
+            self._free_lanes.put_nowait(lane)
         self.transactions += 1
         self.appends += len(batch)
-        for pending, outcome in plan.outcomes:
-            _settle(pending.future, outcome)
+        for pending, result in outcome.outcomes:
+            _settle(pending.future, result)
 
     async def drain(self) -> None:
         """Stop accepting appends, commit those already queued, stop the task."""

@@ -14,15 +14,23 @@ as soon as it commits; they then read the log itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import structlog
 
-from cairn.events import RecordedEvent
-from cairn.events.envelope import decode_metadata
-from cairn.store.groupcommit import GroupCommitter, PendingAppend, Plan, now_micros, plan_batch
+from cairn.events import ANY_VERSION, GENESIS_HASH, RecordedEvent
+from cairn.store.groupcommit import (
+    BatchOutcome,
+    GroupCommitter,
+    PendingAppend,
+    Plan,
+    now_micros,
+    plan_batch,
+)
 from cairn.store.port import (
     AppendResult,
     EventStore,
@@ -37,18 +45,13 @@ from cairn.store.wakeup import HeadSignal
 log = structlog.get_logger(__name__)
 
 CHANNEL = "cairn_events"
+#: Append batches in flight at once: one being prepared in Python while the
+#: other runs in the database (where the writer lock orders them).
+WRITER_LANES = 2
 _COLUMNS = (
     "position, id, stream, version, type, schema_version, recorded_at, data, metadata, "
     "prev_hash, hash"
 )
-# Column order of cairn.store.groupcommit.Row.
-_INSERT = """
-    INSERT INTO events (id, stream, version, position, type, schema_version, recorded_at, data,
-                        metadata, prev_hash, hash)
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
-                         $6::int[], $7::timestamptz[], $8::bytea[], $9::bytea[],
-                         $10::bytea[], $11::bytea[])
-"""
 
 
 def _record(row: asyncpg.Record) -> RecordedEvent:
@@ -61,7 +64,7 @@ def _record(row: asyncpg.Record) -> RecordedEvent:
         schema_version=row[5],
         recorded_at=row[6],
         data=row[7],
-        metadata=decode_metadata(row[8]),
+        raw_metadata=row[8],
         prev_hash=row[9],
         hash=row[10],
     )
@@ -96,11 +99,12 @@ class PostgresEventStore(EventStore):
             pool = await asyncpg.create_pool(
                 dsn, min_size=1, max_size=pool_size, setup=None, init=_setup_connection
             )
-            writer = await asyncpg.connect(dsn)
-            await _setup_connection(writer)
+            writers = [await asyncpg.connect(dsn) for _ in range(WRITER_LANES)]
+            for writer in writers:
+                await _setup_connection(writer)
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-        store = cls(dsn, pool, _PostgresWriter(dsn, writer))
+        store = cls(dsn, pool, _PostgresWriter(dsn, writers))
         store.committer.on_commit = store._signal.advance
         return store
 
@@ -172,13 +176,16 @@ class PostgresEventStore(EventStore):
             raise StoreUnavailable(f"writing the PostgreSQL store failed: {exc}") from exc
 
     async def load_checkpoint(self, name: str) -> int:
-        rows = await self._fetch("SELECT position FROM projection_checkpoints WHERE name = $1", name)
+        rows = await self._fetch(
+            "SELECT position FROM projection_checkpoints WHERE name = $1", name
+        )
         return int(rows[0][0]) if rows else 0
 
     async def save_checkpoint(self, name: str, position: int) -> None:
         await self._execute(
-            "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, $2, now()) "
-            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()",
+            "INSERT INTO projection_checkpoints (name, position, updated_at) "
+            "VALUES ($1, $2, now()) ON CONFLICT (name) DO UPDATE SET "
+            "position = excluded.position, updated_at = now()",
             name,
             position,
         )
@@ -211,41 +218,166 @@ class PostgresEventStore(EventStore):
         self._closed = True
         if self._listener is not None:
             await self._listener.close()
-        await self.committer.conn.close()
+        for conn in self.committer.conns:
+            await conn.close()
         await self._pool.close()
 
 
 class _PostgresWriter(GroupCommitter):
-    """Writes each batch on one dedicated connection, in one transaction."""
+    """Plans each batch in Python and writes it with one ``cairn_append`` call.
 
-    def __init__(self, dsn: str, conn: asyncpg.Connection) -> None:
-        super().__init__()
+    Planning (expected-version checks, numbering, the hash chain) needs the
+    log's head and the batch's stream versions. Reading them first would cost a
+    transaction of several round trips; instead the writer remembers what it
+    last wrote and plans on that, and ``cairn_append`` checks the assumption
+    under the writer lock. When another process wrote first, the batch is
+    planned again the pessimistic way: lock, read, plan, append, in one
+    transaction. An append rejected for its expected version is rejected only
+    once the database confirmed the versions it was judged on.
+    """
+
+    def __init__(self, dsn: str, conns: list[asyncpg.Connection]) -> None:
+        super().__init__(lanes=len(conns))
         self._dsn = dsn
-        self.conn = conn
+        self.conns = conns
         self.on_commit: Callable[[int], None] | None = None
+        self._known = _KnownState()
 
-    async def write_batch(self, pending: list[PendingAppend]) -> Plan:
-        if self.conn.is_closed():
+    async def write_batch(self, lane: int, pending: list[PendingAppend]) -> BatchOutcome:
+        conn = self.conns[lane]
+        if conn.is_closed():
             # The previous batch lost its connection; its callers were told so.
-            self.conn = await asyncpg.connect(self._dsn)
-            await _setup_connection(self.conn)
+            conn = self.conns[lane] = await asyncpg.connect(self._dsn)
+            await _setup_connection(conn)
         streams = sorted({w.stream for p in pending for w in p.writes})
-        async with self.conn.transaction():
-            heads = await self.conn.fetch("SELECT * FROM cairn_begin_append($1)", streams)
-            plan = plan_batch(
-                pending,
-                head_position=heads[0]["head_position"],
-                head_hash=heads[0]["head_hash"],
-                versions={r["stream"]: r["version"] for r in heads},
-                recorded_at=now_micros(),
-            )
-            if plan.rows:
-                await self.conn.execute(_INSERT, *_columns(plan))
-                await self.conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(plan.head_position))
+        recorded_at = now_micros()
+        assumed = self._known.assume(streams, pending)
+        plan = self._plan(pending, assumed, recorded_at)
+        try:
+            row = await conn.fetchrow(_APPEND, *_arguments(assumed, streams, plan))
+            if not row["applied"]:
+                # Another process (or our other lane) wrote first: lock, read
+                # the truth, and plan again inside one transaction.
+                self._known.learned(
+                    row["head_position"], row["head_hash"], streams, row["versions"]
+                )
+                plan = await self._write_locked(conn, pending, streams, recorded_at)
+        except BaseException:
+            self._known.forget()
+            raise
         if plan.rows and self.on_commit is not None:
             self.on_commit(plan.head_position)
         return plan
 
+    def _plan(self, pending: list[PendingAppend], assumed: _Assumption, at: datetime) -> Plan:
+        plan = plan_batch(
+            pending,
+            head_position=assumed.head_position,
+            head_hash=assumed.head_hash,
+            versions=assumed.versions,
+            recorded_at=at,
+        )
+        self._known.planned(plan)
+        return plan
 
-def _columns(plan: Plan) -> Sequence[list[Any]]:
-    return [list(column) for column in zip(*plan.rows, strict=True)]
+    async def _write_locked(
+        self,
+        conn: asyncpg.Connection,
+        pending: list[PendingAppend],
+        streams: list[str],
+        at: datetime,
+    ) -> Plan:
+        async with conn.transaction():
+            head = await conn.fetchrow("SELECT * FROM cairn_locked_head($1)", streams)
+            assumed = _Assumption(
+                head["head_position"],
+                head["head_hash"],
+                dict(zip(streams, head["versions"], strict=True)),
+            )
+            plan = self._plan(pending, assumed, at)
+            row = await conn.fetchrow(_APPEND, *_arguments(assumed, streams, plan))
+            if not row["applied"]:
+                raise StoreUnavailable("the log moved while the writer lock was held")
+        return plan
+
+
+_APPEND = "SELECT * FROM cairn_append(" + ", ".join(f"${i}" for i in range(1, 16)) + ")"
+
+
+@dataclass(slots=True)
+class _Assumption:
+    head_position: int
+    head_hash: bytes
+    versions: dict[str, int]
+
+
+class _KnownState:
+    """What this process believes the log's head and its streams' versions are.
+
+    Updated as batches are planned (so a second lane plans on top of the first)
+    and corrected whenever ``cairn_append`` reports the truth. Stream versions
+    are a bounded cache: an unknown stream is assumed to be where its first
+    exact expectation says (or new), which the database then confirms.
+    """
+
+    CACHE_LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.head: tuple[int, bytes] | None = None
+        self.versions: dict[str, int] = {}
+
+    def assume(self, streams: list[str], pending: list[PendingAppend]) -> _Assumption:
+        versions: dict[str, int] = {}
+        for stream in streams:
+            known = self.versions.get(stream)
+            if known is None:
+                known = next(
+                    (
+                        w.expected_version
+                        for p in pending
+                        for w in p.writes
+                        if w.stream == stream and w.expected_version != ANY_VERSION
+                    ),
+                    0,
+                )
+            versions[stream] = known
+        # An unknown head makes the first call fail and return the real one.
+        position, digest = self.head if self.head is not None else (-1, GENESIS_HASH)
+        return _Assumption(position, digest, versions)
+
+    def planned(self, plan: Plan) -> None:
+        self.head = (plan.head_position, plan.head_hash)
+        if len(self.versions) > self.CACHE_LIMIT:
+            self.versions.clear()
+        self.versions.update(plan.versions)
+
+    def learned(
+        self, position: int, digest: bytes, streams: list[str], versions: list[int]
+    ) -> None:
+        self.head = (position, digest)
+        self.versions.update(zip(streams, versions, strict=True))
+
+    def forget(self) -> None:
+        self.head = None
+        self.versions.clear()
+
+
+def _arguments(assumed: _Assumption, streams: list[str], plan: Plan) -> list[Any]:
+    rows = plan.rows
+    return [
+        assumed.head_position,
+        assumed.head_hash,
+        streams,
+        [assumed.versions[s] for s in streams],
+        [r.id for r in rows],
+        [r.stream for r in rows],
+        [r.version for r in rows],
+        [r.position for r in rows],
+        [r.type for r in rows],
+        [r.schema_version for r in rows],
+        rows[0].recorded_at if rows else now_micros(),
+        [r.data for r in rows],
+        [r.metadata for r in rows],
+        [r.prev_hash for r in rows],
+        [r.hash for r in rows],
+    ]

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from cairn.events import GENESIS_HASH, RecordedEvent
-from cairn.events.envelope import decode_metadata
 from cairn.store.groupcommit import GroupCommitter, PendingAppend, Plan, now_micros, plan_batch
 from cairn.store.port import (
     AppendResult,
@@ -56,17 +55,19 @@ def _row_to_event(row: Sequence[Any]) -> RecordedEvent:
         schema_version=row[5],
         recorded_at=_EPOCH + timedelta(microseconds=row[6]),
         data=row[7],
-        metadata=decode_metadata(row[8]),
+        raw_metadata=row[8],
         prev_hash=row[9],
         hash=row[10],
     )
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=10000")
+def _connect(path: Path, *, writer: bool = False) -> sqlite3.Connection:
+    # The busy timeout first: even a PRAGMA may have to wait for another writer.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    if writer:
+        # WAL is a property of the file; only the writer needs to ask for it.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
     return conn
 
 
@@ -154,7 +155,9 @@ class SQLiteEventStore(EventStore):
         await self._signal.wait_past(after, timeout)
 
     async def load_checkpoint(self, name: str) -> int:
-        rows = await self._query("SELECT position FROM projection_checkpoints WHERE name = ?", (name,))
+        rows = await self._query(
+            "SELECT position FROM projection_checkpoints WHERE name = ?", (name,)
+        )
         return int(rows[0][0]) if rows else 0
 
     async def save_checkpoint(self, name: str, position: int) -> None:
@@ -179,8 +182,13 @@ class SQLiteEventStore(EventStore):
             "INSERT INTO projection_snapshots (name, version, position, state, taken_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version, "
             "position = excluded.position, state = excluded.state, taken_at = excluded.taken_at",
-            (snapshot.name, snapshot.version, snapshot.position, snapshot.state,
-             _micros(now_micros())),
+            (
+                snapshot.name,
+                snapshot.version,
+                snapshot.position,
+                snapshot.state,
+                _micros(now_micros()),
+            ),
         )
 
     async def close(self) -> None:
@@ -208,7 +216,7 @@ class _SQLiteWriter(GroupCommitter):
         self._conn: sqlite3.Connection | None = None
         self.on_commit: Callable[[int], None] | None = None
 
-    async def write_batch(self, pending: list[PendingAppend]) -> Plan:
+    async def write_batch(self, lane: int, pending: list[PendingAppend]) -> Plan:
         loop = asyncio.get_running_loop()
         plan = await loop.run_in_executor(self._thread, self._write, pending)
         if plan.rows and self.on_commit is not None:
@@ -263,7 +271,7 @@ class _SQLiteWriter(GroupCommitter):
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = _connect(self._path)
+            self._conn = _connect(self._path, writer=True)
         return self._conn
 
     async def execute(self, sql: str, params: Sequence[Any]) -> None:
