@@ -37,7 +37,7 @@ PG_ADMIN = os.environ.get("CAIRN_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1
 
 
 @registry.event
-class BenchServerUpdated(DomainEvent):
+class BenchServerUpdated(DomainEvent, frozen=True):
     """A payload of about 400 bytes, like a typical resource event."""
 
     server_id: str
