@@ -1,0 +1,251 @@
+"""Settings: one object that says what a Cairn process runs on.
+
+Every setting comes from three places, in this order of precedence: a
+command-line flag, an environment variable, a built-in default. The table
+:data:`OPTIONS` names each setting's flag and variable once; the CLI builds its
+arguments from it, and :meth:`Settings.resolve` applies it, so the two cannot
+drift apart. A bad value raises :class:`ConfigError`, whose message names where
+the value came from (``--listen`` or ``CAIRN_LISTEN``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from cairn.errors import CairnError
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("console", "json")
+STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
+BUS_SCHEMES = ("amqp", "amqps")
+
+
+class ConfigError(CairnError):
+    """A setting has a value Cairn cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """The address the HTTP server binds: a host name or IP, and a port (0: any free)."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What ``cairn up`` runs on. Build it with :meth:`resolve`.
+
+    ``store`` is the event store's URL, ``None`` for the embedded default, the
+    SQLite file ``<data_dir>/cairn.sqlite`` (:attr:`store_url` is the URL to
+    open either way). ``bus`` is the RabbitMQ URL, ``None`` for the in-process bus.
+    """
+
+    data_dir: Path
+    listen: Listen = Listen("127.0.0.1", 5000)
+    store: str | None = None
+    bus: str | None = None
+    log_level: str = "info"
+    log_format: str = "console"
+    shutdown_timeout: float = 10.0
+
+    @property
+    def store_url(self) -> str:
+        """The event store to open: ``store``, or the SQLite file in ``data_dir``."""
+        return self.store or sqlite_url(self.data_dir / "cairn.sqlite")
+
+    @classmethod
+    def resolve(
+        cls, flags: Mapping[str, str | None], env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings from command-line ``flags`` (field name -> raw text, ``None``
+        when not given) and ``env`` (``os.environ`` by default): flag beats
+        environment beats default. Empty environment variables count as unset.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for option in OPTIONS:
+            raw, source = flags.get(option.field), option.flag
+            if raw is None:
+                raw, source = env.get(option.env) or None, option.env
+            if raw is None:
+                continue
+            try:
+                values[option.field] = option.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"invalid {source} {raw!r}: {exc}") from None
+        if "data_dir" not in values:
+            values["data_dir"] = default_data_dir(env)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: its field, flag, environment variable, and parser."""
+
+    field: str
+    flag: str
+    env: str
+    parse: Callable[[str], Any]
+    metavar: str
+    help: str
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/cairn``, else ``~/.local/share/cairn`` (XDG base directory spec:
+    a relative ``XDG_DATA_HOME`` is invalid and ignored)."""
+    xdg = env.get("XDG_DATA_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "cairn"
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return home / ".local" / "share" / "cairn"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def redact_url(url: str | None) -> str:
+    """``url`` with its password replaced by ``***``, safe to log; ``None`` is the
+    in-process bus."""
+    if url is None:
+        return "in-process"
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+
+
+# -- parsers: each returns a value or raises ValueError with the reason -----
+
+
+def parse_listen(text: str) -> Listen:
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError("expected HOST:PORT, such as 127.0.0.1:5000 or [::1]:5000")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IPv6 address") from None
+    elif ":" in host:
+        raise ValueError("write an IPv6 address in brackets, such as [::1]:5000")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"port {port_text!r} is not a number from 0 to 65535")
+    return Listen(host, int(port_text))
+
+
+def parse_data_dir(text: str) -> Path:
+    return Path(text).expanduser().absolute()
+
+
+def parse_store_url(text: str) -> str:
+    scheme = urlsplit(text).scheme.lower()
+    if scheme not in STORE_SCHEMES:
+        raise ValueError("expected postgresql://USER@HOST:PORT/DB or sqlite:///PATH")
+    if scheme == "sqlite" and not text.lower().startswith("sqlite:///"):
+        raise ValueError("a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path")
+    return text
+
+
+def parse_bus_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in BUS_SCHEMES or not parts.hostname:
+        raise ValueError("expected amqp://USER:PASSWORD@HOST:PORT/VHOST")
+    return text
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in choices:
+            raise ValueError(f"choose one of {', '.join(choices)}")
+        return text.lower()
+
+    return parse
+
+
+def parse_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise ValueError("expected a number of seconds from 0 to 3600")
+    return value
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        field="data_dir",
+        flag="--data-dir",
+        env="CAIRN_DATA_DIR",
+        parse=parse_data_dir,
+        metavar="DIR",
+        help="where Cairn keeps its data (default: $XDG_DATA_HOME/cairn or ~/.local/share/cairn)",
+    ),
+    Option(
+        field="listen",
+        flag="--listen",
+        env="CAIRN_LISTEN",
+        parse=parse_listen,
+        metavar="HOST:PORT",
+        help="address of the HTTP API (default: 127.0.0.1:5000)",
+    ),
+    Option(
+        field="store",
+        flag="--store",
+        env="CAIRN_STORE",
+        parse=parse_store_url,
+        metavar="URL",
+        help="event store: postgresql://USER@HOST:PORT/DB or sqlite:///PATH "
+        "(default: cairn.sqlite in the data directory)",
+    ),
+    Option(
+        field="bus",
+        flag="--bus",
+        env="CAIRN_BUS",
+        parse=parse_bus_url,
+        metavar="URL",
+        help="message bus: amqp://USER:PASSWORD@HOST:PORT/VHOST (default: in-process)",
+    ),
+    Option(
+        field="log_level",
+        flag="--log-level",
+        env="CAIRN_LOG_LEVEL",
+        parse=_choice(LOG_LEVELS),
+        metavar="LEVEL",
+        help=f"least severe level logged: {', '.join(LOG_LEVELS)} (default: info)",
+    ),
+    Option(
+        field="log_format",
+        flag="--log-format",
+        env="CAIRN_LOG_FORMAT",
+        parse=_choice(LOG_FORMATS),
+        metavar="FORMAT",
+        help="console (for people) or json (one object a line) (default: console)",
+    ),
+    Option(
+        field="shutdown_timeout",
+        flag="--shutdown-timeout",
+        env="CAIRN_SHUTDOWN_TIMEOUT",
+        parse=parse_seconds,
+        metavar="SECONDS",
+        help="on SIGTERM, how long in-flight requests may take to finish (default: 10)",
+    ),
+)
