@@ -60,10 +60,12 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID = msgspec.field(default_factory=uuid.uuid4)
 
 
-class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
+class RecordedEvent(msgspec.Struct, frozen=True):
     """An event as the log holds it.
 
-    ``raw_metadata`` is the encoded :class:`Metadata` exactly as stored.
+    ``raw_metadata`` is the encoded :class:`Metadata` exactly as stored. The
+    field order is the stores' column order, so a row builds an event
+    positionally (the replay hot path).
     ``position`` is the event's place in the one global order (strictly increasing
     with commit order, never reused); ``version`` its place in its own stream,
     starting at 1. ``hash`` covers every field and ``prev_hash``, the hash of the

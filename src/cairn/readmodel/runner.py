@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 import structlog
 
 from cairn.errors import CairnError
+from cairn.events import RecordedEvent
 from cairn.projections import Projection
 from cairn.store.port import EventStore, Snapshot
 from cairn.store.wakeup import HeadSignal
@@ -81,8 +82,7 @@ class ProjectionRunner(Generic[S]):
                 fold_version=self.projection.version,
             )
         started, first = time.perf_counter(), self.position
-        while await self.catch_up():
-            pass
+        await self._replay()
         log.info(
             "projection loaded",
             projection=self.name,
@@ -91,11 +91,30 @@ class ProjectionRunner(Generic[S]):
             seconds=round(time.perf_counter() - started, 3),
         )
 
+    async def _replay(self) -> None:
+        """Fold everything there is, reading the next page while folding this one."""
+        loop = asyncio.get_running_loop()
+        page = loop.create_task(self.store.read_all(after=self.position, limit=READ_BATCH))
+        try:
+            while events := await page:
+                page = loop.create_task(
+                    self.store.read_all(after=events[-1].position, limit=READ_BATCH)
+                )
+                await self._fold(events)
+        finally:
+            page.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await page
+
     async def catch_up(self) -> bool:
         """Fold the next batch of events, if any; return whether there was one."""
         events = await self.store.read_all(after=self.position, limit=READ_BATCH)
         if not events:
             return False
+        await self._fold(events)
+        return True
+
+    async def _fold(self, events: list[RecordedEvent]) -> None:
         apply, wanted, state = self.projection.apply, self.projection.event_types, self.state
         for event in events:
             if event.type in wanted:
@@ -105,7 +124,6 @@ class ProjectionRunner(Generic[S]):
         self._reached.advance(self.position)
         if self.position - self._snapshot_position >= self.snapshot_every:
             await self.snapshot()
-        return True
 
     async def snapshot(self) -> None:
         """Save the state at the current position, and the position as the checkpoint."""

@@ -48,26 +48,15 @@ CHANNEL = "cairn_events"
 #: Append batches in flight at once: one being prepared in Python while the
 #: other runs in the database (where the writer lock orders them).
 WRITER_LANES = 2
+# In RecordedEvent's field order, so a row builds an event positionally.
 _COLUMNS = (
-    "position, id, stream, version, type, schema_version, recorded_at, data, metadata, "
+    "id, stream, version, position, type, schema_version, recorded_at, data, metadata, "
     "prev_hash, hash"
 )
 
 
 def _record(row: asyncpg.Record) -> RecordedEvent:
-    return RecordedEvent(
-        position=row[0],
-        id=row[1],
-        stream=row[2],
-        version=row[3],
-        type=row[4],
-        schema_version=row[5],
-        recorded_at=row[6],
-        data=row[7],
-        raw_metadata=row[8],
-        prev_hash=row[9],
-        hash=row[10],
-    )
+    return RecordedEvent(*row)
 
 
 def asyncpg_dsn(url: str) -> str:

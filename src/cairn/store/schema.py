@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import structlog
@@ -28,10 +29,50 @@ def migrate_sync(url: str) -> None:
     command.upgrade(config, "head")
 
 
+#: The newest migration's revision. When a database is already there, Alembic
+#: (half a second to import and run) is skipped; a test keeps this in step
+#: with migrations/versions/.
+SCHEMA_HEAD = "0001"
+
+
 async def migrate(url: str) -> None:
-    """Run the migrations in a worker thread (Alembic is synchronous)."""
+    """Bring the schema up to date; Alembic runs in a worker thread when needed."""
+    if await current_revision(url) == SCHEMA_HEAD:
+        return
     await asyncio.to_thread(migrate_sync, url)
-    log.debug("schema up to date", store=_redact(url))
+    log.info("schema migrated", store=_redact(url), revision=SCHEMA_HEAD)
+
+
+async def current_revision(url: str) -> str | None:
+    """The revision Alembic recorded in the database, or None (new or unreadable)."""
+    if url.startswith("sqlite:///"):
+        return await asyncio.to_thread(_sqlite_revision, Path(url.split(":///", 1)[1]))
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    except (OSError, asyncpg.PostgresError):
+        return None  # Alembic will report the real problem.
+    try:
+        value = await conn.fetchval("SELECT version_num FROM alembic_version")
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+    return str(value) if value is not None else None
+
+
+def _sqlite_revision(path: Path) -> str | None:
+    import sqlite3
+
+    if not path.exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
 
 
 def _redact(url: str) -> str:

@@ -35,8 +35,9 @@ from cairn.store.wakeup import HeadSignal
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
+# In RecordedEvent's field order.
 _COLUMNS = (
-    "position, id, stream, version, type, schema_version, recorded_at, data, metadata, "
+    "id, stream, version, position, type, schema_version, recorded_at, data, metadata, "
     "prev_hash, hash"
 )
 
@@ -45,19 +46,31 @@ def _micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICRO
 
 
+def _uuid(raw: bytes) -> uuid.UUID:
+    """``uuid.UUID(bytes=raw)`` at a third of the cost: replay builds one per event."""
+    value = _new_uuid(uuid.UUID)
+    _set(value, "int", int.from_bytes(raw, "big"))
+    _set(value, "is_safe", uuid.SafeUUID.unknown)
+    return value
+
+
+_new_uuid = object.__new__
+_set = object.__setattr__
+
+
 def _row_to_event(row: Sequence[Any]) -> RecordedEvent:
     return RecordedEvent(
-        position=row[0],
-        id=uuid.UUID(bytes=row[1]),
-        stream=row[2],
-        version=row[3],
-        type=row[4],
-        schema_version=row[5],
-        recorded_at=_EPOCH + timedelta(microseconds=row[6]),
-        data=row[7],
-        raw_metadata=row[8],
-        prev_hash=row[9],
-        hash=row[10],
+        _uuid(row[0]),
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        _EPOCH + timedelta(microseconds=row[6]),
+        row[7],
+        row[8],
+        row[9],
+        row[10],
     )
 
 
@@ -248,10 +261,10 @@ class _SQLiteWriter(GroupCommitter):
                 f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
-                        r.position,
                         r.id.bytes,
                         r.stream,
                         r.version,
+                        r.position,
                         r.type,
                         r.schema_version,
                         _micros(r.recorded_at),
