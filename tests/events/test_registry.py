@@ -105,3 +105,22 @@ def test_stream_names_are_category_dash_id() -> None:
     assert stream_category("server-abc-def") == "server"
     with pytest.raises(ValueError, match="may not contain"):
         stream_name("bad-cat", "1")
+
+
+def test_event_ids_are_version_7_and_ordered_by_time() -> None:
+    import time
+
+    from cairn.events.envelope import new_event_id
+
+    first = new_event_id()
+    time.sleep(0.002)
+    later = [new_event_id() for _ in range(1000)]
+    assert first.version == 7
+    assert first.variant == uuid.RFC_4122
+    assert all(u.version == 7 for u in later)
+    assert len(set(later)) == 1000
+    assert all(first < u for u in later), "an id from a later millisecond sorts after"
+    assert uuid.UUID(str(first)) == first
+    assert hash(uuid.UUID(bytes=first.bytes)) == hash(first)
+    millis = first.int >> 80
+    assert abs(millis - time.time() * 1000) < 60_000
