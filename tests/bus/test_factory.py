@@ -17,6 +17,7 @@ async def test_memory_urls_give_the_in_process_bus(url: str | None) -> None:
     await bus.close()
 
 
+@pytest.mark.rabbitmq
 async def test_an_amqp_url_connects_to_rabbitmq() -> None:
     await (await open_harness("rabbitmq")).close()  # fails loudly if the broker is down
     bus = await open_bus(AMQP_URL, exchange="cairn.test.factory")

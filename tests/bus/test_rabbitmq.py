@@ -25,6 +25,8 @@ from tests.bus.harness import (
 )
 from tests.bus.test_topic import TOPIC_CASES
 
+pytestmark = pytest.mark.rabbitmq
+
 
 @pytest.fixture
 async def harness() -> AsyncIterator[RabbitMQHarness]:

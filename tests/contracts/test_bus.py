@@ -43,7 +43,7 @@ from tests.bus.harness import (
 from tests.conftest import fresh_pg_database
 
 
-@pytest.fixture(params=["inprocess", "rabbitmq"])
+@pytest.fixture(params=["inprocess", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[BusHarness]:
     opened = await open_harness(request.param)
     try:
@@ -370,7 +370,7 @@ async def test_prefetch_must_be_positive(harness: BusHarness) -> None:
 # -- the outbox relay over a real store ---------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
     if request.param == "sqlite":
         async with await SQLiteEventStore.open(tmp_path / "events.sqlite") as opened:
