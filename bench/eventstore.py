@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import asyncpg
+import uvloop
 
 from cairn.events import DomainEvent, RecordedEvent, registry
 from cairn.logs import configure
@@ -232,4 +233,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as `cairn up` runs
+        runner.run(main())

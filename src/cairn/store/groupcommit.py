@@ -220,12 +220,11 @@ class GroupCommitter(abc.ABC):
         if self._task is None:
             self._task = loop.create_task(self._run(), name="cairn-group-commit")
         future: asyncio.Future[AppendResult] = loop.create_future()
-        # Mark the outcome as retrieved even when the caller was cancelled.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._queue.put_nowait(PendingAppend(writes, future))
-        # shield: a cancelled caller must not cancel the shared future, whose
-        # append is committed or failed as a whole with the rest of its batch.
-        return await asyncio.shield(future)
+        # Each append has its own future: a cancelled caller cancels only it,
+        # and its batch commits or fails as a whole regardless (_settle skips
+        # a cancelled future).
+        return await future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
