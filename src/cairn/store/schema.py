@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
 
 import structlog
@@ -21,6 +22,9 @@ def migrate_sync(url: str) -> None:
     """Upgrade the database at ``url`` (``sqlite:///...`` or ``postgresql://...``)."""
     from alembic import command
     from alembic.config import Config
+
+    # Alembic narrates each step at INFO; Cairn logs the outcome itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     config = Config()
     config.set_main_option("script_location", _script_location())
