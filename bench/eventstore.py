@@ -195,6 +195,16 @@ async def bench_raw_asyncpg(dsn: str, n: int, connections: int) -> float:
     return rate
 
 
+def cpu_reference() -> float:
+    """Seconds for a fixed pure-Python loop: this VM's speed drifts by 2x and
+    more between runs, so figures are comparable only next to this number."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -204,6 +214,7 @@ async def main() -> None:
     args = parser.parse_args()
     configure("warning", "console")
     n = args.events
+    print(f"CPU reference: a 10M-iteration Python loop takes {cpu_reference():.2f} s", flush=True)
 
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
@@ -230,6 +241,7 @@ async def main() -> None:
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
+    print(f"CPU reference at the end: {cpu_reference():.2f} s (a busier machine shows here)")
 
 
 if __name__ == "__main__":
