@@ -24,13 +24,13 @@ from cairn.bus.port import (
     BusClosed,
     BusError,
     Consumer,
-    ConsumerFailed,
     Delivery,
     Handler,
     StaleDelivery,
     handler_failed,
     routing_key,
 )
+from cairn.bus.task_consumer import TaskConsumer
 from cairn.bus.topic import topic_matches
 from cairn.events import RecordedEvent
 
@@ -171,17 +171,14 @@ class _InProcessDelivery(Delivery):
             self._consumer.source.put(self._message)
 
 
-class _InProcessConsumer(Consumer):
+class _InProcessConsumer(TaskConsumer):
     def __init__(self, source: _Queue, handler: Handler, prefetch: int) -> None:
+        super().__init__()
         self.queue = source.name
         self.source = source
         self.held: dict[int, _Message] = {}  # delivered, not yet settled
         self._handler = handler
         self._prefetch = prefetch
-        self._stopping = False
-        self._failure: ConsumerFailed | None = None
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def start(self, on_done: Callable[[_InProcessConsumer], object]) -> None:
         self._task = asyncio.create_task(self._run(), name=f"cairn-bus-consume-{self.queue}")
@@ -226,30 +223,3 @@ class _InProcessConsumer(Consumer):
         for message in held.values():
             message.redelivered = True
             self.source.put(message)
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self.wake()
-        if self._task is None:
-            return
-        try:
-            await asyncio.wait({self._task})
-        except asyncio.CancelledError:
-            await self.abort()
-            raise
-
-    async def abort(self) -> None:
-        self._stopping = True
-        if self._task is None:
-            return
-        self._task.cancel()
-        await asyncio.wait({self._task})
-
-    async def wait(self) -> None:
-        if self._task is not None:
-            await asyncio.wait({self._task})
-            bug = None if self._task.cancelled() else self._task.exception()
-            if bug is not None:
-                raise bug  # a bug in this module: never hide it
-        if self._failure is not None:
-            raise self._failure

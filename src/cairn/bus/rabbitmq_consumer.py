@@ -28,13 +28,12 @@ from cairn.bus.codec import UndecodableMessage, decode_event
 from cairn.bus.port import (
     BusError,
     BusUnavailable,
-    Consumer,
-    ConsumerFailed,
     Delivery,
     Handler,
     StaleDelivery,
     handler_failed,
 )
+from cairn.bus.task_consumer import TaskConsumer
 from cairn.events import RecordedEvent
 
 log = structlog.get_logger(__name__)
@@ -56,7 +55,7 @@ class _RabbitMQDelivery(Delivery):
         await self._consumer.settle(self._tag, self.event, ack=False, requeue=requeue)
 
 
-class RabbitMQConsumer(Consumer):
+class RabbitMQConsumer(TaskConsumer):
     """Started by :meth:`cairn.bus.rabbitmq.RabbitMQBus.consume`; see the port."""
 
     def __init__(
@@ -66,6 +65,7 @@ class RabbitMQConsumer(Consumer):
         handler: Handler,
         prefetch: int,
     ) -> None:
+        super().__init__()
         self.queue = queue
         self._channel = channel
         self._underlay: aiormq.abc.AbstractChannel | None = None
@@ -78,11 +78,7 @@ class RabbitMQConsumer(Consumer):
         self._outstanding: dict[int, bool] = {}
         self._acks_pending = 0
         self._consumer_tag: str | None = None
-        self._stopping = False
         self._finished = False
-        self._failure: ConsumerFailed | BusUnavailable | None = None
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self, on_done: Callable[[RabbitMQConsumer], object]) -> None:
         try:
@@ -229,33 +225,8 @@ class RabbitMQConsumer(Consumer):
 
     # -- the handle -----------------------------------------------------------------
 
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is None:
-            return
-        try:
-            await asyncio.wait({self._task})
-        except asyncio.CancelledError:
-            await self.abort()
-            raise
-
-    async def abort(self) -> None:
-        self._stopping = True
-        if self._task is None:
-            return
-        self._task.cancel()
-        await asyncio.wait({self._task})
+    async def _after_abort(self) -> None:
         # A cancel that landed inside the teardown may have cut the close short.
         if not self._channel.is_closed:
             with contextlib.suppress(*AMQP_FAILURES):
                 await self._channel.close()
-
-    async def wait(self) -> None:
-        if self._task is not None:
-            await asyncio.wait({self._task})
-            bug = None if self._task.cancelled() else self._task.exception()
-            if bug is not None:
-                raise bug  # a bug in this module: never hide it
-        if self._failure is not None:
-            raise self._failure
