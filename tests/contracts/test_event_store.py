@@ -26,7 +26,7 @@ from cairn.events.chain import first_broken_link
 from cairn.store import EventStore, Snapshot, StoreClosed, StreamWrite, WrongExpectedVersion
 from cairn.store.groupcommit import PendingAppend, now_micros, plan_batch
 from cairn.store.postgres import _APPEND, PostgresEventStore, _arguments, _Assumption
-from cairn.store.sqlite import SQLiteEventStore, _micros
+from cairn.store.sqlite import SQLiteEventStore, plan_and_insert
 from tests.conftest import fresh_pg_database
 
 
@@ -89,54 +89,20 @@ async def _pg_slow_append(dsn: str, stream: str, count: int, delay: float, rollb
 async def _sqlite_slow_append(
     path: Path, stream: str, count: int, delay: float, rollback: bool
 ) -> None:
-    loop = asyncio.get_running_loop()
+    """Another process's write transaction that holds SQLite's writer lock a while."""
     pending = _pending(stream, count)
-    inserted = threading.Event()
 
     def run() -> None:
         conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            head = conn.execute(
-                "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
-            ).fetchone()
-            version = conn.execute(
-                "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?", (stream,)
-            ).fetchone()[0]
-            plan = plan_batch(
-                [pending],
-                head_position=head[0] if head else 0,
-                head_hash=head[1] if head else GENESIS_HASH,
-                versions={stream: version},
-                recorded_at=now_micros(),
-            )
-            conn.executemany(
-                "INSERT INTO events (position, id, stream, version, type, schema_version, "
-                "recorded_at, data, metadata, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        r.position,
-                        r.id.bytes,
-                        r.stream,
-                        r.version,
-                        r.type,
-                        r.schema_version,
-                        _micros(r.recorded_at),
-                        r.data,
-                        r.metadata,
-                        r.prev_hash,
-                        r.hash,
-                    )
-                    for r in plan.rows
-                ],
-            )
-            inserted.set()
+            plan_and_insert(conn, [pending])
             threading.Event().wait(delay)
             conn.execute("ROLLBACK" if rollback else "COMMIT")
         finally:
             conn.close()
 
-    await loop.run_in_executor(None, run)
+    await asyncio.get_running_loop().run_in_executor(None, run)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -18,12 +18,10 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
-from uuid import UUID
 
 import structlog
 
-from cairn.events import ANY_VERSION
+from cairn.events import ANY_VERSION, RecordedEvent
 from cairn.events.chain import chain_hash, to_micros
 from cairn.events.envelope import encode_metadata
 from cairn.store.port import (
@@ -40,20 +38,6 @@ log = structlog.get_logger(__name__)
 #: Events per transaction at most: large enough to amortise a sync, small enough
 #: that one transaction never holds the writer lock for long.
 MAX_BATCH_EVENTS = 2000
-
-
-class Row(NamedTuple):
-    id: UUID
-    stream: str
-    version: int
-    position: int
-    type: str
-    schema_version: int
-    recorded_at: datetime
-    data: bytes
-    metadata: bytes
-    prev_hash: bytes
-    hash: bytes
 
 
 @dataclass(slots=True)
@@ -78,7 +62,8 @@ class BatchOutcome:
 class Plan(BatchOutcome):
     """What one transaction writes, and what each append's caller is told."""
 
-    rows: list[Row]
+    #: The events to insert, exactly as they will be recorded.
+    rows: list[RecordedEvent]
     head_hash: bytes
     #: Every stream the batch touched, at its version after the batch.
     versions: dict[str, int]
@@ -103,7 +88,7 @@ def plan_batch(
     (0 for a missing stream). An append whose expectation fails is rejected alone;
     the ones after it see the versions as if it never came.
     """
-    rows: list[Row] = []
+    rows: list[RecordedEvent] = []
     outcomes: list[tuple[PendingAppend, AppendResult | StoreError]] = []
     position, prev = head_position, head_hash
     current = dict(versions)
@@ -135,7 +120,7 @@ def plan_batch(
                     metadata,
                 )
                 rows.append(
-                    Row(
+                    RecordedEvent(
                         event.id,
                         stream,
                         version,

@@ -39,7 +39,7 @@ from cairn.store.port import (
     StoreUnavailable,
     StreamWrite,
 )
-from cairn.store.schema import migrate
+from cairn.store.schema import EVENT_COLUMNS, migrate
 from cairn.store.wakeup import HeadSignal
 
 log = structlog.get_logger(__name__)
@@ -48,11 +48,6 @@ CHANNEL = "cairn_events"
 #: Append batches in flight at once: one being prepared in Python while the
 #: other runs in the database (where the writer lock orders them).
 WRITER_LANES = 2
-# In RecordedEvent's field order, so a row builds an event positionally.
-_COLUMNS = (
-    "id, stream, version, position, type, schema_version, recorded_at, data, metadata, "
-    "prev_hash, hash"
-)
 
 
 def _record(row: asyncpg.Record) -> RecordedEvent:
@@ -119,7 +114,7 @@ class PostgresEventStore(EventStore):
         self, stream: str, *, from_version: int = 1, limit: int | None = None
     ) -> list[RecordedEvent]:
         rows = await self._fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE stream = $1 AND version >= $2 "
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = $1 AND version >= $2 "
             "ORDER BY version LIMIT $3",
             stream,
             from_version,
@@ -133,7 +128,7 @@ class PostgresEventStore(EventStore):
 
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         rows = await self._fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
             after,
             limit,
         )
@@ -366,7 +361,7 @@ def _arguments(assumed: _Assumption, streams: list[str], plan: Plan) -> list[Any
         [r.schema_version for r in rows],
         rows[0].recorded_at if rows else now_micros(),
         [r.data for r in rows],
-        [r.metadata for r in rows],
+        [r.raw_metadata for r in rows],
         [r.prev_hash for r in rows],
         [r.hash for r in rows],
     ]

@@ -11,6 +11,13 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
+#: The events table's columns in RecordedEvent's field order, so a row builds
+#: an event positionally and an event inserts as a row.
+EVENT_COLUMNS = (
+    "id, stream, version, position, type, schema_version, recorded_at, data, metadata, "
+    "prev_hash, hash"
+)
+
 
 def _script_location() -> str:
     import cairn.migrations

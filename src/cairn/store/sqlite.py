@@ -30,16 +30,11 @@ from cairn.store.port import (
     StoreUnavailable,
     StreamWrite,
 )
-from cairn.store.schema import migrate
+from cairn.store.schema import EVENT_COLUMNS, migrate
 from cairn.store.wakeup import HeadSignal
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
-# In RecordedEvent's field order.
-_COLUMNS = (
-    "id, stream, version, position, type, schema_version, recorded_at, data, metadata, "
-    "prev_hash, hash"
-)
 
 
 def _micros(moment: datetime) -> int:
@@ -141,7 +136,7 @@ class SQLiteEventStore(EventStore):
         self, stream: str, *, from_version: int = 1, limit: int | None = None
     ) -> list[RecordedEvent]:
         rows = await self._query(
-            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version >= ? "
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = ? AND version >= ? "
             "ORDER BY version LIMIT ?",
             (stream, from_version, -1 if limit is None else limit),
         )
@@ -153,7 +148,7 @@ class SQLiteEventStore(EventStore):
 
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         rows = await self._query(
-            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
         return [_row_to_event(r) for r in rows]
@@ -219,6 +214,47 @@ class SQLiteEventStore(EventStore):
         self._readers.shutdown(wait=True)
 
 
+def plan_and_insert(conn: sqlite3.Connection, pending: list[PendingAppend]) -> Plan:
+    """Inside a write transaction: read the head and the batch's stream
+    versions, plan the batch on them, and insert its rows."""
+    head = conn.execute(
+        "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+    ).fetchone()
+    versions = {
+        stream: conn.execute(
+            "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?", (stream,)
+        ).fetchone()[0]
+        for stream in sorted({w.stream for p in pending for w in p.writes})
+    }
+    plan = plan_batch(
+        pending,
+        head_position=head[0] if head else 0,
+        head_hash=head[1] if head else GENESIS_HASH,
+        versions=versions,
+        recorded_at=now_micros(),
+    )
+    conn.executemany(
+        f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                r.id.bytes,
+                r.stream,
+                r.version,
+                r.position,
+                r.type,
+                r.schema_version,
+                _micros(r.recorded_at),
+                r.data,
+                r.raw_metadata,
+                r.prev_hash,
+                r.hash,
+            )
+            for r in plan.rows
+        ],
+    )
+    return plan
+
+
 class _SQLiteWriter(GroupCommitter):
     """The one writer: a dedicated thread that owns the write connection."""
 
@@ -238,44 +274,9 @@ class _SQLiteWriter(GroupCommitter):
 
     def _write(self, pending: list[PendingAppend]) -> Plan:
         conn = self._connection()
-        streams = sorted({w.stream for p in pending for w in p.writes})
         conn.execute("BEGIN IMMEDIATE")
         try:
-            head = conn.execute(
-                "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
-            ).fetchone()
-            versions = {
-                s: conn.execute(
-                    "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?", (s,)
-                ).fetchone()[0]
-                for s in streams
-            }
-            plan = plan_batch(
-                pending,
-                head_position=head[0] if head else 0,
-                head_hash=head[1] if head else GENESIS_HASH,
-                versions=versions,
-                recorded_at=now_micros(),
-            )
-            conn.executemany(
-                f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        r.id.bytes,
-                        r.stream,
-                        r.version,
-                        r.position,
-                        r.type,
-                        r.schema_version,
-                        _micros(r.recorded_at),
-                        r.data,
-                        r.metadata,
-                        r.prev_hash,
-                        r.hash,
-                    )
-                    for r in plan.rows
-                ],
-            )
+            plan = plan_and_insert(conn, pending)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
