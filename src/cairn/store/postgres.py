@@ -78,16 +78,26 @@ class PostgresEventStore(EventStore):
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 4) -> PostgresEventStore:
         dsn = asyncpg_dsn(url)
-        await migrate(dsn)
+        writers: list[asyncpg.Connection] = []
         try:
+            # Connect first: an unreachable server is then one clear error.
             pool = await asyncpg.create_pool(
                 dsn, min_size=1, max_size=pool_size, setup=None, init=_setup_connection
             )
-            writers = [await asyncpg.connect(dsn) for _ in range(WRITER_LANES)]
-            for writer in writers:
-                await _setup_connection(writer)
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        try:
+            for _ in range(WRITER_LANES):
+                writers.append(await asyncpg.connect(dsn))
+                await _setup_connection(writers[-1])
+            await migrate(dsn)
+        except BaseException as exc:
+            for writer in writers:
+                await writer.close()
+            await pool.close()
+            if isinstance(exc, OSError | asyncpg.PostgresError):
+                raise StoreUnavailable(f"cannot prepare PostgreSQL: {exc}") from exc
+            raise
         store = cls(dsn, pool, _PostgresWriter(dsn, writers))
         store.committer.on_commit = store._signal.advance
         return store
