@@ -23,7 +23,14 @@ import pytest
 
 from cairn.events import ANY_VERSION, GENESIS_HASH, NO_STREAM, Metadata, NewEvent
 from cairn.events.chain import first_broken_link
-from cairn.store import EventStore, Snapshot, StoreClosed, StreamWrite, WrongExpectedVersion
+from cairn.store import (
+    DuplicateEventId,
+    EventStore,
+    Snapshot,
+    StoreClosed,
+    StreamWrite,
+    WrongExpectedVersion,
+)
 from cairn.store.groupcommit import PendingAppend, now_micros, plan_batch
 from cairn.store.postgres import _APPEND, PostgresEventStore, _arguments, _Assumption
 from cairn.store.sqlite import SQLiteEventStore, plan_and_insert
@@ -419,6 +426,25 @@ async def test_checkpoints_and_snapshots_round_trip(store: EventStore) -> None:
 async def test_event_ids_are_unique_in_the_log(store: EventStore) -> None:
     event = NewEvent(type="Once", data=b"{}", id=uuid.uuid4())
     await store.append(StreamWrite("once-1", [event]))
-    with pytest.raises(Exception, match=r"."):
+    with pytest.raises(DuplicateEventId, match="already in the log"):
         await store.append(StreamWrite("once-2", [event]))
+    with pytest.raises(ValueError, match="appears twice in one append"):
+        await store.append(StreamWrite("once-3", [event, event]))
     assert [e.stream for e in await store.read_all()] == ["once-1"]
+
+
+async def test_one_bad_append_does_not_fail_the_others_in_its_batch(store: EventStore) -> None:
+    taken = NewEvent(type="Once", data=b"{}")
+    await store.append(StreamWrite("taken-1", [taken]))
+    outcomes = await asyncio.gather(
+        *(store.append(StreamWrite(f"good-{i}", _events(1))) for i in range(10)),
+        store.append(StreamWrite("dup-1", [taken])),
+        *(store.append(StreamWrite(f"good-{i}", _events(1))) for i in range(10, 20)),
+        return_exceptions=True,
+    )
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failures) == 1
+    assert isinstance(failures[0], DuplicateEventId)
+    streams = [e.stream for e in await store.read_all()]
+    assert sorted(streams) == sorted(["taken-1", *(f"good-{i}" for i in range(20))])
+    assert first_broken_link(await store.read_all()) is None

@@ -3,6 +3,7 @@
 from cairn.store.factory import open_store
 from cairn.store.port import (
     AppendResult,
+    DuplicateEventId,
     EventStore,
     Snapshot,
     StoreClosed,
@@ -14,6 +15,7 @@ from cairn.store.port import (
 
 __all__ = [
     "AppendResult",
+    "DuplicateEventId",
     "EventStore",
     "Snapshot",
     "StoreClosed",

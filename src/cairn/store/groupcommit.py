@@ -158,6 +158,7 @@ def validate_writes(writes: tuple[StreamWrite, ...]) -> None:
     if not writes:
         raise ValueError("an append needs at least one stream write")
     seen: set[str] = set()
+    ids: set[object] = set()
     for write in writes:
         if write.stream in seen:
             raise ValueError(f"stream {write.stream!r} appears twice in one append")
@@ -168,6 +169,10 @@ def validate_writes(writes: tuple[StreamWrite, ...]) -> None:
             raise ValueError(f"the write to {write.stream!r} has no events")
         if write.expected_version < ANY_VERSION:
             raise ValueError(f"expected version {write.expected_version} is not valid")
+        for event in write.events:
+            if event.id in ids:
+                raise ValueError(f"event id {event.id} appears twice in one append")
+            ids.add(event.id)
 
 
 class GroupCommitter(abc.ABC):
@@ -240,24 +245,41 @@ class GroupCommitter(abc.ABC):
 
     async def _commit(self, lane: int, batch: list[PendingAppend]) -> None:
         try:
+            await self._commit_batch(lane, batch)
+        finally:
+            self._free_lanes.put_nowait(lane)
+
+    async def _commit_batch(self, lane: int, batch: list[PendingAppend]) -> None:
+        try:
             outcome = await self.write_batch(lane, batch)
         except asyncio.CancelledError:
             for pending in batch:
                 _settle(pending.future, StoreClosed("the event store closed mid-append"))
             raise
-        except Exception as exc:
-            log.error("append batch failed", appends=len(batch), error=str(exc))
-            for pending in batch:
-                failure = StoreUnavailable(f"the append failed: {exc}")
-                failure.__cause__ = exc
-                _settle(pending.future, failure)
+        except StoreError as exc:
+            if len(batch) > 1:
+                return await self._commit_each(lane, batch)
+            _settle(batch[0].future, exc)
             return
-        finally:
-            self._free_lanes.put_nowait(lane)
+        except Exception as exc:
+            if len(batch) > 1:
+                return await self._commit_each(lane, batch)
+            log.error("append failed", error=str(exc))
+            failure = StoreUnavailable(f"the append failed: {exc}")
+            failure.__cause__ = exc
+            _settle(batch[0].future, failure)
+            return
         self.transactions += 1
         self.appends += len(batch)
         for pending, result in outcome.outcomes:
             _settle(pending.future, result)
+
+    async def _commit_each(self, lane: int, batch: list[PendingAppend]) -> None:
+        """A failed batch wrote nothing; one bad append (a duplicate event id)
+        must not fail the others that shared its transaction, so each is
+        written again on its own, in order, and only the culprit fails."""
+        for pending in batch:
+            await self._commit_batch(lane, [pending])
 
     async def drain(self) -> None:
         """Stop accepting appends, commit those already queued, stop the task."""

@@ -45,6 +45,13 @@ class WrongExpectedVersion(StoreError):
         )
 
 
+class DuplicateEventId(StoreError):
+    """An event's id is already in the log; nothing of its append was written."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"an event id of this append is already in the log ({detail})")
+
+
 class StoreClosed(StoreError):
     """The store was closed by its owner; it accepts no more work."""
 

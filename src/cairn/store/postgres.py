@@ -33,6 +33,7 @@ from cairn.store.groupcommit import (
 )
 from cairn.store.port import (
     AppendResult,
+    DuplicateEventId,
     EventStore,
     Snapshot,
     StoreClosed,
@@ -256,8 +257,13 @@ class _PostgresWriter(GroupCommitter):
                     row["head_position"], row["head_hash"], streams, row["versions"]
                 )
                 plan = await self._write_locked(conn, pending, streams, recorded_at)
-        except BaseException:
+        except BaseException as exc:
             self._known.forget()
+            if (
+                isinstance(exc, asyncpg.UniqueViolationError)
+                and exc.constraint_name == "events_id_key"
+            ):
+                raise DuplicateEventId(exc.detail or str(exc)) from exc
             raise
         if plan.rows and self.on_commit is not None:
             self.on_commit(plan.head_position)

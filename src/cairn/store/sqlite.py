@@ -24,6 +24,7 @@ from cairn.events import GENESIS_HASH, RecordedEvent
 from cairn.store.groupcommit import GroupCommitter, PendingAppend, Plan, now_micros, plan_batch
 from cairn.store.port import (
     AppendResult,
+    DuplicateEventId,
     EventStore,
     Snapshot,
     StoreClosed,
@@ -278,8 +279,10 @@ class _SQLiteWriter(GroupCommitter):
         try:
             plan = plan_and_insert(conn, pending)
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError) and "events.id" in str(exc):
+                raise DuplicateEventId(str(exc)) from exc
             raise
         return plan
 
