@@ -17,6 +17,9 @@ from cairn.events.envelope import (
 )
 from cairn.events.registry import DomainEvent, EventRegistry, UnknownEventType, registry
 
+# Every event type registers itself on import: each schema module is imported here.
+from cairn.events import identity  # isort: skip
+
 __all__ = [
     "ANY_VERSION",
     "GENESIS_HASH",
@@ -28,6 +31,7 @@ __all__ = [
     "RecordedEvent",
     "UnknownEventType",
     "event_hash",
+    "identity",
     "registry",
     "stream_category",
     "stream_name",

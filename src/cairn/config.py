@@ -58,6 +58,13 @@ class Settings:
     log_level: str = "info"
     log_format: str = "console"
     shutdown_timeout: float = 10.0
+    #: the admin's password (never shown by repr, never logged)
+    admin_password: str | None = dataclasses.field(default=None, repr=False)
+    bcrypt_cost: int = 12
+    token_ttl: float = 3600.0
+    policy_file: Path | None = None
+    lockout_attempts: int = 0
+    lockout_seconds: float = 1800.0
 
     @property
     def store_url(self) -> str:
@@ -190,6 +197,41 @@ def parse_seconds(text: str) -> float:
     return value
 
 
+def parse_password(text: str) -> str:
+    if not 8 <= len(text.encode()) <= 72:
+        raise ValueError("expected 8 to 72 bytes")
+    return text
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or not low <= int(text) <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return int(text)
+
+    return parse
+
+
+def _seconds_range(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("expected a number of seconds") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected a number of seconds from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def parse_file(text: str) -> Path:
+    path = Path(text).expanduser().absolute()
+    if not path.is_file():
+        raise ValueError("no such file")
+    return path
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         field="data_dir",
@@ -247,5 +289,54 @@ OPTIONS: tuple[Option, ...] = (
         parse=parse_seconds,
         metavar="SECONDS",
         help="on SIGTERM, how long in-flight requests may take to finish (default: 10)",
+    ),
+    Option(
+        field="admin_password",
+        flag="--admin-password",
+        env="CAIRN_ADMIN_PASSWORD",
+        parse=parse_password,
+        metavar="PASSWORD",
+        help="the admin user's password, set on the first start or reset on a later one "
+        "(default: generated once and printed; also written to clouds.yaml)",
+    ),
+    Option(
+        field="bcrypt_cost",
+        flag="--bcrypt-cost",
+        env="CAIRN_BCRYPT_COST",
+        parse=_int_range(4, 16),
+        metavar="N",
+        help="work factor of the password hash, bcrypt's log2 rounds (default: 12; DevStack: 4)",
+    ),
+    Option(
+        field="token_ttl",
+        flag="--token-ttl",
+        env="CAIRN_TOKEN_TTL",
+        parse=_seconds_range(60, 7 * 24 * 3600),
+        metavar="SECONDS",
+        help="how long a token is valid (default: 3600)",
+    ),
+    Option(
+        field="policy_file",
+        flag="--policy-file",
+        env="CAIRN_POLICY_FILE",
+        parse=parse_file,
+        metavar="FILE",
+        help="YAML file of policy rules overriding the defaults (default: none)",
+    ),
+    Option(
+        field="lockout_attempts",
+        flag="--lockout-attempts",
+        env="CAIRN_LOCKOUT_ATTEMPTS",
+        parse=_int_range(0, 1000),
+        metavar="N",
+        help="failed logins after which a user is locked out (default: 0, never)",
+    ),
+    Option(
+        field="lockout_seconds",
+        flag="--lockout-seconds",
+        env="CAIRN_LOCKOUT_SECONDS",
+        parse=_seconds_range(1, 30 * 24 * 3600),
+        metavar="SECONDS",
+        help="how long a locked-out user stays locked (default: 1800)",
     ),
 )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
@@ -32,19 +33,22 @@ from aiohttp import web
 import cairn
 from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
+from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
+from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.api.keys import BUS
 from cairn.api.services import CleanupContext, Service
 from cairn.bus import open_bus
 from cairn.bus.relay import OutboxRelay
 from cairn.config import Listen, Settings, redact_url
 from cairn.errors import CairnError
+from cairn.identity.config import IdentityConfig
 from cairn.logs import get_logger
 from cairn.store import open_store
 
 log = get_logger(__name__)
 
 #: The services this process serves. A new service adds one line here.
-SERVICES: tuple[Service, ...] = ()
+SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE,)
 
 PROBE_TIMEOUT = 5.0
 
@@ -138,9 +142,37 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("outbox relay stopped")
 
 
+def public_url(settings: Settings) -> str:
+    """The base URL the catalog and ``clouds.yaml`` name: the listening address."""
+    return f"http://{_url_host(settings.listen.host)}:{settings.listen.port}"
+
+
+def identity_config(settings: Settings) -> IdentityConfig:
+    return IdentityConfig(
+        data_dir=settings.data_dir,
+        public_url=public_url(settings),
+        admin_password=settings.admin_password,
+        bcrypt_cost=settings.bcrypt_cost,
+        token_ttl=settings.token_ttl,
+        policy_file=settings.policy_file,
+        lockout_attempts=settings.lockout_attempts,
+        lockout_seconds=settings.lockout_seconds,
+    )
+
+
+def config_context(settings: Settings) -> CleanupContext:
+    """Puts each service's configuration on the application, before the resources open."""
+
+    async def config_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[IDENTITY_CONFIG] = identity_config(settings)
+        yield
+
+    return config_ctx
+
+
 def resource_contexts(settings: Settings) -> list[CleanupContext]:
     """The runtime's resources in start order (they stop in reverse)."""
-    return [store_context(settings), bus_context(settings), relay_ctx]
+    return [config_context(settings), store_context(settings), bus_context(settings), relay_ctx]
 
 
 def build_app(settings: Settings, services: Iterable[Service] = SERVICES) -> web.Application:
@@ -206,6 +238,7 @@ async def serve(
         url = f"http://{_url_host(settings.listen.host)}:{port}"
         await _probe(url)
         log.info("Cairn is up", url=url, startup_ms=round((time.monotonic() - started) * 1000))
+        _show_generated_password(app, settings)
         if on_ready is not None and not stopper.requested:
             on_ready(url)
         await stopper.event.wait()
@@ -214,6 +247,16 @@ async def serve(
         await runner.cleanup()
     log.info("Cairn stopped", exit_code=stopper.exit_code)
     return stopper.exit_code
+
+
+def _show_generated_password(app: web.Application, settings: Settings) -> None:
+    """Show a password this start generated, once, to the operator: on stderr (stdout
+    carries only the "Cairn is up" line scripts wait for), never in a log line."""
+    password = app.get(GENERATED_ADMIN_PASSWORD)
+    if password is not None:
+        where = settings.data_dir / "clouds.yaml"
+        print(f"Generated the admin password: {password} (also in {where})", file=sys.stderr)
+        sys.stderr.flush()
 
 
 async def _listen(runner: web.AppRunner, listen: Listen) -> int:

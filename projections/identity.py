@@ -1,0 +1,406 @@
+"""The identity projection: Keystone's state folded from identity events.
+
+One state serves the API's reads, the identity command deciders (with the
+version of every stream it folded, for their expected versions), and token
+validation: revocations live here too, so checking a token reads memory only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+from cairn.events import RecordedEvent
+from cairn.events import identity as ev
+from cairn.projections.fold import Projection, handles
+
+
+class Domain(msgspec.Struct):
+    id: str
+    name: str
+    description: str = ""
+    enabled: bool = True
+
+
+class Project(msgspec.Struct):
+    id: str
+    domain_id: str
+    name: str
+    description: str = ""
+    enabled: bool = True
+    parent_id: str | None = None
+    tags: list[str] = []
+
+
+class User(msgspec.Struct):
+    id: str
+    domain_id: str
+    name: str
+    enabled: bool = True
+    password_hash: str | None = None
+    default_project_id: str | None = None
+    description: str = ""
+    email: str | None = None
+    #: Rejected logins since the last success, and when the last one was.
+    failed_logins: int = 0
+    last_failure: float = 0.0
+
+
+class Group(msgspec.Struct):
+    id: str
+    domain_id: str
+    name: str
+    description: str = ""
+
+
+class Role(msgspec.Struct):
+    id: str
+    name: str
+    description: str = ""
+    domain_id: str | None = None
+
+
+class Grant(msgspec.Struct, frozen=True):
+    actor_type: str
+    actor_id: str
+    scope_type: str
+    scope_id: str
+    role_id: str
+    inherited: bool = False
+
+    @property
+    def key(self) -> str:
+        return grant_key(
+            self.actor_type, self.actor_id, self.scope_type, self.scope_id, self.role_id,
+            self.inherited,
+        )  # fmt: skip
+
+
+class Region(msgspec.Struct):
+    id: str
+    description: str = ""
+    parent_region_id: str | None = None
+
+
+class Service(msgspec.Struct):
+    id: str
+    type: str
+    name: str
+    description: str = ""
+    enabled: bool = True
+
+
+class Endpoint(msgspec.Struct):
+    id: str
+    service_id: str
+    interface: str
+    url: str
+    region_id: str | None = None
+    enabled: bool = True
+
+
+class AppCredential(msgspec.Struct):
+    id: str
+    user_id: str
+    project_id: str
+    name: str
+    secret_hash: str
+    role_ids: list[str]
+    description: str = ""
+    expires_at: float | None = None
+    unrestricted: bool = False
+
+
+class IdentityState(msgspec.Struct):
+    domains: dict[str, Domain] = {}
+    projects: dict[str, Project] = {}
+    users: dict[str, User] = {}
+    groups: dict[str, Group] = {}
+    #: group id -> ids of its members
+    members: dict[str, set[str]] = {}
+    roles: dict[str, Role] = {}
+    #: prior role id -> the role ids it directly implies
+    implied: dict[str, set[str]] = {}
+    grants: dict[str, Grant] = {}
+    #: actor id (user or group) -> keys of its grants
+    grants_by_actor: dict[str, set[str]] = {}
+    regions: dict[str, Region] = {}
+    services: dict[str, Service] = {}
+    endpoints: dict[str, Endpoint] = {}
+    app_credentials: dict[str, AppCredential] = {}
+    #: claim key (kind, scope, name) -> owner id
+    names: dict[str, str] = {}
+    #: stream -> its version, for every stream folded here
+    versions: dict[str, int] = {}
+    revoked_audit_ids: set[str] = set()
+    #: user id -> tokens issued before this time (epoch seconds) are revoked
+    revoked_before: dict[str, float] = {}
+
+
+def grant_key(
+    actor_type: str, actor_id: str, scope_type: str, scope_id: str, role_id: str, inherited: bool
+) -> str:
+    return f"{actor_type}:{actor_id}|{scope_type}:{scope_id}|{role_id}|{int(inherited)}"
+
+
+def name_key(kind: str, scope: str, name: str) -> str:
+    """Names are unique case-insensitively, as in Keystone's SQL backend."""
+    return f"{kind}|{scope}|{name.casefold()}"
+
+
+class IdentityProjection(Projection[IdentityState]):
+    name = "identity"
+    version = 1
+    state_type: ClassVar[Any] = IdentityState
+
+    def initial(self) -> IdentityState:
+        return IdentityState()
+
+    def apply(self, state: IdentityState, event: RecordedEvent) -> IdentityState:
+        state.versions[event.stream] = event.version
+        return super().apply(state, event)
+
+    # -- domains and projects ---------------------------------------------------
+
+    @handles("DomainCreated")
+    def _domain_created(self, s: IdentityState, e: RecordedEvent, d: ev.DomainCreated) -> Any:
+        s.domains[d.domain_id] = Domain(d.domain_id, d.name, d.description, d.enabled)
+        return s
+
+    @handles("DomainUpdated")
+    def _domain_updated(self, s: IdentityState, e: RecordedEvent, d: ev.DomainUpdated) -> Any:
+        s.domains[d.domain_id] = Domain(d.domain_id, d.name, d.description, d.enabled)
+        return s
+
+    @handles("DomainDeleted")
+    def _domain_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.DomainDeleted) -> Any:
+        s.domains.pop(d.domain_id, None)
+        _drop_grants(s, lambda g: g.scope_type == "domain" and g.scope_id == d.domain_id)
+        return s
+
+    @handles("ProjectCreated")
+    def _project_created(self, s: IdentityState, e: RecordedEvent, d: ev.ProjectCreated) -> Any:
+        s.projects[d.project_id] = Project(
+            d.project_id, d.domain_id, d.name, d.description, d.enabled, d.parent_id, list(d.tags)
+        )
+        return s
+
+    @handles("ProjectUpdated")
+    def _project_updated(self, s: IdentityState, e: RecordedEvent, d: ev.ProjectUpdated) -> Any:
+        project = s.projects.get(d.project_id)
+        if project is not None:
+            project.name, project.description = d.name, d.description
+            project.enabled, project.tags = d.enabled, list(d.tags)
+        return s
+
+    @handles("ProjectDeleted")
+    def _project_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.ProjectDeleted) -> Any:
+        s.projects.pop(d.project_id, None)
+        _drop_grants(s, lambda g: g.scope_type == "project" and g.scope_id == d.project_id)
+        return s
+
+    # -- users and groups -------------------------------------------------------
+
+    @handles("UserCreated")
+    def _user_created(self, s: IdentityState, e: RecordedEvent, d: ev.UserCreated) -> Any:
+        s.users[d.user_id] = User(
+            d.user_id, d.domain_id, d.name, d.enabled, d.password_hash, d.default_project_id,
+            d.description, d.email,
+        )  # fmt: skip
+        return s
+
+    @handles("UserUpdated")
+    def _user_updated(self, s: IdentityState, e: RecordedEvent, d: ev.UserUpdated) -> Any:
+        user = s.users.get(d.user_id)
+        if user is not None:
+            user.name, user.enabled, user.description = d.name, d.enabled, d.description
+            user.default_project_id, user.email = d.default_project_id, d.email
+        return s
+
+    @handles("UserPasswordChanged")
+    def _password(self, s: IdentityState, e: RecordedEvent, d: ev.UserPasswordChanged) -> Any:
+        user = s.users.get(d.user_id)
+        if user is not None:
+            user.password_hash = d.password_hash
+            user.failed_logins = 0
+        s.revoked_before[d.user_id] = max(d.at, s.revoked_before.get(d.user_id, 0.0))
+        return s
+
+    @handles("UserDeleted")
+    def _user_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.UserDeleted) -> Any:
+        s.users.pop(d.user_id, None)
+        for members in s.members.values():
+            members.discard(d.user_id)
+        _drop_grants(s, lambda g: g.actor_type == "user" and g.actor_id == d.user_id)
+        for cred_id in [c.id for c in s.app_credentials.values() if c.user_id == d.user_id]:
+            del s.app_credentials[cred_id]
+        return s
+
+    @handles("GroupCreated")
+    def _group_created(self, s: IdentityState, e: RecordedEvent, d: ev.GroupCreated) -> Any:
+        s.groups[d.group_id] = Group(d.group_id, d.domain_id, d.name, d.description)
+        s.members.setdefault(d.group_id, set())
+        return s
+
+    @handles("GroupUpdated")
+    def _group_updated(self, s: IdentityState, e: RecordedEvent, d: ev.GroupUpdated) -> Any:
+        group = s.groups.get(d.group_id)
+        if group is not None:
+            group.name, group.description = d.name, d.description
+        return s
+
+    @handles("GroupDeleted")
+    def _group_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.GroupDeleted) -> Any:
+        s.groups.pop(d.group_id, None)
+        s.members.pop(d.group_id, None)
+        _drop_grants(s, lambda g: g.actor_type == "group" and g.actor_id == d.group_id)
+        return s
+
+    @handles("UserAddedToGroup")
+    def _joined(self, s: IdentityState, e: RecordedEvent, d: ev.UserAddedToGroup) -> Any:
+        s.members.setdefault(d.group_id, set()).add(d.user_id)
+        return s
+
+    @handles("UserRemovedFromGroup")
+    def _left(self, s: IdentityState, e: RecordedEvent, d: ev.UserRemovedFromGroup) -> Any:
+        s.members.get(d.group_id, set()).discard(d.user_id)
+        return s
+
+    # -- roles and assignments --------------------------------------------------
+
+    @handles("RoleCreated")
+    def _role_created(self, s: IdentityState, e: RecordedEvent, d: ev.RoleCreated) -> Any:
+        s.roles[d.role_id] = Role(d.role_id, d.name, d.description, d.domain_id)
+        return s
+
+    @handles("RoleUpdated")
+    def _role_updated(self, s: IdentityState, e: RecordedEvent, d: ev.RoleUpdated) -> Any:
+        role = s.roles.get(d.role_id)
+        if role is not None:
+            role.name, role.description = d.name, d.description
+        return s
+
+    @handles("RoleDeleted")
+    def _role_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.RoleDeleted) -> Any:
+        s.roles.pop(d.role_id, None)
+        s.implied.pop(d.role_id, None)
+        for implied in s.implied.values():
+            implied.discard(d.role_id)
+        _drop_grants(s, lambda g: g.role_id == d.role_id)
+        return s
+
+    @handles("RoleImplied")
+    def _implied(self, s: IdentityState, e: RecordedEvent, d: ev.RoleImplied) -> Any:
+        s.implied.setdefault(d.prior_role_id, set()).add(d.implied_role_id)
+        return s
+
+    @handles("RoleImplicationRemoved")
+    def _unimplied(self, s: IdentityState, e: RecordedEvent, d: ev.RoleImplicationRemoved) -> Any:
+        s.implied.get(d.prior_role_id, set()).discard(d.implied_role_id)
+        return s
+
+    @handles("RoleAssigned")
+    def _assigned(self, s: IdentityState, e: RecordedEvent, d: ev.RoleAssigned) -> Any:
+        grant = Grant(d.actor_type, d.actor_id, d.scope_type, d.scope_id, d.role_id, d.inherited)
+        s.grants[grant.key] = grant
+        s.grants_by_actor.setdefault(d.actor_id, set()).add(grant.key)
+        return s
+
+    @handles("RoleUnassigned")
+    def _unassigned(self, s: IdentityState, e: RecordedEvent, d: ev.RoleUnassigned) -> Any:
+        key = grant_key(d.actor_type, d.actor_id, d.scope_type, d.scope_id, d.role_id, d.inherited)
+        s.grants.pop(key, None)
+        s.grants_by_actor.get(d.actor_id, set()).discard(key)
+        return s
+
+    # -- names, catalog, application credentials --------------------------------
+
+    @handles("NameClaimed")
+    def _claimed(self, s: IdentityState, e: RecordedEvent, d: ev.NameClaimed) -> Any:
+        s.names[name_key(d.kind, d.scope, d.name)] = d.owner_id
+        return s
+
+    @handles("NameReleased")
+    def _released(self, s: IdentityState, e: RecordedEvent, d: ev.NameReleased) -> Any:
+        key = name_key(d.kind, d.scope, d.name)
+        if s.names.get(key) == d.owner_id:
+            del s.names[key]
+        return s
+
+    @handles("RegionCreated")
+    def _region(self, s: IdentityState, e: RecordedEvent, d: ev.RegionCreated) -> Any:
+        s.regions[d.region_id] = Region(d.region_id, d.description, d.parent_region_id)
+        return s
+
+    @handles("ServiceCreated")
+    def _service(self, s: IdentityState, e: RecordedEvent, d: ev.ServiceCreated) -> Any:
+        s.services[d.service_id] = Service(d.service_id, d.type, d.name, d.description, d.enabled)
+        return s
+
+    @handles("ServiceDeleted")
+    def _service_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.ServiceDeleted) -> Any:
+        s.services.pop(d.service_id, None)
+        for endpoint_id in [x.id for x in s.endpoints.values() if x.service_id == d.service_id]:
+            del s.endpoints[endpoint_id]
+        return s
+
+    @handles("EndpointCreated", "EndpointUpdated")
+    def _endpoint(self, s: IdentityState, e: RecordedEvent, d: ev.EndpointCreated) -> Any:
+        s.endpoints[d.endpoint_id] = Endpoint(
+            d.endpoint_id, d.service_id, d.interface, d.url, d.region_id, d.enabled
+        )
+        return s
+
+    @handles("EndpointDeleted")
+    def _endpoint_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.EndpointDeleted) -> Any:
+        s.endpoints.pop(d.endpoint_id, None)
+        return s
+
+    @handles("ApplicationCredentialCreated")
+    def _app_cred(
+        self, s: IdentityState, e: RecordedEvent, d: ev.ApplicationCredentialCreated
+    ) -> Any:
+        s.app_credentials[d.app_cred_id] = AppCredential(
+            d.app_cred_id, d.user_id, d.project_id, d.name, d.secret_hash, list(d.role_ids),
+            d.description, d.expires_at, d.unrestricted,
+        )  # fmt: skip
+        return s
+
+    @handles("ApplicationCredentialDeleted")
+    def _app_cred_deleted(
+        self, s: IdentityState, e: RecordedEvent, d: ev.ApplicationCredentialDeleted
+    ) -> Any:
+        s.app_credentials.pop(d.app_cred_id, None)
+        return s
+
+    # -- tokens and logins ------------------------------------------------------
+
+    @handles("TokenRevoked")
+    def _revoked(self, s: IdentityState, e: RecordedEvent, d: ev.TokenRevoked) -> Any:
+        if d.audit_id is not None:
+            s.revoked_audit_ids.add(d.audit_id)
+        if d.user_id is not None and d.issued_before is not None:
+            s.revoked_before[d.user_id] = max(d.issued_before, s.revoked_before.get(d.user_id, 0))
+        return s
+
+    @handles("AuthenticationFailed")
+    def _failed(self, s: IdentityState, e: RecordedEvent, d: ev.AuthenticationFailed) -> Any:
+        user = s.users.get(d.user_id) if d.user_id else None
+        if user is not None:
+            user.failed_logins += 1
+            user.last_failure = d.at
+        return s
+
+    @handles("FailedLoginsCleared")
+    def _cleared(self, s: IdentityState, e: RecordedEvent, d: ev.FailedLoginsCleared) -> Any:
+        user = s.users.get(d.user_id)
+        if user is not None:
+            user.failed_logins = 0
+        return s
+
+
+def _drop_grants(s: IdentityState, match: Any) -> None:
+    for key in [key for key, grant in s.grants.items() if match(grant)]:
+        grant = s.grants.pop(key)
+        s.grants_by_actor.get(grant.actor_id, set()).discard(key)

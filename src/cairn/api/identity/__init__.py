@@ -1,0 +1,107 @@
+"""The identity service (Keystone v3) at ``/identity``.
+
+Handlers are grouped by resource: :mod:`.tokens` (``/v3/auth``),
+:mod:`.projects` (domains and projects), :mod:`.users` (users and groups),
+:mod:`.roles` (roles, grants, assignments), :mod:`.catalog`. Authentication
+for this and every other service is :mod:`.auth`.
+"""
+
+from __future__ import annotations
+
+from cairn.api.identity import catalog, discovery, projects, roles, tokens, users
+from cairn.api.identity.auth import authorize, caller, token_middleware
+from cairn.api.identity.context import identity_ctx
+from cairn.api.identity.faults import identity_errors, keystone_fault
+from cairn.api.identity.keys import CALLER, GENERATED_ADMIN_PASSWORD, IDENTITY, IDENTITY_CONFIG
+from cairn.api.services import Route, Service, delete, get, patch, post, put
+
+
+def _grant_routes() -> list[Route]:
+    routes: list[Route] = []
+    for scope in ("projects", "domains", "system"):
+        for actor in ("users", "groups"):
+            handlers = roles.grant_handlers(scope.rstrip("s"), actor.rstrip("s"))
+            base = f"/v3/system/{actor}/{{actor_id}}/roles"
+            if scope != "system":
+                base = f"/v3/{scope}/{{scope_id}}/{actor}/{{actor_id}}/roles"
+            routes += [
+                get(base, handlers["LIST"]),
+                put(base + "/{role_id}", handlers["PUT"]),
+                get(base + "/{role_id}", handlers["GET"]),
+                delete(base + "/{role_id}", handlers["DELETE"]),
+            ]
+    return routes
+
+
+def _crud(path: str, ident: str, module: object, singular: str) -> list[Route]:
+    return [
+        get(path, getattr(module, f"list_{singular}s")),
+        post(path, getattr(module, f"create_{singular}")),
+        get(f"{path}/{{{ident}}}", getattr(module, f"get_{singular}")),
+        patch(f"{path}/{{{ident}}}", getattr(module, f"update_{singular}")),
+        delete(f"{path}/{{{ident}}}", getattr(module, f"delete_{singular}")),
+    ]
+
+
+ROUTES: list[Route] = [
+    get("", discovery.versions),
+    get("/", discovery.versions),
+    get("/v3", discovery.version),
+    get("/v3/", discovery.version),
+    post("/v3/auth/tokens", tokens.issue),
+    get("/v3/auth/tokens", tokens.validate),
+    delete("/v3/auth/tokens", tokens.revoke),
+    get("/v3/auth/catalog", tokens.auth_catalog),
+    get("/v3/auth/projects", tokens.auth_projects),
+    get("/v3/auth/domains", tokens.auth_domains),
+    get("/v3/auth/system", tokens.auth_system),
+    *_crud("/v3/domains", "domain_id", projects, "domain"),
+    *_crud("/v3/projects", "project_id", projects, "project"),
+    *_crud("/v3/users", "user_id", users, "user"),
+    post("/v3/users/{user_id}/password", users.change_own_password),
+    get("/v3/users/{user_id}/projects", users.user_projects),
+    get("/v3/users/{user_id}/groups", users.user_groups),
+    get("/v3/groups", users.list_groups),
+    post("/v3/groups", users.create_group),
+    get("/v3/groups/{group_id}", users.get_group),
+    delete("/v3/groups/{group_id}", users.delete_group),
+    get("/v3/groups/{group_id}/users", users.group_users),
+    put("/v3/groups/{group_id}/users/{user_id}", users.add_member),
+    get("/v3/groups/{group_id}/users/{user_id}", users.check_member),
+    delete("/v3/groups/{group_id}/users/{user_id}", users.remove_member),
+    *_crud("/v3/roles", "role_id", roles, "role"),
+    get("/v3/roles/{prior_id}/implies", roles.list_implied),
+    put("/v3/roles/{prior_id}/implies/{implied_id}", roles.put_implied),
+    get("/v3/role_inferences", roles.list_inferences),
+    *_grant_routes(),
+    get("/v3/role_assignments", roles.role_assignments),
+    get("/v3/regions", catalog.list_regions),
+    post("/v3/regions", catalog.create_region),
+    get("/v3/regions/{region_id}", catalog.get_region),
+    get("/v3/services", catalog.list_services),
+    post("/v3/services", catalog.create_service),
+    get("/v3/services/{service_id}", catalog.get_service),
+    get("/v3/endpoints", catalog.list_endpoints),
+    post("/v3/endpoints", catalog.create_endpoint),
+    get("/v3/endpoints/{endpoint_id}", catalog.get_endpoint),
+]
+
+SERVICE = Service(
+    name="identity",
+    title="Identity (Keystone v3)",
+    routes=ROUTES,
+    contexts=[identity_ctx],
+    middlewares=[identity_errors, token_middleware],
+    fault_style=keystone_fault,
+)
+
+__all__ = [
+    "CALLER",
+    "GENERATED_ADMIN_PASSWORD",
+    "IDENTITY",
+    "IDENTITY_CONFIG",
+    "SERVICE",
+    "authorize",
+    "caller",
+    "token_middleware",
+]

@@ -1,0 +1,151 @@
+"""``/v3/regions``, ``/v3/services`` and ``/v3/endpoints``: the service catalog."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+from aiohttp import web
+
+from cairn.api.body import read_json
+from cairn.api.identity import render
+from cairn.api.identity.auth import authorize
+from cairn.api.identity.common import Name, Text, filtered, json, path_id, run, state
+from cairn.events import NO_STREAM, Metadata, registry, stream_name
+from cairn.events import identity as ev
+from cairn.identity.decide import create, find, new_id
+from cairn.identity.errors import Conflict
+from cairn.projections.identity import IdentityState
+from cairn.store.port import StreamWrite
+
+Url = Name
+
+
+async def list_regions(request: web.Request) -> web.Response:
+    await authorize(request, "identity:list_regions", {})
+    items = filtered(request, state(request).regions.values(), "parent_region_id")
+    return json(render.collection(request, "regions", [render.region(request, r) for r in items]))
+
+
+async def get_region(request: web.Request) -> web.Response:
+    region_id = path_id(request, "region_id")
+    await authorize(request, "identity:get_region", {})
+    return json(
+        {"region": render.region(request, find(state(request).regions, region_id, "region"))}
+    )
+
+
+async def list_services(request: web.Request) -> web.Response:
+    await authorize(request, "identity:list_services", {})
+    items = filtered(request, state(request).services.values(), "type", "name")
+    return json(render.collection(request, "services", [render.service(request, s) for s in items]))
+
+
+async def get_service(request: web.Request) -> web.Response:
+    service_id = path_id(request, "service_id")
+    await authorize(request, "identity:get_service", {})
+    service = find(state(request).services, service_id, "service")
+    return json({"service": render.service(request, service)})
+
+
+async def list_endpoints(request: web.Request) -> web.Response:
+    await authorize(request, "identity:list_endpoints", {})
+    items = filtered(request, state(request).endpoints.values(), "interface", "service_id")
+    if "region_id" in request.query:
+        items = [e for e in items if e.region_id == request.query["region_id"]]
+    return json(
+        render.collection(request, "endpoints", [render.endpoint(request, e) for e in items])
+    )
+
+
+async def get_endpoint(request: web.Request) -> web.Response:
+    endpoint_id = path_id(request, "endpoint_id")
+    await authorize(request, "identity:get_endpoint", {})
+    endpoint = find(state(request).endpoints, endpoint_id, "endpoint")
+    return json({"endpoint": render.endpoint(request, endpoint)})
+
+
+class NewRegion(msgspec.Struct):
+    id: Name | None = None
+    description: Text | None = None
+    parent_region_id: Name | None = None
+
+
+class RegionBody(msgspec.Struct):
+    region: NewRegion
+
+
+async def create_region(request: web.Request) -> web.Response:
+    await authorize(request, "identity:create_region", {})
+    body = (await read_json(request, RegionBody)).region
+    event = ev.RegionCreated(
+        region_id=body.id or new_id(), description=body.description or "",
+        parent_region_id=body.parent_region_id,
+    )  # fmt: skip
+
+    def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
+        if event.region_id in s.regions:
+            raise Conflict(f"Conflict occurred attempting to store region - {event.region_id}.")
+        if event.parent_region_id is not None:
+            find(s.regions, event.parent_region_id, "region")
+        return [create("region", event.region_id, m, event)]
+
+    await run(request, decide)
+    return json({"region": render.region(request, state(request).regions[event.region_id])}, 201)
+
+
+class NewService(msgspec.Struct):
+    type: Name
+    name: Name | None = None
+    description: Text | None = None
+    enabled: bool = True
+
+
+class ServiceBody(msgspec.Struct):
+    service: NewService
+
+
+async def create_service(request: web.Request) -> web.Response:
+    await authorize(request, "identity:create_service", {})
+    body = (await read_json(request, ServiceBody)).service
+    event = ev.ServiceCreated(
+        service_id=new_id(), type=body.type, name=body.name or "",
+        description=body.description or "", enabled=body.enabled,
+    )  # fmt: skip
+    await run(request, lambda s, m: [create("service", event.service_id, m, event)])
+    return json(
+        {"service": render.service(request, state(request).services[event.service_id])}, 201
+    )
+
+
+class NewEndpoint(msgspec.Struct):
+    service_id: Name
+    interface: Literal["public", "internal", "admin"]
+    url: Url
+    region_id: Name | None = None
+    region: Name | None = None
+    enabled: bool = True
+
+
+class EndpointBody(msgspec.Struct):
+    endpoint: NewEndpoint
+
+
+async def create_endpoint(request: web.Request) -> web.Response:
+    await authorize(request, "identity:create_endpoint", {})
+    body = (await read_json(request, EndpointBody)).endpoint
+    event = ev.EndpointCreated(
+        endpoint_id=new_id(), service_id=body.service_id, interface=body.interface, url=body.url,
+        region_id=body.region_id or body.region, enabled=body.enabled,
+    )  # fmt: skip
+
+    def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
+        find(s.services, event.service_id, "service")
+        if event.region_id is not None:
+            find(s.regions, event.region_id, "region")
+        stream = stream_name("endpoint", event.endpoint_id)
+        return [StreamWrite(stream, [registry.new(event, m)], NO_STREAM)]
+
+    await run(request, decide)
+    endpoint = state(request).endpoints[event.endpoint_id]
+    return json({"endpoint": render.endpoint(request, endpoint)}, 201)

@@ -1,0 +1,101 @@
+"""Who holds which role where: effective roles and role assignments, from the state.
+
+Effective roles on a scope are the roles granted to the user, or to a group
+the user is in, on that scope (and, for a project, those granted on its domain
+with ``inherited``), expanded with every role they imply (``admin`` implies
+``member`` implies ``reader``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from cairn.projections.identity import Grant, IdentityState
+
+
+def groups_of(state: IdentityState, user_id: str) -> list[str]:
+    return [group_id for group_id, members in state.members.items() if user_id in members]
+
+
+def expand_implied(state: IdentityState, role_ids: Iterable[str]) -> set[str]:
+    """``role_ids`` and every role they imply, transitively (cycles are harmless)."""
+    result: set[str] = set()
+    pending = list(role_ids)
+    while pending:
+        role_id = pending.pop()
+        if role_id in result or role_id not in state.roles:
+            continue
+        result.add(role_id)
+        pending.extend(state.implied.get(role_id, ()))
+    return result
+
+
+def _actor_grants(state: IdentityState, user_id: str) -> Iterator[Grant]:
+    for actor_id in (user_id, *groups_of(state, user_id)):
+        for key in state.grants_by_actor.get(actor_id, ()):
+            grant = state.grants.get(key)
+            if grant is not None:
+                yield grant
+
+
+def direct_role_ids(state: IdentityState, user_id: str, scope_type: str, scope_id: str) -> set[str]:
+    """Roles granted (to the user or a group) on the scope, before implication."""
+    inherited_from = None
+    if scope_type == "project" and scope_id in state.projects:
+        inherited_from = state.projects[scope_id].domain_id
+    found: set[str] = set()
+    for grant in _actor_grants(state, user_id):
+        direct = not grant.inherited and (grant.scope_type, grant.scope_id) == (
+            scope_type,
+            scope_id,
+        )
+        from_domain = grant.inherited and ("domain", inherited_from) == (
+            grant.scope_type,
+            grant.scope_id,
+        )
+        if direct or from_domain:
+            found.add(grant.role_id)
+    return found
+
+
+def effective_role_ids(
+    state: IdentityState, user_id: str, scope_type: str, scope_id: str
+) -> set[str]:
+    return expand_implied(state, direct_role_ids(state, user_id, scope_type, scope_id))
+
+
+def scopes_with_roles(state: IdentityState, user_id: str, scope_type: str) -> set[str]:
+    """Ids of the projects (or domains) where the user holds some role."""
+    found: set[str] = set()
+    for grant in _actor_grants(state, user_id):
+        if grant.scope_type == scope_type and not grant.inherited:
+            found.add(grant.scope_id)
+        elif grant.inherited and scope_type == "project" and grant.scope_type == "domain":
+            found.update(p.id for p in state.projects.values() if p.domain_id == grant.scope_id)
+    return found
+
+
+def effective_assignments(state: IdentityState, grants: Iterable[Grant]) -> list[Grant]:
+    """Role assignments as ``effective`` lists them: group grants become one per
+    member, domain-inherited grants one per project of the domain, and implied
+    roles are added."""
+    result: dict[str, Grant] = {}
+    for grant in grants:
+        users = (
+            [grant.actor_id]
+            if grant.actor_type == "user"
+            else sorted(state.members.get(grant.actor_id, ()))
+        )
+        scopes = [(grant.scope_type, grant.scope_id)]
+        if grant.inherited:
+            if grant.scope_type != "domain":
+                continue
+            scopes = [
+                ("project", p.id) for p in state.projects.values() if p.domain_id == grant.scope_id
+            ]
+        for user_id in users:
+            for scope_type, scope_id in scopes:
+                for role_id in expand_implied(state, [grant.role_id]):
+                    made = Grant("user", user_id, scope_type, scope_id, role_id)
+                    result.setdefault(made.key, made)
+    return list(result.values())

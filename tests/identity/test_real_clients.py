@@ -1,0 +1,161 @@
+"""End to end: ``cairn up`` in a subprocess, driven by the real ``openstack`` CLI
+and keystoneauth, with nothing but the ``clouds.yaml`` it writes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+from tests.cli.test_up import clean_env, free_port, read_line
+
+BIN = Path(sys.executable).parent
+START_TIMEOUT = 60.0
+
+
+@dataclass
+class Running:
+    url: str
+    data: Path
+    stderr_path: Path
+
+    @property
+    def clouds(self) -> dict[str, dict[str, object]]:
+        loaded = yaml.safe_load((self.data / "clouds.yaml").read_text())
+        return loaded["clouds"]  # type: ignore[no-any-return]
+
+    def openstack(self, *args: str, cloud: str = "cairn-admin", env: dict[str, str] | None = None,
+                  check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        command = [str(BIN / "openstack"), *(["--os-cloud", cloud] if cloud else []), *args]
+        environ = clean_env(OS_CLIENT_CONFIG_FILE=str(self.data / "clouds.yaml"), **(env or {}))
+        environ = {k: v for k, v in environ.items() if not k.startswith("OS_") or k in (
+            "OS_CLIENT_CONFIG_FILE", *(env or {}))}  # fmt: skip
+        result = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=60)
+        if check:
+            assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
+        return result
+
+    def json(self, *args: str, **kw: object) -> object:
+        return json.loads(self.openstack(*args, "-f", "json", **kw).stdout)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    data = tmp_path_factory.mktemp("cloud") / "data"
+    port = free_port()
+    stderr_path = data.parent / "stderr.log"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(BIN / "cairn"), "up", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
+             "--log-format", "json"],
+            env=clean_env(), stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
+        try:
+            line = read_line(process, START_TIMEOUT)
+            assert line == f"Cairn is up at http://127.0.0.1:{port}\n", stderr_path.read_text()
+            yield Running(f"http://127.0.0.1:{port}", data, stderr_path)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+    assert process.returncode == 0, stderr_path.read_text()
+
+
+def test_clouds_yaml_is_private_and_the_password_was_shown_once(cloud: Running) -> None:
+    assert (cloud.data / "clouds.yaml").stat().st_mode & 0o077 == 0
+    password = str(cloud.clouds["cairn-admin"]["auth"]["password"])  # type: ignore[index]
+    stderr = cloud.stderr_path.read_text()
+    # Printed once for the operator, never inside a log line.
+    assert stderr.count(password) == 1
+    assert all(password not in line for line in stderr.splitlines() if line.startswith("{"))
+
+
+def test_token_issue_and_catalog_list(cloud: Running) -> None:
+    token = cloud.json("token", "issue")
+    assert isinstance(token, dict)
+    assert str(token["id"]).startswith("c1")
+    assert token["project_id"]
+    assert token["user_id"]
+    catalog = cloud.json("catalog", "list")
+    assert isinstance(catalog, list)
+    types = {entry["Type"] for entry in catalog}
+    assert {"identity", "compute", "image", "network", "block-storage", "object-store"} <= types
+
+
+def test_project_create_list_show_delete(cloud: Running) -> None:
+    made = cloud.json("project", "create", "--description", "made by the CLI", "cli-project")
+    assert isinstance(made, dict)
+    assert made["name"] == "cli-project"
+    listed = cloud.json("project", "list")
+    assert isinstance(listed, list)
+    assert "cli-project" in {p["Name"] for p in listed}
+    shown = cloud.json("project", "show", "cli-project")
+    assert isinstance(shown, dict)
+    assert shown["id"] == made["id"]
+    assert shown["description"] == "made by the CLI"
+    cloud.openstack("project", "delete", "cli-project")
+    missing = cloud.openstack("project", "show", "cli-project", check=False)
+    assert missing.returncode != 0
+
+
+def test_a_new_user_with_a_role_logs_in_and_its_token_is_revoked(cloud: Running) -> None:
+    cloud.openstack("project", "create", "team")
+    cloud.openstack("user", "create", "--password", "alice-pw-1", "--project", "team", "alice")
+    cloud.openstack("role", "add", "--user", "alice", "--project", "team", "member")
+    assignments = cloud.json("role", "assignment", "list", "--user", "alice", "--names")
+    assert isinstance(assignments, list)
+    assert [(a["Role"], a["Project"]) for a in assignments] == [("member", "team@Default")]
+    alice = {
+        "OS_AUTH_URL": f"{cloud.url}/identity", "OS_USERNAME": "alice",
+        "OS_PASSWORD": "alice-pw-1", "OS_PROJECT_NAME": "team",
+        "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default",
+        "OS_IDENTITY_API_VERSION": "3",
+    }  # fmt: skip
+    issued = json.loads(cloud.openstack("token", "issue", "-f", "json", cloud="", env=alice).stdout)
+    token = issued["id"]
+    # alice's token works until the admin revokes it.
+    auth = v3.Token(auth_url=f"{cloud.url}/identity", token=token, project_name="team",
+                    project_domain_name="Default")  # fmt: skip
+    assert ks_session.Session(auth=auth).get_token()
+    cloud.openstack("token", "revoke", token)
+    with pytest.raises(ks_exceptions.Unauthorized):
+        ks_session.Session(auth=v3.Token(
+            auth_url=f"{cloud.url}/identity", token=token, project_name="team",
+            project_domain_name="Default")).get_token()  # fmt: skip
+    # alice is a member of team: she cannot list users or touch the admin project.
+    denied = cloud.openstack("user", "list", cloud="", env=alice, check=False)
+    assert denied.returncode != 0
+    assert "403" in denied.stderr or "not authorized" in denied.stderr.lower()
+
+
+def test_keystoneauth_password_session_discovers_and_reaches_the_catalog(cloud: Running) -> None:
+    admin = cloud.clouds["cairn-admin"]["auth"]
+    assert isinstance(admin, dict)
+    auth = v3.Password(
+        auth_url=admin["auth_url"], username="admin", password=admin["password"],
+        project_name="admin", user_domain_name="Default", project_domain_name="Default",
+    )  # fmt: skip
+    sess = ks_session.Session(auth=auth)
+    started = time.monotonic()
+    assert sess.get_token()
+    assert time.monotonic() - started < 10
+    assert sess.get_endpoint(service_type="compute", interface="public").endswith("/compute/v2.1")
+    response = sess.get("/v3/projects", endpoint_filter={"service_type": "identity"})
+    assert response.status_code == 200
+    assert "admin" in {p["name"] for p in response.json()["projects"]}
