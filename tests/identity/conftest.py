@@ -67,6 +67,8 @@ def settings_for(tmp_path: Path, **changes: Any) -> Settings:
         listen=Listen("127.0.0.1", 0),
         admin_password=ADMIN_PASSWORD,
         bcrypt_cost=4,
+        lockout_attempts=3,
+        lockout_seconds=60.0,
     ).replace(**changes)
 
 

@@ -159,3 +159,24 @@ def test_keystoneauth_password_session_discovers_and_reaches_the_catalog(cloud: 
     response = sess.get("/v3/projects", endpoint_filter={"service_type": "identity"})
     assert response.status_code == 200
     assert "admin" in {p["name"] for p in response.json()["projects"]}
+
+
+def test_an_application_credential_made_by_the_cli_authenticates(cloud: Running) -> None:
+    made = cloud.json("application", "credential", "create", "--role", "reader", "cli-app")
+    assert isinstance(made, dict)
+    assert made["Secret"]
+    listed = cloud.json("application", "credential", "list")
+    assert isinstance(listed, list)
+    assert "cli-app" in {c["Name"] for c in listed}
+    auth = v3.ApplicationCredential(
+        auth_url=f"{cloud.url}/identity", application_credential_id=made["ID"],
+        application_credential_secret=made["Secret"],
+    )  # fmt: skip
+    sess = ks_session.Session(auth=auth)
+    assert sess.get_token()
+    assert sess.auth.get_access(sess).role_names == ["reader"]  # type: ignore[union-attr]
+    cloud.openstack("application", "credential", "delete", "cli-app")
+    with pytest.raises(ks_exceptions.Unauthorized):
+        ks_session.Session(auth=v3.ApplicationCredential(
+            auth_url=f"{cloud.url}/identity", application_credential_id=made["ID"],
+            application_credential_secret=made["Secret"])).get_token()  # fmt: skip

@@ -8,7 +8,7 @@ for this and every other service is :mod:`.auth`.
 
 from __future__ import annotations
 
-from cairn.api.identity import catalog, discovery, projects, roles, tokens, users
+from cairn.api.identity import app_credentials, catalog, discovery, projects, roles, tokens, users
 from cairn.api.identity.auth import authorize, caller, token_middleware
 from cairn.api.identity.context import identity_ctx
 from cairn.api.identity.faults import identity_errors, keystone_fault
@@ -61,6 +61,10 @@ ROUTES: list[Route] = [
     post("/v3/users/{user_id}/password", users.change_own_password),
     get("/v3/users/{user_id}/projects", users.user_projects),
     get("/v3/users/{user_id}/groups", users.user_groups),
+    get("/v3/users/{user_id}/application_credentials", app_credentials.listing),
+    post("/v3/users/{user_id}/application_credentials", app_credentials.create),
+    get("/v3/users/{user_id}/application_credentials/{cred_id}", app_credentials.show),
+    delete("/v3/users/{user_id}/application_credentials/{cred_id}", app_credentials.remove),
     get("/v3/groups", users.list_groups),
     post("/v3/groups", users.create_group),
     get("/v3/groups/{group_id}", users.get_group),

@@ -1,0 +1,144 @@
+"""``/v3/users/{user_id}/application_credentials``."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from cairn.api.body import read_json
+from cairn.api.faults import HTTPFault
+from cairn.api.identity import render
+from cairn.api.identity.auth import authorize
+from cairn.api.identity.common import Name, Password, Text, identity, json, path_id, run, state
+from cairn.events import identity as ev
+from cairn.identity.appcreds import create_app_cred, delete_app_cred
+from cairn.identity.decide import new_id
+from cairn.identity.errors import Forbidden, NotFound
+from cairn.projections.identity import AppCredential
+
+
+class RoleRef(msgspec.Struct):
+    id: Name | None = None
+    name: Name | None = None
+
+
+class NewAppCred(msgspec.Struct):
+    name: Name
+    description: Text | None = None
+    secret: Password | None = None
+    expires_at: Name | None = None
+    roles: list[RoleRef] | None = None
+    unrestricted: bool = False
+
+
+class AppCredBody(msgspec.Struct):
+    application_credential: NewAppCred
+
+
+def _path(cred: AppCredential) -> str:
+    return f"/users/{cred.user_id}/application_credentials/{cred.id}"
+
+
+def _render(request: web.Request, cred: AppCredential, secret: str | None = None) -> dict[str, Any]:
+    s = state(request)
+    body: dict[str, Any] = {
+        "id": cred.id, "name": cred.name, "description": cred.description,
+        "user_id": cred.user_id, "project_id": cred.project_id,
+        "expires_at": None if cred.expires_at is None else render.timestamp(cred.expires_at),
+        "unrestricted": cred.unrestricted, "access_rules": [],
+        "roles": [{"id": r, "name": s.roles[r].name, "domain_id": None}
+                  for r in cred.role_ids if r in s.roles],
+        "links": {"self": render.v3_url(request, _path(cred))},
+    }  # fmt: skip
+    if secret is not None:
+        body["secret"] = secret
+    return body
+
+
+def _expiry(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPFault.bad_request(
+            f"Invalid expires_at {text!r}: expected an ISO 8601 time."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _role_ids(request: web.Request, refs: list[RoleRef]) -> list[str]:
+    s = state(request)
+    found = []
+    for ref in refs:
+        if ref.id is not None and ref.id in s.roles:
+            found.append(ref.id)
+        elif ref.name is not None:
+            role = next((r for r in s.roles.values() if r.name == ref.name), None)
+            if role is None:
+                raise NotFound("role", ref.name)
+            found.append(role.id)
+        else:
+            raise NotFound("role", str(ref.id))
+    return found
+
+
+async def create(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    who = await authorize(
+        request, "identity:create_application_credential", {"target.user.id": user_id}
+    )
+    if who.project_id is None:
+        raise Forbidden("An application credential is made with a project-scoped token.")
+    if who.payload.app_cred_id is not None:
+        parent = state(request).app_credentials.get(who.payload.app_cred_id)
+        if parent is None or not parent.unrestricted:
+            raise Forbidden("A restricted application credential cannot make another.")
+    body = (await read_json(request, AppCredBody)).application_credential
+    role_ids = _role_ids(request, body.roles) if body.roles else sorted(who.role_ids)
+    secret = body.secret or secrets.token_urlsafe(48)
+    hashed = await identity(request).hasher.hash(secret)
+    event = ev.ApplicationCredentialCreated(
+        app_cred_id=new_id(), user_id=user_id, project_id=who.project_id, name=body.name,
+        secret_hash=hashed, role_ids=role_ids, description=body.description or "",
+        expires_at=_expiry(body.expires_at), unrestricted=body.unrestricted,
+    )  # fmt: skip
+    await run(request, lambda s, m: create_app_cred(s, m, event))
+    cred = state(request).app_credentials[event.app_cred_id]
+    return json({"application_credential": _render(request, cred, secret)}, 201)
+
+
+async def listing(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    await authorize(request, "identity:list_application_credentials", {"target.user.id": user_id})
+    creds = [c for c in state(request).app_credentials.values() if c.user_id == user_id]
+    if "name" in request.query:
+        creds = [c for c in creds if c.name == request.query["name"]]
+    items = [_render(request, c) for c in sorted(creds, key=lambda c: c.name)]
+    return json({"application_credentials": items, "links": {"self": str(request.url)}})
+
+
+def _own(request: web.Request, user_id: str, cred_id: str) -> AppCredential:
+    cred = state(request).app_credentials.get(cred_id)
+    if cred is None or cred.user_id != user_id:
+        raise NotFound("application credential", cred_id)
+    return cred
+
+
+async def show(request: web.Request) -> web.Response:
+    user_id, cred_id = path_id(request, "user_id"), path_id(request, "cred_id")
+    await authorize(request, "identity:get_application_credential", {"target.user.id": user_id})
+    return json({"application_credential": _render(request, _own(request, user_id, cred_id))})
+
+
+async def remove(request: web.Request) -> web.Response:
+    user_id, cred_id = path_id(request, "user_id"), path_id(request, "cred_id")
+    await authorize(request, "identity:delete_application_credential", {"target.user.id": user_id})
+    await run(request, lambda s, m: delete_app_cred(s, m, user_id, cred_id))
+    return web.Response(status=204)
