@@ -1,0 +1,84 @@
+"""Guest disk files through ``qemu-img``, run as asynchronous subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cairn.agents.compute.driver import HypervisorError
+
+QEMU_IMG = "qemu-img"
+
+
+class DiskError(HypervisorError):
+    """qemu-img failed (the message carries its output), or is not installed."""
+
+
+async def _qemu_img(*args: str) -> str:
+    try:
+        process = await asyncio.create_subprocess_exec(
+            QEMU_IMG,
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError as e:
+        raise DiskError(
+            f"{QEMU_IMG} is not installed (scripts/libvirtd installs qemu-utils)"
+        ) from e
+    try:
+        out, err = await process.communicate()
+    except BaseException:
+        # Cancelled: do not leave qemu-img running behind the caller.
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await asyncio.shield(process.wait())
+        raise
+    if process.returncode != 0:
+        message = err.decode(errors="replace").strip() or out.decode(errors="replace").strip()
+        raise DiskError(f"qemu-img {args[0]} failed ({process.returncode}): {message}")
+    return out.decode()
+
+
+async def create(path: Path, *, size_gb: int, format: str = "qcow2") -> None:
+    """Create an empty disk image of ``size_gb``. Raises :class:`DiskError` if
+    ``path`` exists; a failed or cancelled create leaves no file behind."""
+    await _create(path, format, [], size_gb)
+
+
+async def create_overlay(
+    path: Path, backing: Path, *, size_gb: int | None = None, backing_format: str = "qcow2"
+) -> None:
+    """Create ``path`` as a qcow2 overlay of ``backing`` (which it then depends on:
+    keep it), with ``size_gb`` as its virtual size if given (not smaller than the
+    backing image), else the backing image's. Raises :class:`DiskError` if
+    ``path`` exists or qemu-img fails; a failed or cancelled create leaves no
+    file behind."""
+    if not backing.is_absolute():
+        # qemu-img would resolve it against the overlay's directory, not ours.
+        raise ValueError(f"the backing file must be an absolute path, not {backing}")
+    options = ["-b", str(backing), "-F", backing_format]
+    await _create(path, "qcow2", options, size_gb)
+
+
+async def _create(path: Path, format: str, options: list[str], size_gb: int | None) -> None:
+    if await asyncio.to_thread(path.exists):
+        raise DiskError(f"{path} exists already; not overwriting it")
+    size = [] if size_gb is None else [f"{size_gb}G"]
+    try:
+        await _qemu_img("create", "-q", "-f", format, *options, str(path), *size)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # a quick local unlink, also when cancelled: no thread hop
+        raise
+
+
+async def info(path: Path) -> dict[str, Any]:
+    """``qemu-img info`` as a dict: format, virtual-size (bytes), backing-filename..."""
+    result: dict[str, Any] = json.loads(await _qemu_img("info", "--output=json", "-U", str(path)))
+    return result

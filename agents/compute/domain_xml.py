@@ -1,0 +1,104 @@
+"""libvirt domain XML for a :class:`GuestDefinition`, and what Cairn reads back.
+
+What matters under TCG (see docs/adr/0009-hypervisor-driver.md): ``type='qemu'``
+always (KVM is advertised but unusable here), ``<acpi/>`` (without it ACPI shutdown
+and PCI hot-plug fail and ``poweroff`` leaves QEMU running), the plain ``qemu64``
+CPU model, a serial console whose log file is the console output, no balloon.
+Spawn records the files it created in the domain's metadata, so a later destroy
+(even by another process) knows what to remove.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from cairn.agents.compute.driver import GuestDefinition
+
+#: The XML namespace of Cairn's element in a domain's <metadata>.
+NAMESPACE = "urn:x-cairn:guest:1"
+ET.register_namespace("cairn", NAMESPACE)
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def render(definition: GuestDefinition, *, owned: list[Path], tb_cache_mib: int = 32) -> str:
+    """The domain XML; ``owned`` lists the files destroy must remove."""
+    d = definition
+    domain = ET.Element("domain", type="qemu")
+    _sub(domain, "name", d.name)
+    _sub(domain, "uuid", str(d.uuid))
+    metadata = _sub(domain, "metadata")
+    guest = _sub(metadata, f"{{{NAMESPACE}}}guest")
+    for path in owned:
+        _sub(guest, f"{{{NAMESPACE}}}owned", path=str(path))
+    _sub(domain, "memory", str(d.memory_mib), unit="MiB")
+    _sub(domain, "vcpu", str(d.vcpus))
+
+    os_ = _sub(domain, "os")
+    _sub(os_, "type", "hvm", arch="x86_64", machine="pc")
+    if d.kernel is not None:
+        _sub(os_, "kernel", str(d.kernel))
+        if d.initramfs is not None:
+            _sub(os_, "initrd", str(d.initramfs))
+        _sub(os_, "cmdline", d.cmdline)
+    else:
+        _sub(os_, "boot", dev="hd")
+
+    features = _sub(domain, "features")
+    _sub(features, "acpi")
+    # TCG's translation cache defaults to a quarter of guest RAM or more; cap it.
+    _sub(_sub(features, "tcg"), "tb-cache", str(tb_cache_mib), unit="MiB")
+    cpu = _sub(domain, "cpu", mode="custom", match="exact")
+    _sub(cpu, "model", "qemu64", fallback="allow")
+    _sub(domain, "clock", offset="utc")
+    _sub(domain, "on_poweroff", "destroy")
+    _sub(domain, "on_reboot", "restart")
+    _sub(domain, "on_crash", "destroy")
+
+    devices = _sub(domain, "devices")
+    if d.root_disk is not None:
+        disk = _sub(devices, "disk", type="file", device="disk")
+        _sub(disk, "driver", name="qemu", type=d.root_disk.format)
+        _sub(disk, "source", file=str(d.root_disk.path))
+        _sub(disk, "target", dev="vda", bus="virtio")
+        _sub(disk, "serial", "root")
+    for nic in d.nics:
+        interface = _sub(devices, "interface", type="bridge")
+        _sub(interface, "source", bridge=nic.bridge)
+        _sub(interface, "mac", address=nic.mac)
+        _sub(interface, "model", type="virtio")
+        if nic.tap is not None:
+            _sub(interface, "target", dev=nic.tap)
+    serial = _sub(devices, "serial", type="pty")
+    _sub(serial, "log", file=str(d.console_log), append="off")
+    _sub(serial, "target", port="0")
+    console = _sub(devices, "console", type="pty")
+    _sub(console, "target", type="serial", port="0")
+    _sub(devices, "memballoon", model="none")
+    return ET.tostring(domain, encoding="unicode")
+
+
+def owned_files(xml: str) -> list[Path]:
+    """The files spawn created for a domain, from its XML's metadata."""
+    root = ET.fromstring(xml)
+    return [
+        Path(element.attrib["path"])
+        for element in root.iterfind(f"metadata/{{{NAMESPACE}}}guest/{{{NAMESPACE}}}owned")
+    ]
+
+
+def is_managed(xml: str) -> bool:
+    """Whether Cairn's spawn created the domain."""
+    return ET.fromstring(xml).find(f"metadata/{{{NAMESPACE}}}guest") is not None
+
+
+def console_log(xml: str) -> Path | None:
+    """The file the domain's first serial port is logged to."""
+    log = ET.fromstring(xml).find("devices/serial/log")
+    return None if log is None else Path(log.attrib["file"])
