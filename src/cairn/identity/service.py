@@ -8,7 +8,9 @@ questions, and runs identity commands through the executor.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from cairn.app import CommandExecutor, Decider
 from cairn.events import DomainEvent, Metadata, registry
@@ -22,6 +24,8 @@ from cairn.readmodel import ProjectionRunner
 from cairn.store.port import AppendResult, EventStore, StreamWrite
 
 AUDIT_STREAM = "audit-identity"
+MEMO_SIZE = 4096
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,22 @@ class Identity:
         self.policy = policy
         self.lockout_attempts = lockout_attempts
         self.lockout_seconds = lockout_seconds
+        self._memo: dict[Hashable, Any] = {}
+        self._memo_position = -1
+
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``, remembered until the read model moves (any new event).
+
+        For views derived from the state alone (the catalog of a project, a
+        rendered list); callers must not change what they get."""
+        if self._memo_position != self.runner.position or len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+            self._memo_position = self.runner.position
+        try:
+            found: T = self._memo[key]
+        except KeyError:
+            found = self._memo[key] = make()
+        return found
 
     @property
     def state(self) -> IdentityState:

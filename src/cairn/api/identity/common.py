@@ -72,5 +72,11 @@ def filtered(request: web.Request, items: Iterable[T], *fields: str) -> list[T]:
     return [item for item in items if all(getattr(item, k) == v for k, v in wanted.items())]
 
 
-def json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status)
+_encoder = msgspec.json.Encoder()
+
+
+def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response, encoded with msgspec (several times faster than ``json``)."""
+    return web.Response(
+        body=_encoder.encode(body), status=status, headers=headers, content_type="application/json"
+    )

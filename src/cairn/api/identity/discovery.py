@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from cairn.api.identity.common import json
+
 V3_ID = "v3.14"
 UPDATED = "2020-04-07T00:00:00Z"
 MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
@@ -23,8 +25,8 @@ def v3(request: web.Request) -> dict[str, Any]:
 
 
 async def versions(request: web.Request) -> web.Response:
-    return web.json_response({"versions": {"values": [v3(request)]}}, status=300)
+    return json({"versions": {"values": [v3(request)]}}, status=300)
 
 
 async def version(request: web.Request) -> web.Response:
-    return web.json_response({"version": v3(request)})
+    return json({"version": v3(request)})

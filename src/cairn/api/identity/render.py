@@ -142,7 +142,7 @@ def assignment(request: web.Request, state: IdentityState, g: Grant, names: bool
     }  # fmt: skip
 
 
-def catalog(state: IdentityState, project_id: str | None) -> list[Json]:
+def service_catalog(state: IdentityState, project_id: str | None) -> list[Json]:
     """The service catalog; ``$(project_id)s`` in a URL is the token's project, and
     endpoints that need one are left out of tokens without a project."""
     services: dict[str, Json] = {}
@@ -165,7 +165,8 @@ def catalog(state: IdentityState, project_id: str | None) -> list[Json]:
     return list(services.values())
 
 
-def token(state: IdentityState, who: Authenticated, with_catalog: bool = True) -> Json:
+def token(state: IdentityState, who: Authenticated, catalog: list[Json] | None) -> Json:
+    """A token's body; ``catalog`` is left out when ``None`` (``?nocatalog``)."""
     p = who.payload
     body: Json = {
         "methods": list(p.methods),
@@ -189,8 +190,8 @@ def token(state: IdentityState, who: Authenticated, with_catalog: bool = True) -
         body["roles"] = [
             {"id": r, "name": state.roles[r].name} for r in sorted(who.role_ids) if r in state.roles
         ]
-        if with_catalog:
-            body["catalog"] = catalog(state, who.project_id)
+        if catalog is not None:
+            body["catalog"] = catalog
     if p.app_cred_id is not None and p.app_cred_id in state.app_credentials:
         cred = state.app_credentials[p.app_cred_id]
         body["application_credential"] = {

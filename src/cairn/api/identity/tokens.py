@@ -7,6 +7,7 @@ from aiohttp import web
 from cairn.api.body import read_json
 from cairn.api.identity import render
 from cairn.api.identity.auth import authorize, caller, metadata
+from cairn.api.identity.common import json
 from cairn.api.identity.faults import unauthorized
 from cairn.api.identity.keys import IDENTITY
 from cairn.events import identity as ev
@@ -28,8 +29,21 @@ async def issue(request: web.Request) -> web.Response:
     body = await read_json(request, AuthRequest)
     identity = request.config_dict[IDENTITY]
     who = await Authenticator(identity).authenticate(body.auth, request.remote)
-    document = render.token(identity.state, who, with_catalog=not _flag(request, "nocatalog"))
-    return web.json_response(document, status=201, headers={SUBJECT: who.token})
+    document = render.token(identity.state, who, _catalog(request, who))
+    return json(document, status=201, headers={SUBJECT: who.token})
+
+
+def cached_catalog(request: web.Request, project_id: str | None) -> list[render.Json]:
+    identity = request.config_dict[IDENTITY]
+    key = ("catalog", project_id)
+    return identity.memo(key, lambda: render.service_catalog(identity.state, project_id))
+
+
+def _catalog(request: web.Request, who: Authenticated) -> list[render.Json] | None:
+    """The catalog a token body carries: none for unscoped tokens or ``?nocatalog``."""
+    if not who.payload.scope_type or _flag(request, "nocatalog"):
+        return None
+    return cached_catalog(request, who.project_id)
 
 
 def _subject(request: web.Request) -> Authenticated:
@@ -53,8 +67,8 @@ async def validate(request: web.Request) -> web.Response:
     rule = "identity:check_token" if request.method == "HEAD" else "identity:validate_token"
     await authorize(request, rule, _target(subject))
     state = request.config_dict[IDENTITY].state
-    document = render.token(state, subject, with_catalog=not _flag(request, "nocatalog"))
-    return web.json_response(document, headers={SUBJECT: subject.token})
+    document = render.token(state, subject, _catalog(request, subject))
+    return json(document, headers={SUBJECT: subject.token})
 
 
 async def revoke(request: web.Request) -> web.Response:
@@ -73,9 +87,8 @@ async def revoke(request: web.Request) -> web.Response:
 
 async def auth_catalog(request: web.Request) -> web.Response:
     who = caller(request)
-    state = request.config_dict[IDENTITY].state
-    catalog = render.catalog(state, who.project_id) if who.payload.scope_type else []
-    return web.json_response({"catalog": catalog, "links": {"self": str(request.url)}})
+    catalog = cached_catalog(request, who.project_id) if who.payload.scope_type else []
+    return json({"catalog": catalog, "links": {"self": str(request.url)}})
 
 
 async def auth_projects(request: web.Request) -> web.Response:
@@ -87,7 +100,7 @@ async def auth_projects(request: web.Request) -> web.Response:
         for i in sorted(ids)
         if i in state.projects and state.projects[i].enabled
     ]
-    return web.json_response(render.collection(request, "projects", items))
+    return json(render.collection(request, "projects", items))
 
 
 async def auth_domains(request: web.Request) -> web.Response:
@@ -99,13 +112,11 @@ async def auth_domains(request: web.Request) -> web.Response:
         for i in sorted(ids)
         if i in state.domains and state.domains[i].enabled
     ]
-    return web.json_response(render.collection(request, "domains", items))
+    return json(render.collection(request, "domains", items))
 
 
 async def auth_system(request: web.Request) -> web.Response:
     who = caller(request)
     state = request.config_dict[IDENTITY].state
     has = bool(roles.effective_role_ids(state, who.user_id, "system", "all"))
-    return web.json_response(
-        {"system": [{"all": True}] if has else [], "links": {"self": str(request.url)}}
-    )
+    return json({"system": [{"all": True}] if has else [], "links": {"self": str(request.url)}})
