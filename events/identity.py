@@ -343,3 +343,69 @@ class PolicyDenied(DomainEvent, frozen=True):
     project_id: str | None = None
     domain_id: str | None = None
     system: bool = False
+
+
+# -- credentials and policies (stored blobs) --------------------------------------------
+
+
+@registry.event
+class CredentialCreated(DomainEvent, frozen=True):
+    """``sealed_blob`` is the blob encrypted with the credential keys (an EC2 or
+    TOTP secret must not be readable in the log)."""
+
+    credential_id: str
+    user_id: str
+    type: str
+    sealed_blob: str
+    project_id: str | None = None
+
+
+@registry.event
+class CredentialUpdated(DomainEvent, frozen=True):
+    """The credential's attributes after the change (all of them)."""
+
+    credential_id: str
+    user_id: str
+    type: str
+    sealed_blob: str
+    project_id: str | None = None
+
+
+@registry.event
+class CredentialDeleted(DomainEvent, frozen=True):
+    credential_id: str
+
+
+@registry.event
+class PolicyCreated(DomainEvent, frozen=True):
+    policy_id: str
+    type: str
+    blob: str
+
+
+@registry.event
+class PolicyUpdated(DomainEvent, frozen=True):
+    policy_id: str
+    type: str
+    blob: str
+
+
+@registry.event
+class PolicyDeleted(DomainEvent, frozen=True):
+    policy_id: str
+
+
+@registry.event
+class ServiceUpdated(DomainEvent, frozen=True):
+    """The service's attributes after the change (all of them)."""
+
+    service_id: str
+    type: str
+    name: str
+    description: str = ""
+    enabled: bool = True
+
+
+@registry.event
+class RegionDeleted(DomainEvent, frozen=True):
+    region_id: str

@@ -112,6 +112,20 @@ class AppCredential(msgspec.Struct):
     unrestricted: bool = False
 
 
+class Credential(msgspec.Struct):
+    id: str
+    user_id: str
+    type: str
+    sealed_blob: str
+    project_id: str | None = None
+
+
+class PolicyBlob(msgspec.Struct):
+    id: str
+    type: str
+    blob: str
+
+
 class IdentityState(msgspec.Struct):
     domains: dict[str, Domain] = {}
     projects: dict[str, Project] = {}
@@ -129,6 +143,8 @@ class IdentityState(msgspec.Struct):
     services: dict[str, Service] = {}
     endpoints: dict[str, Endpoint] = {}
     app_credentials: dict[str, AppCredential] = {}
+    credentials: dict[str, Credential] = {}
+    policies: dict[str, PolicyBlob] = {}
     #: claim key (kind, scope, name) -> owner id
     names: dict[str, str] = {}
     #: stream -> its version, for every stream folded here
@@ -235,6 +251,8 @@ class IdentityProjection(Projection[IdentityState]):
         _drop_grants(s, lambda g: g.actor_type == "user" and g.actor_id == d.user_id)
         for cred_id in [c.id for c in s.app_credentials.values() if c.user_id == d.user_id]:
             del s.app_credentials[cred_id]
+        for cred_id in [c.id for c in s.credentials.values() if c.user_id == d.user_id]:
+            del s.credentials[cred_id]
         return s
 
     @handles("GroupCreated")
@@ -333,9 +351,14 @@ class IdentityProjection(Projection[IdentityState]):
         s.regions[d.region_id] = Region(d.region_id, d.description, d.parent_region_id)
         return s
 
-    @handles("ServiceCreated")
+    @handles("ServiceCreated", "ServiceUpdated")
     def _service(self, s: IdentityState, e: RecordedEvent, d: ev.ServiceCreated) -> Any:
         s.services[d.service_id] = Service(d.service_id, d.type, d.name, d.description, d.enabled)
+        return s
+
+    @handles("RegionDeleted")
+    def _region_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.RegionDeleted) -> Any:
+        s.regions.pop(d.region_id, None)
         return s
 
     @handles("ServiceDeleted")
@@ -372,6 +395,30 @@ class IdentityProjection(Projection[IdentityState]):
         self, s: IdentityState, e: RecordedEvent, d: ev.ApplicationCredentialDeleted
     ) -> Any:
         s.app_credentials.pop(d.app_cred_id, None)
+        return s
+
+    @handles("CredentialCreated", "CredentialUpdated")
+    def _credential(self, s: IdentityState, e: RecordedEvent, d: ev.CredentialCreated) -> Any:
+        s.credentials[d.credential_id] = Credential(
+            d.credential_id, d.user_id, d.type, d.sealed_blob, d.project_id
+        )
+        return s
+
+    @handles("CredentialDeleted")
+    def _credential_deleted(
+        self, s: IdentityState, e: RecordedEvent, d: ev.CredentialDeleted
+    ) -> Any:
+        s.credentials.pop(d.credential_id, None)
+        return s
+
+    @handles("PolicyCreated", "PolicyUpdated")
+    def _policy(self, s: IdentityState, e: RecordedEvent, d: ev.PolicyCreated) -> Any:
+        s.policies[d.policy_id] = PolicyBlob(d.policy_id, d.type, d.blob)
+        return s
+
+    @handles("PolicyDeleted")
+    def _policy_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.PolicyDeleted) -> Any:
+        s.policies.pop(d.policy_id, None)
         return s
 
     # -- tokens and logins ------------------------------------------------------

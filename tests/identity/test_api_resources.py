@@ -154,3 +154,57 @@ async def test_malformed_input_is_400_and_changes_nothing(
     assert response.status == 400, await response.text()
     assert (await response.json())["error"]["code"] == 400
     assert await cloud.identity.store.head() == head
+
+
+async def test_catalog_services_endpoints_and_regions(cloud: Cloud) -> None:
+    service = await create(cloud, "service", {"type": "dns", "name": "designate"})
+    region = await create(cloud, "region", {"id": "RegionTwo"})
+    endpoint = await create(cloud, "endpoint", {
+        "service_id": service["id"], "interface": "public", "url": "http://dns.example/v2",
+        "region_id": region["id"]})  # fmt: skip
+    assert endpoint["region"] == "RegionTwo"
+    token = await cloud.token("admin", "admin-s3cret", "admin")
+    status, body = await cloud.call("GET", "/auth/catalog", token=token)
+    assert any(s["type"] == "dns" for s in body["catalog"])
+    status, body = await cloud.call(
+        "PATCH", f"/endpoints/{endpoint['id']}", json={"endpoint": {"url": "http://dns2/v2"}}
+    )
+    assert status == 200
+    assert body["endpoint"]["url"] == "http://dns2/v2"
+    assert (await cloud.call("DELETE", f"/regions/{region['id']}"))[0] == 409  # in use
+    assert (await cloud.call("DELETE", f"/endpoints/{endpoint['id']}"))[0] == 204
+    assert (await cloud.call("DELETE", f"/regions/{region['id']}"))[0] == 204
+    status, body = await cloud.call(
+        "PATCH", f"/services/{service['id']}", json={"service": {"enabled": False}}
+    )
+    assert status == 200
+    assert body["service"]["enabled"] is False
+    assert (await cloud.call("DELETE", f"/services/{service['id']}"))[0] == 204
+    _, body = await cloud.call("GET", "/services?type=dns")
+    assert body["services"] == []
+
+
+async def test_implied_roles_can_be_added_checked_and_removed(cloud: Cloud) -> None:
+    prior = await create(cloud, "role", {"name": "operator"})
+    _, body = await cloud.call("GET", "/roles?name=reader")
+    reader = body["roles"][0]["id"]
+    path = f"/roles/{prior['id']}/implies/{reader}"
+    assert (await cloud.call("GET", path))[0] == 404
+    assert (await cloud.call("PUT", path))[0] == 201
+    status, body = await cloud.call("GET", path)
+    assert status == 200
+    assert body["role_inference"]["implies"][0]["name"] == "reader"
+    assert (await cloud.call("DELETE", path))[0] == 204
+    assert (await cloud.call("GET", path))[0] == 404
+
+
+async def test_groups_are_renamed_and_their_names_stay_unique(cloud: Cloud) -> None:
+    first = await create(cloud, "group", {"name": "ops"})
+    await create(cloud, "group", {"name": "dev"})
+    status, _ = await cloud.call("PATCH", f"/groups/{first['id']}", json={"group": {"name": "dev"}})
+    assert status == 409
+    status, body = await cloud.call(
+        "PATCH", f"/groups/{first['id']}", json={"group": {"name": "sre"}}
+    )
+    assert status == 200
+    assert body["group"]["name"] == "sre"

@@ -122,7 +122,9 @@ class Authenticator:
             user_id=user.id if user else (ref.id if ref else None),
             user_name=ref.name if ref and user is None else None, remote_addr=remote,
         )  # fmt: skip
-        await self.identity.record(event, Metadata(user_id=event.user_id))
+        position = await self.identity.record(event, Metadata(user_id=event.user_id))
+        # The failure counts before the next attempt is judged (lockout).
+        await self.identity.runner.wait_for(position)
         return Unauthorized(GENERIC)
 
     async def authenticate(self, body: AuthBody, remote: str | None = None) -> Authenticated:

@@ -168,6 +168,15 @@ def imply_role(s: IdentityState, m: Metadata, prior_id: str, implied_id: str) ->
     return [change(s, "role", prior_id, m, event)]
 
 
+def unimply_role(s: IdentityState, m: Metadata, prior_id: str, implied_id: str) -> Writes:
+    find(s.roles, prior_id, "role")
+    find(s.roles, implied_id, "role")
+    if implied_id not in s.implied.get(prior_id, ()):
+        raise NotFound("implied role", f"{prior_id} implies {implied_id}")
+    event = ev.RoleImplicationRemoved(prior_role_id=prior_id, implied_role_id=implied_id)
+    return [change(s, "role", prior_id, m, event)]
+
+
 def _check_grant(s: IdentityState, g: ev.RoleAssigned | ev.RoleUnassigned) -> None:
     if g.actor_type == "user":
         find(s.users, g.actor_id, "user")
@@ -213,6 +222,16 @@ def create_group(s: IdentityState, m: Metadata, d: ev.GroupCreated) -> Writes:
     return [
         claim(s, "group", d.domain_id, d.name, d.group_id, m),
         create("group", d.group_id, m, d),
+    ]
+
+
+def update_group(s: IdentityState, m: Metadata, d: ev.GroupUpdated) -> Writes:
+    old = find(s.groups, d.group_id, "group")
+    if (old.name, old.description) == (d.name, d.description):
+        return []
+    return [
+        *rename(s, "group", old.domain_id, old.name, d.name, d.group_id, m),
+        change(s, "group", d.group_id, m, d),
     ]
 
 

@@ -31,5 +31,9 @@ class IdentityConfig:
         return self.data_dir / "keys"
 
     @property
+    def credential_keys_dir(self) -> Path:
+        return self.data_dir / "credential-keys"
+
+    @property
     def clouds_yaml(self) -> Path:
         return self.data_dir / "clouds.yaml"

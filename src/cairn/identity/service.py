@@ -18,6 +18,7 @@ from cairn.identity import roles
 from cairn.identity.errors import Unauthorized
 from cairn.identity.passwords import PasswordHasher
 from cairn.identity.policy import Credentials, PolicyEngine, Target
+from cairn.identity.sealing import Sealer
 from cairn.identity.tokens import TokenPayload, TokenProvider
 from cairn.projections.identity import IdentityState, User
 from cairn.readmodel import ProjectionRunner
@@ -61,6 +62,7 @@ class Identity:
         *,
         lockout_attempts: int = 0,
         lockout_seconds: float = 1800.0,
+        sealer: Sealer,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -70,6 +72,7 @@ class Identity:
         self.policy = policy
         self.lockout_attempts = lockout_attempts
         self.lockout_seconds = lockout_seconds
+        self.sealer = sealer
         self._memo: dict[Hashable, Any] = {}
         self._memo_position = -1
 

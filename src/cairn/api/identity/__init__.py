@@ -8,7 +8,16 @@ for this and every other service is :mod:`.auth`.
 
 from __future__ import annotations
 
-from cairn.api.identity import app_credentials, catalog, discovery, projects, roles, tokens, users
+from cairn.api.identity import (
+    app_credentials,
+    catalog,
+    credentials,
+    discovery,
+    projects,
+    roles,
+    tokens,
+    users,
+)
 from cairn.api.identity.auth import authorize, caller, token_middleware
 from cairn.api.identity.context import identity_ctx
 from cairn.api.identity.faults import identity_errors, keystone_fault
@@ -68,6 +77,7 @@ ROUTES: list[Route] = [
     get("/v3/groups", users.list_groups),
     post("/v3/groups", users.create_group),
     get("/v3/groups/{group_id}", users.get_group),
+    patch("/v3/groups/{group_id}", users.update_group),
     delete("/v3/groups/{group_id}", users.delete_group),
     get("/v3/groups/{group_id}/users", users.group_users),
     put("/v3/groups/{group_id}/users/{user_id}", users.add_member),
@@ -76,18 +86,31 @@ ROUTES: list[Route] = [
     *_crud("/v3/roles", "role_id", roles, "role"),
     get("/v3/roles/{prior_id}/implies", roles.list_implied),
     put("/v3/roles/{prior_id}/implies/{implied_id}", roles.put_implied),
+    get("/v3/roles/{prior_id}/implies/{implied_id}", roles.check_implied),
+    delete("/v3/roles/{prior_id}/implies/{implied_id}", roles.delete_implied),
     get("/v3/role_inferences", roles.list_inferences),
     *_grant_routes(),
     get("/v3/role_assignments", roles.role_assignments),
     get("/v3/regions", catalog.list_regions),
     post("/v3/regions", catalog.create_region),
     get("/v3/regions/{region_id}", catalog.get_region),
+    delete("/v3/regions/{region_id}", catalog.delete_region),
     get("/v3/services", catalog.list_services),
     post("/v3/services", catalog.create_service),
     get("/v3/services/{service_id}", catalog.get_service),
+    patch("/v3/services/{service_id}", catalog.update_service),
+    delete("/v3/services/{service_id}", catalog.delete_service),
     get("/v3/endpoints", catalog.list_endpoints),
     post("/v3/endpoints", catalog.create_endpoint),
     get("/v3/endpoints/{endpoint_id}", catalog.get_endpoint),
+    patch("/v3/endpoints/{endpoint_id}", catalog.update_endpoint),
+    delete("/v3/endpoints/{endpoint_id}", catalog.delete_endpoint),
+    *_crud("/v3/credentials", "credential_id", credentials, "credential"),
+    get("/v3/policies", credentials.list_policies),
+    post("/v3/policies", credentials.create_policy),
+    get("/v3/policies/{policy_id}", credentials.get_policy),
+    patch("/v3/policies/{policy_id}", credentials.update_policy),
+    delete("/v3/policies/{policy_id}", credentials.delete_policy),
 ]
 
 SERVICE = Service(

@@ -13,7 +13,7 @@ from cairn.api.identity.auth import authorize
 from cairn.api.identity.common import Name, Text, filtered, json, path_id, run, state
 from cairn.events import NO_STREAM, Metadata, registry, stream_name
 from cairn.events import identity as ev
-from cairn.identity.decide import create, find, new_id
+from cairn.identity.decide import change, create, find, new_id
 from cairn.identity.errors import Conflict
 from cairn.projections.identity import IdentityState
 from cairn.store.port import StreamWrite
@@ -149,3 +149,111 @@ async def create_endpoint(request: web.Request) -> web.Response:
     await run(request, decide)
     endpoint = state(request).endpoints[event.endpoint_id]
     return json({"endpoint": render.endpoint(request, endpoint)}, 201)
+
+
+class ServiceChange(msgspec.Struct):
+    type: Name | msgspec.UnsetType = msgspec.UNSET
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    description: Text | msgspec.UnsetType | None = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class ServiceChangeBody(msgspec.Struct):
+    service: ServiceChange
+
+
+async def update_service(request: web.Request) -> web.Response:
+    service_id = path_id(request, "service_id")
+    await authorize(request, "identity:update_service", {})
+    c = (await read_json(request, ServiceChangeBody)).service
+    old = find(state(request).services, service_id, "service")
+    event = ev.ServiceUpdated(
+        service_id=service_id,
+        type=old.type if c.type is msgspec.UNSET else c.type,
+        name=old.name if c.name is msgspec.UNSET else c.name,
+        description=old.description if c.description is msgspec.UNSET else c.description or "",
+        enabled=old.enabled if c.enabled is msgspec.UNSET else c.enabled,
+    )
+
+    def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
+        find(s.services, service_id, "service")
+        return [change(s, "service", service_id, m, event)]
+
+    await run(request, decide)
+    return json({"service": render.service(request, state(request).services[service_id])})
+
+
+async def delete_service(request: web.Request) -> web.Response:
+    service_id = path_id(request, "service_id")
+    await authorize(request, "identity:delete_service", {})
+
+    def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
+        find(s.services, service_id, "service")
+        return [change(s, "service", service_id, m, ev.ServiceDeleted(service_id=service_id))]
+
+    await run(request, decide)
+    return web.Response(status=204)
+
+
+class EndpointChange(msgspec.Struct):
+    interface: Literal["public", "internal", "admin"] | msgspec.UnsetType = msgspec.UNSET
+    url: Url | msgspec.UnsetType = msgspec.UNSET
+    region_id: Name | msgspec.UnsetType | None = msgspec.UNSET
+    service_id: Name | msgspec.UnsetType = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class EndpointChangeBody(msgspec.Struct):
+    endpoint: EndpointChange
+
+
+async def update_endpoint(request: web.Request) -> web.Response:
+    endpoint_id = path_id(request, "endpoint_id")
+    await authorize(request, "identity:update_endpoint", {})
+    c = (await read_json(request, EndpointChangeBody)).endpoint
+    old = find(state(request).endpoints, endpoint_id, "endpoint")
+    event = ev.EndpointUpdated(
+        endpoint_id=endpoint_id,
+        service_id=old.service_id if c.service_id is msgspec.UNSET else c.service_id,
+        interface=old.interface if c.interface is msgspec.UNSET else c.interface,
+        url=old.url if c.url is msgspec.UNSET else c.url,
+        region_id=old.region_id if c.region_id is msgspec.UNSET else c.region_id,
+        enabled=old.enabled if c.enabled is msgspec.UNSET else c.enabled,
+    )
+
+    def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
+        find(s.endpoints, endpoint_id, "endpoint")
+        find(s.services, event.service_id, "service")
+        if event.region_id is not None:
+            find(s.regions, event.region_id, "region")
+        return [change(s, "endpoint", endpoint_id, m, event)]
+
+    await run(request, decide)
+    return json({"endpoint": render.endpoint(request, state(request).endpoints[endpoint_id])})
+
+
+async def delete_endpoint(request: web.Request) -> web.Response:
+    endpoint_id = path_id(request, "endpoint_id")
+    await authorize(request, "identity:delete_endpoint", {})
+
+    def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
+        find(s.endpoints, endpoint_id, "endpoint")
+        event = ev.EndpointDeleted(endpoint_id=endpoint_id)
+        return [change(s, "endpoint", endpoint_id, m, event)]
+
+    await run(request, decide)
+    return web.Response(status=204)
+
+
+async def delete_region(request: web.Request) -> web.Response:
+    region_id = path_id(request, "region_id")
+    await authorize(request, "identity:delete_region", {})
+
+    def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
+        find(s.regions, region_id, "region")
+        if any(e.region_id == region_id for e in s.endpoints.values()):
+            raise Conflict(f"Region {region_id} still has endpoints.")
+        return [change(s, "region", region_id, m, ev.RegionDeleted(region_id=region_id))]
+
+    await run(request, decide)
+    return web.Response(status=204)

@@ -13,6 +13,7 @@ from cairn.identity.bootstrap import bootstrap
 from cairn.identity.keys import KeyRepository
 from cairn.identity.passwords import PasswordHasher
 from cairn.identity.policy import PolicyEngine
+from cairn.identity.sealing import Sealer
 from cairn.identity.service import Identity
 from cairn.identity.tokens import TokenProvider
 from cairn.logs import get_logger
@@ -25,6 +26,7 @@ log = get_logger(__name__)
 async def identity_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[IDENTITY_CONFIG]
     keys = await asyncio.to_thread(KeyRepository(config.keys_dir).ensure)
+    sealing_keys = await asyncio.to_thread(KeyRepository(config.credential_keys_dir).ensure)
     hasher = await asyncio.to_thread(PasswordHasher, config.bcrypt_cost)
     policy = await asyncio.to_thread(PolicyEngine.from_file, config.policy_file)
     runner = ProjectionRunner(app[STORE], IdentityProjection())
@@ -33,6 +35,7 @@ async def identity_ctx(app: web.Application) -> AsyncIterator[None]:
         identity = Identity(
             app[STORE], runner, TokenProvider(keys, ttl=config.token_ttl), hasher, policy,
             lockout_attempts=config.lockout_attempts, lockout_seconds=config.lockout_seconds,
+            sealer=Sealer(sealing_keys),
         )  # fmt: skip
         app[IDENTITY] = identity
         outcome = await bootstrap(identity, config)

@@ -124,6 +124,25 @@ async def put_implied(request: web.Request) -> web.Response:
     return json({"role_inference": _inference(request, prior, [implied])}, 201)
 
 
+async def check_implied(request: web.Request) -> web.Response:
+    prior, implied = path_id(request, "prior_id"), path_id(request, "implied_id")
+    await authorize(request, "identity:get_implied_role", {})
+    find(state(request).roles, prior, "role")
+    find(state(request).roles, implied, "role")
+    if implied not in state(request).implied.get(prior, ()):
+        raise web.HTTPNotFound(text=f"Role {prior} does not imply {implied}.")
+    if request.method == "HEAD":
+        return web.Response(status=204)
+    return json({"role_inference": _inference(request, prior, [implied])})
+
+
+async def delete_implied(request: web.Request) -> web.Response:
+    prior, implied = path_id(request, "prior_id"), path_id(request, "implied_id")
+    await authorize(request, "identity:delete_implied_role", {})
+    await run(request, lambda s, m: commands.unimply_role(s, m, prior, implied))
+    return web.Response(status=204)
+
+
 async def list_inferences(request: web.Request) -> web.Response:
     await authorize(request, "identity:list_role_inference_rules", {})
     s = state(request)

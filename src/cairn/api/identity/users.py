@@ -218,6 +218,29 @@ async def create_group(request: web.Request) -> web.Response:
     return json({"group": render.group(request, state(request).groups[event.group_id])}, 201)
 
 
+class GroupChange(msgspec.Struct):
+    name: Name | msgspec.UnsetType = UNSET
+    description: Text | msgspec.UnsetType | None = UNSET
+
+
+class GroupChangeBody(msgspec.Struct):
+    group: GroupChange
+
+
+async def update_group(request: web.Request) -> web.Response:
+    group_id = path_id(request, "group_id")
+    await authorize(request, "identity:update_group", {"target.group.id": group_id})
+    change = (await read_json(request, GroupChangeBody)).group
+    old = find(state(request).groups, group_id, "group")
+    event = ev.GroupUpdated(
+        group_id=group_id,
+        name=old.name if change.name is UNSET else change.name,
+        description=old.description if change.description is UNSET else change.description or "",
+    )
+    await run(request, lambda s, m: commands.update_group(s, m, event))
+    return json({"group": render.group(request, state(request).groups[group_id])})
+
+
 async def delete_group(request: web.Request) -> web.Response:
     group_id = path_id(request, "group_id")
     await authorize(request, "identity:delete_group", {"target.group.id": group_id})
