@@ -22,6 +22,7 @@ import msgspec
 from cairn.audit.scan import event_pages
 from cairn.events import RecordedEvent
 from cairn.projections import Projection
+from cairn.projections.streams import AllTypes
 from cairn.store.port import EventStore
 
 
@@ -60,6 +61,10 @@ def _fold(
     state: Any,
     events: Sequence[RecordedEvent],
 ) -> Any:
+    if isinstance(wanted, AllTypes):
+        for event in events:
+            state = apply(state, event)
+        return state
     for event in events:
         if event.type in wanted:
             state = apply(state, event)

@@ -3,7 +3,7 @@
 Every audit pass (verify, replay, history, who, diff, check) is one walk over a
 fixed stretch of the log: from just after ``after`` up to and including
 ``upto`` (the head when the pass started, so a running cloud's new events do
-not make it endless). Memory holds two pages at most.
+not make it endless). Memory holds a few pages at most.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -22,6 +23,9 @@ T = TypeVar("T")
 #: Events per read: large enough to amortise a round trip, small enough to
 #: keep memory flat (a page of 5,000 typical events is a few MB).
 PAGE = 5000
+#: Reads in flight: while one page is folded, the store reads the next two
+#: (SQLite's two reader threads, two of PostgreSQL's pooled connections).
+DEPTH = 2
 
 
 async def paged(
@@ -31,33 +35,43 @@ async def paged(
     after: int,
     upto: int,
     page: int = PAGE,
+    depth: int = DEPTH,
 ) -> AsyncIterator[Sequence[T]]:
-    """Pages of ``read(after, limit)`` results up to position ``upto``, prefetched."""
-    if after >= upto:
-        return
+    """Pages of ``read(after, limit)`` results in ``(after, upto]``, ``depth`` reads
+    in flight.
+
+    Each read covers a fixed range of positions, ``(start, start + page]``, so
+    the next reads can start before this one returns. A range never holds more
+    than ``page`` events (positions are distinct integers), so one read with
+    ``limit=page`` covers it, whatever gaps the log has; what it returns beyond
+    the range is dropped (the next range reads it).
+    """
     loop = asyncio.get_running_loop()
-    pending: asyncio.Task[Sequence[T]] | None = loop.create_task(_call(read, after, page))
+    starts = iter(range(after, upto, page))
+    in_flight: deque[tuple[int, asyncio.Task[Sequence[T]]]] = deque()
+
+    def launch() -> None:
+        start = next(starts, None)
+        if start is not None:
+            in_flight.append((min(start + page, upto), loop.create_task(_call(read, start, page))))
+
     try:
-        while pending is not None:
-            items = await pending
-            pending = None
-            if not items:
-                return
-            last = position_of(items[-1])
-            finished = last >= upto or len(items) < page
-            if not finished:
-                pending = loop.create_task(_call(read, last, page))
-            if last > upto:
-                items = items[: bisect.bisect_right(items, upto, key=position_of)]
+        for _ in range(depth):
+            launch()
+        while in_flight:
+            end, task = in_flight.popleft()
+            items = await task
+            launch()
+            if items and position_of(items[-1]) > end:
+                items = items[: bisect.bisect_right(items, end, key=position_of)]
             if items:
                 yield items
-            if finished:
-                return
     finally:
-        if pending is not None:
-            pending.cancel()
+        for _, task in in_flight:
+            task.cancel()
+        for _, task in in_flight:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pending
+                await task
 
 
 async def _call(read: Callable[[int, int], Awaitable[Sequence[T]]], after: int, limit: int) -> Any:

@@ -104,8 +104,10 @@ def register(commands: Any) -> None:
     p = command("replay", "show what existed as of a past position or time", _replay)
     p.add_argument("--at", required=True, metavar="POINT", help="a position or an ISO time")
     p.add_argument(
-        "names", nargs="*", metavar="NAME", help="projections to show (default: all registered)"
-    )
+        "names", nargs="*", metavar="NAME",
+        help="projections to show (default: every registered one; 'streams' lists every "
+        "stream with its category, version, last event and project)",
+    )  # fmt: skip
     p.add_argument("--project", metavar="ID", help="only what belongs to this project")
     p = command("history", "every event of a resource (a stream name or an id)", _history)
     p.add_argument("resource", metavar="RESOURCE")
