@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +28,6 @@ from cairn.agents.compute import disk, domain_xml, libvirt_events
 from cairn.agents.compute.driver import (
     Capability,
     DriverClosed,
-    EventKind,
     EventSubscription,
     GuestDefinition,
     GuestExists,
@@ -42,6 +41,7 @@ from cairn.agents.compute.driver import (
     InvalidGuestState,
     LifecycleEvent,
 )
+from cairn.agents.compute.libvirt_lifecycle import Subscription, lifecycle_event
 
 T = TypeVar("T")
 
@@ -62,43 +62,6 @@ _STATES = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: GuestState.SUSPENDED,
 }
 
-
-def _details(prefix: str, *names: str) -> dict[int, str]:
-    return {getattr(libvirt, f"VIR_DOMAIN_EVENT_{prefix}_{n.upper()}"): n for n in names}
-
-
-_EVENTS: dict[int, tuple[EventKind, dict[int, str]]] = {
-    libvirt.VIR_DOMAIN_EVENT_DEFINED: (
-        EventKind.DEFINED,
-        _details("DEFINED", "added", "updated", "renamed", "from_snapshot"),
-    ),
-    libvirt.VIR_DOMAIN_EVENT_UNDEFINED: (
-        EventKind.UNDEFINED,
-        _details("UNDEFINED", "removed", "renamed"),
-    ),
-    libvirt.VIR_DOMAIN_EVENT_STARTED: (
-        EventKind.STARTED,
-        _details("STARTED", "booted", "migrated", "restored", "from_snapshot", "wakeup"),
-    ),
-    libvirt.VIR_DOMAIN_EVENT_SUSPENDED: (
-        EventKind.SUSPENDED,
-        _details("SUSPENDED", "paused", "migrated", "ioerror", "watchdog", "restored"),
-    ),
-    libvirt.VIR_DOMAIN_EVENT_RESUMED: (
-        EventKind.RESUMED,
-        _details("RESUMED", "unpaused", "migrated", "from_snapshot"),
-    ),
-    libvirt.VIR_DOMAIN_EVENT_STOPPED: (
-        EventKind.STOPPED,
-        _details("STOPPED", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed"),
-    ),
-    libvirt.VIR_DOMAIN_EVENT_SHUTDOWN: (
-        EventKind.SHUTDOWN,
-        _details("SHUTDOWN", "finished", "guest", "host"),
-    ),
-    libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED: (EventKind.PMSUSPENDED, {}),
-    libvirt.VIR_DOMAIN_EVENT_CRASHED: (EventKind.CRASHED, {}),
-}
 
 # libvirt error codes that mean "the connection is gone", not "the request failed".
 _CONNECTION_ERRORS = {
@@ -148,43 +111,13 @@ class _SpawnProgress:
     defined: bool = False
 
 
-class _Subscription(EventSubscription):
-    _END = object()
-
-    def __init__(self, driver: LibvirtDriver) -> None:
-        self._driver = driver
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._closed = False
-
-    def _put(self, item: object) -> None:
-        if not self._closed:
-            self._queue.put_nowait(item)
-
-    def __aiter__(self) -> AsyncIterator[LifecycleEvent]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[LifecycleEvent]:
-        while not self._closed:
-            item = await self._queue.get()
-            if item is self._END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, LifecycleEvent)
-            yield item
-
-    def _end(self, error: BaseException | None = None) -> None:
-        if not self._closed:
-            self._queue.put_nowait(self._END if error is None else error)
-
-    async def close(self) -> None:
-        self._driver._subscriptions.discard(self)
-        self._end()
-        self._closed = True
-
-
 class LibvirtDriver(HypervisorDriver):
-    """The port on one libvirt connection; open it with :meth:`open`."""
+    """The port on one libvirt connection; open it with :meth:`open`.
+
+    Once the connection breaks (the daemon died or restarted: libvirt's keepalive
+    notices within ~15 s), every call raises :class:`HypervisorUnavailable` and
+    subscriptions end with it: close this driver and open a new one.
+    """
 
     def __init__(
         self,
@@ -200,7 +133,7 @@ class LibvirtDriver(HypervisorDriver):
         self._instances_dir = instances_dir
         self._closed = False
         self._broken: str | None = None
-        self._subscriptions: set[_Subscription] = set()
+        self._subscriptions: set[Subscription] = set()
         self._callback_id: int | None = None
         # One spawn at a time checks names and defines: defining an existing name with
         # the same uuid would silently redefine that guest.
@@ -216,14 +149,18 @@ class LibvirtDriver(HypervisorDriver):
         cannot be reached (for qemu:///system: run scripts/libvirtd)."""
         impl = libvirt_events.bind(asyncio.get_running_loop())
         impl.connections += 1
+        conn = None
         try:
             try:
-                conn = await asyncio.to_thread(libvirt.open, uri)
+                conn = await _in_thread(libvirt.open, uri)
             except libvirt.libvirtError as e:
                 raise HypervisorUnavailable(f"cannot connect to libvirt at {uri}: {e}") from e
             driver = cls(conn, uri, impl, instances_dir)
             await driver._call(driver._subscribe_sync)
         except BaseException:
+            if conn is not None:
+                with contextlib.suppress(libvirt.libvirtError):
+                    await _in_thread(conn.close)
             impl.connections -= 1
             raise
         return driver
@@ -261,16 +198,9 @@ class LibvirtDriver(HypervisorDriver):
     def _on_lifecycle(
         self, _conn: Any, dom: libvirt.virDomain, event: int, detail: int, _opaque: Any
     ) -> None:
-        kind, details = _EVENTS.get(event, (None, {}))
-        if kind is None:
-            return
-        lifecycle = LifecycleEvent(
-            name=dom.name(),
-            uuid=uuidlib.UUID(dom.UUIDString()),
-            kind=kind,
-            detail=details.get(detail, "unknown"),
-        )
-        self._loop.call_soon_threadsafe(self._publish, lifecycle)
+        lifecycle = lifecycle_event(dom, event, detail)
+        if lifecycle is not None:
+            self._loop.call_soon_threadsafe(self._publish, lifecycle)
 
     def _on_close(self, _conn: Any, reason: int, _opaque: Any) -> None:
         self._loop.call_soon_threadsafe(
@@ -279,14 +209,14 @@ class LibvirtDriver(HypervisorDriver):
 
     def _publish(self, event: LifecycleEvent) -> None:
         for subscription in self._subscriptions:
-            subscription._put(event)
+            subscription.put(event)
 
     def _broke(self, message: str) -> None:
         if self._closed:
             return
         self._broken = message
         for subscription in list(self._subscriptions):
-            subscription._end(HypervisorUnavailable(message))
+            subscription.end(HypervisorUnavailable(message))
 
     # -- host --------------------------------------------------------------------------
 
@@ -513,9 +443,9 @@ class LibvirtDriver(HypervisorDriver):
     def events(self) -> EventSubscription:
         if self._closed:
             raise DriverClosed(f"the driver for {self.uri} is closed")
-        subscription = _Subscription(self)
+        subscription = Subscription(self._subscriptions.discard)
         if self._broken is not None:
-            subscription._end(HypervisorUnavailable(self._broken))
+            subscription.end(HypervisorUnavailable(self._broken))
         else:
             self._subscriptions.add(subscription)
         return subscription
@@ -539,7 +469,7 @@ class LibvirtDriver(HypervisorDriver):
             self._closed = True
             self._impl.connections -= 1
             for subscription in list(self._subscriptions):
-                subscription._end()
+                subscription.end()
             self._subscriptions.clear()
             await libvirt_events.settle(self._impl)
 

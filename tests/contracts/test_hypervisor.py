@@ -235,12 +235,12 @@ async def test_the_guest_boots_sees_its_nic_and_its_heartbeat_advances(
     started = time.monotonic()
     await host.driver.spawn(definition)
     spawned = time.monotonic()
-    output = await host.wait_console(definition.name, lambda out: "GUEST-UP" in out, "GUEST-UP")
+    await host.wait_console(definition.name, lambda out: "GUEST-UP" in out, "GUEST-UP")
     up = time.monotonic()
     beat = await host.heartbeat(definition.name)
 
     assert await host.heartbeat(definition.name, after=beat) > beat
-    assert f"NIC eth0 {mac}" in output  # virtio-net, on the bridge through its tap
+    assert f"NIC eth0 {mac}" in await host.console(definition.name)  # virtio-net on the bridge
     print(f"spawn {spawned - started:.2f} s, spawn to GUEST-UP {up - spawned:.2f} s")
 
 
@@ -313,6 +313,16 @@ async def test_acpi_power_off_then_power_on(host: Host) -> None:
     assert await host.driver.state(name) is GuestState.RUNNING
     if running:
         await host.wait_console(name, lambda out: "GUEST-UP" in out, "GUEST-UP after power on")
+
+
+async def test_power_off_forces_a_guest_that_ignores_acpi(host: Host) -> None:
+    definition = await host.spawn()  # still booting: nothing listens to the power button
+
+    clean = await host.driver.power_off(definition.name, timeout=0.5)
+
+    if host.has(Capability.GUEST_EXECUTION):
+        assert not clean
+    assert await host.driver.state(definition.name) is GuestState.SHUTOFF
 
 
 async def test_a_guest_that_shuts_itself_down_is_reported(host: Host) -> None:
