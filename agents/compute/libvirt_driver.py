@@ -299,7 +299,15 @@ class LibvirtDriver(HypervisorDriver):
     ) -> GuestInfo:
         with self._define_lock:
             self._check_free(d)
-            dom = self._conn.defineXML(xml)
+            try:
+                dom = self._conn.defineXML(xml)
+            except libvirt.libvirtError as e:
+                # Another process defined the name since the check.
+                if e.get_error_code() == libvirt.VIR_ERR_OPERATION_FAILED and (
+                    "already exists" in str(e)
+                ):
+                    raise GuestExists(d.name, str(e)) from e
+                raise
             progress.defined = True
         dom.create()
         return _info_of(dom)
