@@ -108,8 +108,16 @@ class Identity:
         """What ``token`` grants now; :class:`Unauthorized` if it grants nothing.
 
         Memory only: decryption, then revocations, the user, and the scope, all
-        from the read model."""
-        payload = self.tokens.decrypt(token, allow_expired=allow_expired)
+        from the read model. The outcome is remembered until the read model
+        moves (a revocation is an event, so it ends the memo); only the expiry
+        is checked again on each use."""
+        found = self.memo(("token", token), lambda: self._validate(token))
+        if not allow_expired and found.payload.expires_at <= time.time():
+            raise Unauthorized("The token has expired.")
+        return found
+
+    def _validate(self, token: str) -> Authenticated:
+        payload = self.tokens.decrypt(token, allow_expired=True)
         state = self.state
         if any(audit_id in state.revoked_audit_ids for audit_id in payload.audit_ids):
             raise Unauthorized("The token has been revoked.")

@@ -73,6 +73,7 @@ def filtered(request: web.Request, items: Iterable[T], *fields: str) -> list[T]:
 
 
 _encoder = msgspec.json.Encoder()
+encode_json = _encoder.encode
 
 
 def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

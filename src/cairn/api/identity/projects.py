@@ -9,7 +9,17 @@ from cairn.api.body import read_json
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import render
 from cairn.api.identity.auth import authorize
-from cairn.api.identity.common import Name, Text, filtered, json, path_id, run, state
+from cairn.api.identity.common import (
+    Name,
+    Text,
+    encode_json,
+    filtered,
+    identity,
+    json,
+    path_id,
+    run,
+    state,
+)
 from cairn.events import identity as ev
 from cairn.identity import commands
 from cairn.identity.decide import find, new_id
@@ -125,10 +135,16 @@ def _project_target(project_id: str, domain_id: str | None) -> dict[str, str]:
 
 async def list_projects(request: web.Request) -> web.Response:
     await authorize(request, "identity:list_projects", _domain_filter(request))
-    items = filtered(
-        request, state(request).projects.values(), "name", "domain_id", "enabled", "parent_id"
-    )
-    return json(render.collection(request, "projects", [render.project(request, p) for p in items]))
+
+    def encode() -> bytes:
+        fields = ("name", "domain_id", "enabled", "parent_id")
+        items = filtered(request, state(request).projects.values(), *fields)
+        body = render.collection(request, "projects", [render.project(request, p) for p in items])
+        return encode_json(body)
+
+    # The answer depends only on the state and the URL (host and query included).
+    body = identity(request).memo(("projects", str(request.url)), encode)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def get_project(request: web.Request) -> web.Response:

@@ -7,7 +7,7 @@ from aiohttp import web
 from cairn.api.body import read_json
 from cairn.api.identity import render
 from cairn.api.identity.auth import authorize, caller, metadata
-from cairn.api.identity.common import json
+from cairn.api.identity.common import encode_json, json
 from cairn.api.identity.faults import unauthorized
 from cairn.api.identity.keys import IDENTITY
 from cairn.events import identity as ev
@@ -66,9 +66,16 @@ async def validate(request: web.Request) -> web.Response:
     subject = _subject(request)
     rule = "identity:check_token" if request.method == "HEAD" else "identity:validate_token"
     await authorize(request, rule, _target(subject))
-    state = request.config_dict[IDENTITY].state
-    document = render.token(state, subject, _catalog(request, subject))
-    return json(document, headers={SUBJECT: subject.token})
+    identity = request.config_dict[IDENTITY]
+    catalog = _catalog(request, subject)
+
+    def encode() -> bytes:
+        return encode_json(render.token(identity.state, subject, catalog))
+
+    body = identity.memo(("token-body", subject.token, catalog is None), encode)
+    return web.Response(
+        body=body, content_type="application/json", headers={SUBJECT: subject.token}
+    )
 
 
 async def revoke(request: web.Request) -> web.Response:
