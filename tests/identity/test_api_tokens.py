@@ -198,3 +198,15 @@ async def demo_password(cloud: Cloud) -> str:
     config = cloud.client.app[IDENTITY_CONFIG]  # type: ignore[index]
     clouds = yaml.safe_load(config.clouds_yaml.read_text())
     return str(clouds["clouds"]["cairn-demo"]["auth"]["password"])
+
+
+async def test_an_expired_token_is_refused(cloud: Cloud) -> None:
+    import asyncio
+
+    cloud.identity.tokens.ttl = 0.2
+    token = await cloud.token("admin", ADMIN_PASSWORD, "admin")
+    assert (await cloud.call("GET", "/auth/projects", token=token))[0] == 200
+    await asyncio.sleep(0.3)
+    status, body = await cloud.call("GET", "/auth/projects", token=token)
+    assert status == 401
+    assert "expired" in body["error"]["message"]

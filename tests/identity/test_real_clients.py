@@ -4,6 +4,7 @@ and keystoneauth, with nothing but the ``clouds.yaml`` it writes."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -180,3 +181,15 @@ def test_an_application_credential_made_by_the_cli_authenticates(cloud: Running)
         ks_session.Session(auth=v3.ApplicationCredential(
             auth_url=f"{cloud.url}/identity", application_credential_id=made["ID"],
             application_credential_secret=made["Secret"])).get_token()  # fmt: skip
+
+
+def test_no_password_token_or_secret_in_any_log_line(cloud: Running) -> None:
+    # Runs last in this module: every command above has left its log lines.
+    logged = "\n".join(
+        line for line in cloud.stderr_path.read_text().splitlines() if line.startswith("{")
+    )
+    assert '"path": "/identity/v3/auth/tokens"' in logged  # the access log is there
+    for secret in ("alice-pw-1", str(cloud.clouds["cairn-demo"]["auth"]["password"])):  # type: ignore[index]
+        assert secret not in logged
+    assert re.search(r"c1[A-Za-z0-9_-]{100,}", logged) is None  # no token
+    assert re.search(r"s1[A-Za-z0-9_=-]{40,}", logged) is None  # no sealed blob either
