@@ -65,3 +65,24 @@ async def test_appends_and_reads_recover_after_the_server_drops_every_connection
 async def test_an_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(StoreUnavailable, match="cannot connect to PostgreSQL"):
         await PostgresEventStore.open("postgresql://postgres@127.0.0.1:1/nowhere")
+
+
+async def test_concurrent_followers_share_one_listening_connection(pg_database: str) -> None:
+    store = await PostgresEventStore.open(pg_database)
+    try:
+        waits = [asyncio.create_task(store.wait_for_new(0, timeout=2.0)) for _ in range(8)]
+        await asyncio.sleep(0.3)  # every follower is waiting now
+        await store.append(_write("wake-1"))
+        await asyncio.wait_for(asyncio.gather(*waits), timeout=5)
+        database = pg_database.rsplit("/", 1)[1]
+        admin = await asyncpg.connect(pg_database)
+        try:
+            listening = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
+                database,
+            )
+        finally:
+            await admin.close()
+        assert listening == 1
+    finally:
+        await store.close()

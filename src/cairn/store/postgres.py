@@ -14,6 +14,7 @@ as soon as it commits; they then read the log itself.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +74,7 @@ class PostgresEventStore(EventStore):
         self._pool = pool
         self.committer = committer
         self._listener: asyncpg.Connection | None = None
+        self._listener_lock = asyncio.Lock()
         self._signal = HeadSignal()
         self._closed = False
 
@@ -154,10 +156,14 @@ class PostgresEventStore(EventStore):
         await self._signal.wait_past(after, timeout)
 
     async def _ensure_listener(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        self._listener = await asyncpg.connect(self.dsn)
-        await self._listener.add_listener(CHANNEL, self._on_notification)
+        # Several followers may wait at once: the lock makes them share one
+        # listening connection instead of each opening (and leaking) their own.
+        async with self._listener_lock:
+            if self._listener is not None and not self._listener.is_closed():
+                return
+            listener = await asyncpg.connect(self.dsn)
+            await listener.add_listener(CHANNEL, self._on_notification)
+            self._listener = listener
 
     def _on_notification(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         self._signal.advance(int(payload))
