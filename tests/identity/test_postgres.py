@@ -18,15 +18,7 @@ from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.runtime import build_app
 from tests.identity.conftest import ADMIN_PASSWORD, Cloud, settings_for
 
-pytestmark = [
-    pytest.mark.postgres,
-    # PostgresEventStore._ensure_listener can race when two followers (the identity
-    # read model and the outbox relay) wait on one store at once: both connect, one
-    # connection is dropped unclosed. A store bug, reported; not identity's.
-    pytest.mark.filterwarnings(
-        "ignore:Exception ignored in.*Connection:pytest.PytestUnraisableExceptionWarning"
-    ),
-]
+pytestmark = pytest.mark.postgres
 
 
 @asynccontextmanager
