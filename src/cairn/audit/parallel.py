@@ -20,6 +20,7 @@ import multiprocessing.util
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import aclosing
 
 import msgspec
 
@@ -146,17 +147,18 @@ async def _check_range(store: EventStore, after: int, upto: int) -> RangeResult:
         return await read_chain_rows(store, after=position, limit=limit)
 
     last = after
-    async for rows in paged(read, _position, after=after, upto=upto, page=VERIFY_PAGE):
-        if first is None:
-            first = rows[0]
-            prev = bytes(first[9])  # the seam's link is the parent's to check
-        bad, prev = check_rows(rows, prev)
-        if bad is not None:
-            index, broken = bad
-            return _result(first, count + index, prev, broken, count + index,
-                           rows[index - 1][0] if index else last)  # fmt: skip
-        count += len(rows)
-        last = rows[-1][0]
+    async with aclosing(paged(read, _position, after=after, upto=upto, page=VERIFY_PAGE)) as pages:
+        async for rows in pages:
+            if first is None:
+                first = rows[0]
+                prev = bytes(first[9])  # the seam's link is the parent's to check
+            bad, prev = check_rows(rows, prev)
+            if bad is not None:
+                index, broken = bad
+                return _result(first, count + index, prev, broken, count + index,
+                               rows[index - 1][0] if index else last)  # fmt: skip
+            count += len(rows)
+            last = rows[-1][0]
     return _result(first, count, prev, None, count, last)
 
 

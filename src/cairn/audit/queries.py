@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from contextlib import aclosing
 from typing import Any
 
 import msgspec
@@ -45,17 +46,18 @@ async def history(
         return [e for e in stream if e.position <= upto]
     matches: dict[str, bool] = {}
     found: list[RecordedEvent] = []
-    async for events in event_pages(store, upto=upto):
-        for event in events:
-            hit = matches.get(event.stream)
-            if hit is None:
-                hit = matches[event.stream] = names_resource(event.stream, resource)
-            if hit:
-                found.append(event)
-        if len(matches) > 1_000_000:
-            matches.clear()  # bounded memory on logs of very many streams
-        if on_progress is not None:
-            on_progress(events[-1].position)
+    async with aclosing(event_pages(store, upto=upto)) as pages:
+        async for events in pages:
+            for event in events:
+                hit = matches.get(event.stream)
+                if hit is None:
+                    hit = matches[event.stream] = names_resource(event.stream, resource)
+                if hit:
+                    found.append(event)
+            if len(matches) > 1_000_000:
+                matches.clear()  # bounded memory on logs of very many streams
+            if on_progress is not None:
+                on_progress(events[-1].position)
     return found
 
 
@@ -72,12 +74,13 @@ async def who(
     # event without decoding it; the decode confirms.
     needle = b'"user_id":' + msgspec.json.encode(user_id)
     found: list[RecordedEvent] = []
-    async for events in event_pages(store, upto=upto):
-        for event in events:
-            if needle in event.raw_metadata and event.metadata.user_id == user_id:
-                found.append(event)
-        if on_progress is not None:
-            on_progress(events[-1].position)
+    async with aclosing(event_pages(store, upto=upto)) as pages:
+        async for events in pages:
+            for event in events:
+                if needle in event.raw_metadata and event.metadata.user_id == user_id:
+                    found.append(event)
+            if on_progress is not None:
+                on_progress(events[-1].position)
     return found
 
 
@@ -100,21 +103,22 @@ async def diff(
     """Per stream, what the events in ``(after, upto]`` did; sorted by stream."""
     changes: dict[str, StreamChange] = {}
     counts: dict[str, Counter[str]] = {}
-    async for events in event_pages(store, after=after, upto=upto):
-        for event in events:
-            change = changes.get(event.stream)
-            if change is None:
-                change = changes[event.stream] = StreamChange(
-                    event.stream, stream_category(event.stream), 0, event.version - 1,
-                    event.version, event.version == 1, event.type, {},
-                )  # fmt: skip
-                counts[event.stream] = Counter()
-            change.events += 1
-            change.to_version = event.version
-            change.last_type = event.type
-            counts[event.stream][event.type] += 1
-        if on_progress is not None:
-            on_progress(events[-1].position)
+    async with aclosing(event_pages(store, after=after, upto=upto)) as pages:
+        async for events in pages:
+            for event in events:
+                change = changes.get(event.stream)
+                if change is None:
+                    change = changes[event.stream] = StreamChange(
+                        event.stream, stream_category(event.stream), 0, event.version - 1,
+                        event.version, event.version == 1, event.type, {},
+                    )  # fmt: skip
+                    counts[event.stream] = Counter()
+                change.events += 1
+                change.to_version = event.version
+                change.last_type = event.type
+                counts[event.stream][event.type] += 1
+            if on_progress is not None:
+                on_progress(events[-1].position)
     for stream, change in changes.items():
         change.types = dict(counts[stream].most_common())
     return [changes[s] for s in sorted(changes)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
+from contextlib import aclosing
 from typing import Any, Literal
 
 import msgspec
@@ -45,13 +46,14 @@ async def replay(
     states = [p.initial() for p in projections]
     folds = [(p.apply, p.event_types) for p in projections]
     count, reached = 0, 0
-    async for events in event_pages(store, upto=upto):
-        for i, (apply, wanted) in enumerate(folds):
-            states[i] = _fold(apply, wanted, states[i], events)
-        count += len(events)
-        reached = events[-1].position
-        if on_progress is not None:
-            on_progress(reached)
+    async with aclosing(event_pages(store, upto=upto)) as pages:
+        async for events in pages:
+            for i, (apply, wanted) in enumerate(folds):
+                states[i] = _fold(apply, wanted, states[i], events)
+            count += len(events)
+            reached = events[-1].position
+            if on_progress is not None:
+                on_progress(reached)
     return Replayed(reached, count, {p.name: s for p, s in zip(projections, states, strict=True)})
 
 
@@ -129,23 +131,24 @@ async def check(
 
     compare_due(0)
     if pending:
-        async for events in event_pages(store, upto=pending[-1][0]):
-            start = 0
-            while pending and start < len(events):
-                # Fold up to the next snapshot's position, compare there, go on.
-                target = pending[0][0]
-                stop = bisect.bisect_right(events, target, lo=start, key=_position)
-                chunk = events[start:stop]
-                for _, projection, _ in pending:
-                    name = projection.name
-                    states[name] = _fold(projection.apply, projection.event_types,
-                                         states[name], chunk)  # fmt: skip
-                start = stop
-                if stop == len(events) and events[-1].position < target:
-                    break  # the target is in a later page
-                compare_due(target)
-            if on_progress is not None:
-                on_progress(events[-1].position)
+        async with aclosing(event_pages(store, upto=pending[-1][0])) as pages:
+            async for events in pages:
+                start = 0
+                while pending and start < len(events):
+                    # Fold up to the next snapshot's position, compare there, go on.
+                    target = pending[0][0]
+                    stop = bisect.bisect_right(events, target, lo=start, key=_position)
+                    chunk = events[start:stop]
+                    for _, projection, _ in pending:
+                        name = projection.name
+                        states[name] = _fold(projection.apply, projection.event_types,
+                                             states[name], chunk)  # fmt: skip
+                    start = stop
+                    if stop == len(events) and events[-1].position < target:
+                        break  # the target is in a later page
+                    compare_due(target)
+                if on_progress is not None:
+                    on_progress(events[-1].position)
         compare_due(head)  # snapshots past the last event there is
     return [results[p.name] for p in projections]
 

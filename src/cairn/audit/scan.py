@@ -12,7 +12,7 @@ import asyncio
 import bisect
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from cairn.events import RecordedEvent
@@ -36,7 +36,7 @@ async def paged(
     upto: int,
     page: int = PAGE,
     depth: int = DEPTH,
-) -> AsyncIterator[Sequence[T]]:
+) -> AsyncGenerator[Sequence[T], None]:
     """Pages of ``read(after, limit)`` results in ``(after, upto]``, ``depth`` reads
     in flight.
 
@@ -59,16 +59,19 @@ async def paged(
         for _ in range(depth):
             launch()
         while in_flight:
-            end, task = in_flight.popleft()
-            items = await task
+            end, task = in_flight[0]
+            items = await asyncio.shield(task)  # a cancelled caller waits in finally
+            in_flight.popleft()
             launch()
             if items and position_of(items[-1]) > end:
                 items = items[: bisect.bisect_right(items, end, key=position_of)]
             if items:
                 yield items
     finally:
-        for _, task in in_flight:
-            task.cancel()
+        # Let reads already started finish rather than cancel them: a cancelled
+        # task does not stop the database call under it, which would then run
+        # on while its caller goes on to close the store. Consumers close this
+        # generator (contextlib.aclosing) so that this runs before they return.
         for _, task in in_flight:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -80,7 +83,7 @@ async def _call(read: Callable[[int, int], Awaitable[Sequence[T]]], after: int, 
 
 def event_pages(
     store: EventStore, *, after: int = 0, upto: int, page: int = PAGE
-) -> AsyncIterator[Sequence[RecordedEvent]]:
+) -> AsyncGenerator[Sequence[RecordedEvent], None]:
     """Pages of recorded events in ``(after, upto]``."""
 
     async def read(position: int, limit: int) -> Sequence[RecordedEvent]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable, Sequence
+from contextlib import aclosing
 from typing import Any, Literal
 
 import msgspec
@@ -86,16 +87,17 @@ async def verify_chain(
     async def read(after: int, limit: int) -> Sequence[ChainRow]:
         return await read_chain_rows(store, after=after, limit=limit)
 
-    async for rows in paged(read, _position, after=0, upto=head, page=page):
-        bad, prev = check_rows(rows, prev)
-        if bad is not None:
-            index, broken = bad
-            return VerifyReport(verified + index, last if index == 0 else rows[index - 1][0],
-                                head, broken)  # fmt: skip
-        verified += len(rows)
-        last = rows[-1][0]
-        if on_progress is not None:
-            on_progress(last)
+    async with aclosing(paged(read, _position, after=0, upto=head, page=page)) as pages:
+        async for rows in pages:
+            bad, prev = check_rows(rows, prev)
+            if bad is not None:
+                index, broken = bad
+                return VerifyReport(verified + index, last if index == 0 else rows[index - 1][0],
+                                    head, broken)  # fmt: skip
+            verified += len(rows)
+            last = rows[-1][0]
+            if on_progress is not None:
+                on_progress(last)
     return VerifyReport(verified, last, head)
 
 

@@ -14,6 +14,7 @@ import fnmatch
 import re
 import sys
 from collections.abc import Callable
+from contextlib import aclosing
 from typing import Any
 
 from cairn.audit.queries import names_resource
@@ -136,10 +137,11 @@ def _tail(args: argparse.Namespace) -> int:
                 return args.count is not None and shown >= args.count
 
             if args.no_follow:
-                async for page in event_pages(store, after=after, upto=head):
-                    for event in page:
-                        if show(event):
-                            return 0
+                async with aclosing(event_pages(store, after=after, upto=head)) as pages:
+                    async for page in pages:
+                        for event in page:
+                            if show(event):
+                                return 0
             else:
                 async for event in store.subscribe(after=after):
                     if show(event):
