@@ -448,3 +448,19 @@ async def test_one_bad_append_does_not_fail_the_others_in_its_batch(store: Event
     streams = [e.stream for e in await store.read_all()]
     assert sorted(streams) == sorted(["taken-1", *(f"good-{i}" for i in range(20))])
     assert first_broken_link(await store.read_all()) is None
+
+
+async def test_close_waits_for_reads_in_flight(harness: Harness) -> None:
+    store = await harness.open()
+    for i in range(20):
+        await store.append(StreamWrite(f"bulk-{i}", _events(100)))
+    # Reads whose callers are cancelled keep running underneath (a thread, a
+    # query on the wire); closing must neither crash nor hang on them.
+    reads = [asyncio.create_task(store.read_all(after=0, limit=2000)) for _ in range(6)]
+    await asyncio.sleep(0)
+    for read in reads[::2]:
+        read.cancel()
+    await asyncio.wait_for(store.close(), timeout=30)
+    outcomes = await asyncio.gather(*reads, return_exceptions=True)
+    for outcome in outcomes:
+        assert isinstance(outcome, list | asyncio.CancelledError | StoreClosed), outcome

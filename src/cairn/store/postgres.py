@@ -75,6 +75,7 @@ class PostgresEventStore(EventStore):
         self.committer = committer
         self._listener: asyncpg.Connection | None = None
         self._listener_lock = asyncio.Lock()
+        self._closing = False
         self._signal = HeadSignal()
         self._closed = False
 
@@ -120,6 +121,8 @@ class PostgresEventStore(EventStore):
         try:
             rows: list[asyncpg.Record] = await self._pool.fetch(sql, *args)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if self._closing:
+                raise StoreClosed("the event store closed during the read") from exc
             raise StoreUnavailable(f"reading the PostgreSQL store failed: {exc}") from exc
         return rows
 
@@ -215,6 +218,7 @@ class PostgresEventStore(EventStore):
     async def close(self) -> None:
         if self._closed:
             return
+        self._closing = True
         await self.committer.drain()
         self._closed = True
         if self._listener is not None:

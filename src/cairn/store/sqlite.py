@@ -204,15 +204,14 @@ class SQLiteEventStore(EventStore):
         if self._closed:
             return
         await self.committer.drain()
-        self._closed = True
+        self._closed = True  # no new read starts from here on
         self.committer.close()
-
-        def close_readers() -> None:
-            for conn in self._reader_conns:
-                conn.close()
-
-        await asyncio.get_running_loop().run_in_executor(self._readers, close_readers)
-        self._readers.shutdown(wait=True)
+        # Reads already running (a cancelled caller's included: its thread goes
+        # on) must finish before their connections close: closing a connection
+        # that another thread is stepping crashes the interpreter.
+        await asyncio.to_thread(self._readers.shutdown, wait=True)
+        for conn in self._reader_conns:
+            conn.close()
 
 
 def plan_and_insert(conn: sqlite3.Connection, pending: list[PendingAppend]) -> Plan:
