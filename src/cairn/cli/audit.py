@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cairn.cli.text import for_people
 from cairn.config import OPTIONS, Option, Settings
 
 #: Exit status when the answer is "no": a broken chain, a diverging read model.
@@ -78,7 +79,7 @@ def register(commands: Any) -> None:
     audit: argparse.ArgumentParser = commands.add_parser(
         "audit",
         help="verify, replay and question the event log",
-        description=__doc__,
+        description=for_people(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = audit.add_subparsers(

@@ -19,6 +19,7 @@ from typing import Any
 
 from cairn.audit.queries import names_resource
 from cairn.cli.audit import add_store_options, run_async, store_url
+from cairn.cli.text import for_people
 
 
 def register(commands: Any) -> None:
@@ -32,7 +33,7 @@ def register(commands: Any) -> None:
     tail = sub.add_parser(
         "tail",
         help="print events as they are committed",
-        description=__doc__,
+        description=for_people(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_store_options(tail)

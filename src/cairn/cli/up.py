@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cairn.cli.text import for_people
 from cairn.config import OPTIONS, Settings
 
 
@@ -19,7 +20,7 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "up",
         help="start the whole cloud in this process",
-        description=__doc__,
+        description=for_people(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for option in OPTIONS:
