@@ -165,7 +165,7 @@ async def bench_raw_asyncpg(dsn: str, n: int, connections: int) -> float:
         rows.append(
             (
                 i + 1,
-                uuid.uuid4(),
+                e.id,  # the same time-ordered ids the store writes
                 w.stream + str(i),
                 1,
                 e.type,
