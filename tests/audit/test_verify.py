@@ -7,7 +7,6 @@ import pytest
 from cairn.audit import verify_chain
 from cairn.audit.verify import check_rows
 from cairn.events import GENESIS_HASH
-from cairn.store.raw import read_chain_rows
 from tests.audit.conftest import Handle, append_many, append_sequence
 
 N = 120
@@ -32,7 +31,7 @@ async def test_an_empty_log_verifies(handle: Handle) -> None:
 
 async def test_raw_rows_hash_to_what_the_store_recorded(handle: Handle) -> None:
     await append_sequence(handle.store)
-    rows = await read_chain_rows(handle.store, after=0, limit=100)
+    rows = await handle.store.read_chain(after=0, limit=100)
     events = await handle.store.read_all(after=0, limit=100)
     assert [r[0] for r in rows] == [e.position for e in events]
     assert [bytes(r[10]) for r in rows] == [e.hash for e in events]
@@ -108,7 +107,7 @@ async def test_a_rehashed_forgery_still_breaks_the_following_link(handle: Handle
     """An intruder who edits a row and recomputes its hash moves the break one
     event on: the next event's link still holds the old hash."""
     await append_many(handle.store, N)
-    rows = await read_chain_rows(handle.store, after=24, limit=1)
+    rows = await handle.store.read_chain(after=24, limit=1)
     forged = list(rows[0])
     forged[7] = b'{"name":"forged"}'
     from cairn.events.chain import chain_hash

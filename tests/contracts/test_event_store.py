@@ -464,3 +464,18 @@ async def test_close_waits_for_reads_in_flight(harness: Harness) -> None:
     outcomes = await asyncio.gather(*reads, return_exceptions=True)
     for outcome in outcomes:
         assert isinstance(outcome, list | asyncio.CancelledError | StoreClosed), outcome
+
+
+async def test_read_chain_gives_the_raw_fields_the_chain_hashes(store: EventStore) -> None:
+    from cairn.events.chain import chain_hash
+
+    for i in range(3):
+        await store.append(StreamWrite(f"raw-{i}", _events(4)))
+    events = await store.read_all()
+    rows = await store.read_chain(after=2, limit=5)
+    assert [r[0] for r in rows] == [3, 4, 5, 6, 7]
+    for row, event in zip(rows, events[2:7], strict=True):
+        assert bytes(row[1]) == event.id.bytes
+        assert chain_hash(*[bytes(row[9]), bytes(row[1]), row[2].encode(), *row[3:4],
+                            row[0], row[4].encode(), row[5], row[6], bytes(row[7]),
+                            bytes(row[8])]) == bytes(row[10]) == event.hash  # fmt: skip

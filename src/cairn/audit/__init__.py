@@ -2,7 +2,7 @@
 history of a resource, what a user did, diffs, and checks of read models.
 
 Every function here reads through the event-store port (the chain
-verification's raw rows through :mod:`cairn.store.raw`), walks the log in
+verification's raw rows through :meth:`cairn.store.port.EventStore.read_chain`), walks the log in
 bounded memory, and returns plain values; :mod:`cairn.cli.audit` renders them.
 """
 

@@ -28,7 +28,7 @@ from cairn.audit.scan import paged
 from cairn.audit.verify import VERIFY_PAGE, BrokenLink, VerifyReport, check_rows
 from cairn.events import GENESIS_HASH
 from cairn.store import EventStore, open_store
-from cairn.store.raw import ChainRow, read_chain_rows
+from cairn.store.port import ChainRow
 
 #: Below this many events, one process is faster than starting others.
 PARALLEL_FROM = 200_000
@@ -144,7 +144,7 @@ async def _check_range(store: EventStore, after: int, upto: int) -> RangeResult:
     count, prev, first = 0, b"", None
 
     async def read(position: int, limit: int) -> Sequence[ChainRow]:
-        return await read_chain_rows(store, after=position, limit=limit)
+        return await store.read_chain(after=position, limit=limit)
 
     last = after
     async with aclosing(paged(read, _position, after=after, upto=upto, page=VERIFY_PAGE)) as pages:

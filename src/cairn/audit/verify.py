@@ -11,7 +11,7 @@ is not sound is reported with what failed:
 * ``link``: the event does not follow the one stored before it: an event was
   deleted, inserted or moved, or the previous one's hash was rewritten.
 
-Rows are hashed raw (:mod:`cairn.store.raw`), never built into events, and the
+Rows are hashed raw (:meth:`EventStore.read_chain`), never built into events, and the
 next page is read while this one is hashed.
 """
 
@@ -27,8 +27,7 @@ import msgspec
 
 from cairn.audit.scan import paged
 from cairn.events import GENESIS_HASH
-from cairn.store.port import EventStore
-from cairn.store.raw import ChainRow, read_chain_rows
+from cairn.store.port import ChainRow, EventStore
 
 #: Rows per read: the raw rows are small and hashing dominates.
 VERIFY_PAGE = 10_000
@@ -85,7 +84,7 @@ async def verify_chain(
     prev, verified, last = GENESIS_HASH, 0, 0
 
     async def read(after: int, limit: int) -> Sequence[ChainRow]:
-        return await read_chain_rows(store, after=after, limit=limit)
+        return await store.read_chain(after=after, limit=limit)
 
     async with aclosing(paged(read, _position, after=0, upto=head, page=page)) as pages:
         async for rows in pages:

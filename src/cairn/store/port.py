@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import msgspec
 
@@ -94,6 +95,13 @@ class Snapshot(msgspec.Struct, frozen=True):
     state: bytes
 
 
+#: One stored event as raw fields, in the order the hash chain takes them:
+#: ``(position, id_bytes, stream, version, type, schema_version, micros, data,
+#: metadata, prev_hash, hash)``; ``micros`` is ``recorded_at`` in whole
+#: microseconds since the Unix epoch.
+ChainRow = Sequence[Any]
+
+
 class EventStore(abc.ABC):
     """The port. Adapters are named ``<Tech>EventStore``.
 
@@ -127,6 +135,11 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         """Up to ``limit`` events with position greater than ``after``, in order."""
+
+    @abc.abstractmethod
+    async def read_chain(self, *, after: int = 0, limit: int = 1000) -> list[ChainRow]:
+        """Like :meth:`read_all`, but raw rows (:data:`ChainRow`), for verifying the
+        hash chain: building a typed event per row would cost more than hashing it."""
 
     @abc.abstractmethod
     async def head(self) -> int:

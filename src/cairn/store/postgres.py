@@ -34,6 +34,7 @@ from cairn.store.groupcommit import (
 )
 from cairn.store.port import (
     AppendResult,
+    ChainRow,
     DuplicateEventId,
     EventStore,
     Snapshot,
@@ -149,6 +150,19 @@ class PostgresEventStore(EventStore):
             limit,
         )
         return [_record(r) for r in rows]
+
+    async def read_chain(self, *, after: int = 0, limit: int = 1000) -> list[ChainRow]:
+        # uuid_send gives the id's 16 bytes; extract(epoch) is an exact numeric
+        # since PostgreSQL 14, so the product is the stored microseconds exactly.
+        return list(
+            await self._fetch(
+                "SELECT position, uuid_send(id), stream, version, type, schema_version, "
+                "(extract(epoch FROM recorded_at) * 1000000)::bigint, data, metadata, "
+                "prev_hash, hash FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+                after,
+                limit,
+            )
+        )
 
     async def head(self) -> int:
         rows = await self._fetch("SELECT max(position) FROM events")

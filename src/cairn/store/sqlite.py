@@ -24,6 +24,7 @@ from cairn.events import GENESIS_HASH, RecordedEvent
 from cairn.store.groupcommit import GroupCommitter, PendingAppend, Plan, now_micros, plan_batch
 from cairn.store.port import (
     AppendResult,
+    ChainRow,
     DuplicateEventId,
     EventStore,
     Snapshot,
@@ -153,6 +154,15 @@ class SQLiteEventStore(EventStore):
             (after, limit),
         )
         return [_row_to_event(r) for r in rows]
+
+    async def read_chain(self, *, after: int = 0, limit: int = 1000) -> list[ChainRow]:
+        # recorded_at is stored as microseconds and the id as its 16 bytes:
+        # the raw columns are already what the chain hashes.
+        return await self._query(
+            "SELECT position, id, stream, version, type, schema_version, recorded_at, data, "
+            "metadata, prev_hash, hash FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
 
     async def head(self) -> int:
         rows = await self._query("SELECT max(position) FROM events", ())
