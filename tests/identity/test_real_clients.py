@@ -115,6 +115,59 @@ def test_project_create_list_show_delete(cloud: Running) -> None:
     assert missing.returncode != 0
 
 
+def test_project_and_user_update_and_delete(cloud: Running) -> None:
+    cloud.openstack("project", "create", "renamed-later")
+    cloud.openstack("project", "set", "--description", "second thoughts", "renamed-later")
+    cloud.openstack("project", "set", "--name", "renamed-now", "renamed-later")
+    shown = cloud.json("project", "show", "renamed-now")
+    assert isinstance(shown, dict)
+    assert shown["description"] == "second thoughts"
+    cloud.openstack("user", "create", "--password", "bob-pw-12", "--email", "b@x.test", "bob")
+    cloud.openstack("user", "set", "--email", "bob@x.test", "--disable", "bob")
+    user = cloud.json("user", "show", "bob")
+    assert isinstance(user, dict)
+    assert (user["email"], user["enabled"]) == ("bob@x.test", False)
+    cloud.openstack("user", "delete", "bob")
+    assert cloud.openstack("user", "show", "bob", check=False).returncode != 0
+    cloud.openstack("project", "delete", "renamed-now")
+    assert cloud.openstack("project", "show", "renamed-now", check=False).returncode != 0
+
+
+def test_group_create_list_show_update_membership_delete(cloud: Running) -> None:
+    cloud.openstack("user", "create", "--password", "carol-pw-1", "carol")
+    made = cloud.json("group", "create", "--description", "ops people", "ops")
+    assert isinstance(made, dict)
+    listed = cloud.json("group", "list")
+    assert isinstance(listed, list)
+    assert "ops" in {g["Name"] for g in listed}
+    cloud.openstack("group", "set", "--description", "operations", "ops")
+    shown = cloud.json("group", "show", "ops")
+    assert isinstance(shown, dict)
+    assert (shown["id"], shown["description"]) == (made["id"], "operations")
+    cloud.openstack("group", "add", "user", "ops", "carol")
+    inside = cloud.openstack("group", "contains", "user", "ops", "carol").stdout
+    assert inside.strip() == "carol in group ops"
+    cloud.openstack("group", "remove", "user", "ops", "carol")
+    outside = cloud.openstack("group", "contains", "user", "ops", "carol", check=False)
+    assert "carol not in group ops" in outside.stdout + outside.stderr
+    cloud.openstack("group", "delete", "ops")
+    assert cloud.openstack("group", "show", "ops", check=False).returncode != 0
+
+
+def test_role_create_list_show_update_delete(cloud: Running) -> None:
+    made = cloud.json("role", "create", "auditor")
+    assert isinstance(made, dict)
+    listed = cloud.json("role", "list")
+    assert isinstance(listed, list)
+    assert {"admin", "member", "reader", "auditor"} <= {r["Name"] for r in listed}
+    cloud.openstack("role", "set", "--name", "inspector", "auditor")
+    shown = cloud.json("role", "show", "inspector")
+    assert isinstance(shown, dict)
+    assert shown["id"] == made["id"]
+    cloud.openstack("role", "delete", "inspector")
+    assert cloud.openstack("role", "show", "inspector", check=False).returncode != 0
+
+
 def test_a_new_user_with_a_role_logs_in_and_its_token_is_revoked(cloud: Running) -> None:
     cloud.openstack("project", "create", "team")
     cloud.openstack("user", "create", "--password", "alice-pw-1", "--project", "team", "alice")
