@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from cairn.config import redact_url
 from cairn.errors import CairnError
 from cairn.store import EventStore, open_store
 from cairn.store.schema import current_revision
@@ -27,13 +28,7 @@ async def open_existing(url: str) -> EventStore:
             raise NoStore(f"no event store at {path} (check --data-dir or --store)")
     if await current_revision(url) is None:
         raise NoStore(
-            f"no Cairn event store at {_redact(url)}: the database is unreachable "
+            f"no Cairn event store at {redact_url(url)}: the database is unreachable "
             "or holds no Cairn schema (check --store)"
         )
     return await open_store(url)
-
-
-def _redact(url: str) -> str:
-    from cairn.config import redact_url
-
-    return redact_url(url)

@@ -6,9 +6,11 @@ hands the rows to the adapter to write in ONE transaction. Every caller whose
 append was in that transaction wakes when it commits. Under load a batch holds
 as many appends as there are waiting callers, so one disk sync serves them all.
 
-The adapter supplies :meth:`GroupCommitter.write_batch`: within one transaction
-that excludes every other writer, it reads the log's head and the involved
-streams' versions, calls :func:`plan_batch`, writes the rows, and commits.
+The adapter supplies :meth:`GroupCommitter.write_batch`: it plans the batch
+with :func:`plan_batch` on the log's head and the involved streams' versions,
+and writes the rows in one transaction that excludes every other writer.
+SQLite reads the head inside that transaction; PostgreSQL plans on what it
+last wrote and lets the database check the assumption (ADR 2).
 """
 
 from __future__ import annotations
@@ -256,14 +258,12 @@ class GroupCommitter(abc.ABC):
             for pending in batch:
                 _settle(pending.future, StoreClosed("the event store closed mid-append"))
             raise
-        except StoreError as exc:
-            if len(batch) > 1:
-                return await self._commit_each(lane, batch)
-            _settle(batch[0].future, exc)
-            return
         except Exception as exc:
             if len(batch) > 1:
                 return await self._commit_each(lane, batch)
+            if isinstance(exc, StoreError):  # the adapter already said what went wrong
+                _settle(batch[0].future, exc)
+                return
             log.error("append failed", error=str(exc))
             failure = StoreUnavailable(f"the append failed: {exc}")
             failure.__cause__ = exc

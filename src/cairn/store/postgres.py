@@ -42,7 +42,7 @@ from cairn.store.port import (
     StoreUnavailable,
     StreamWrite,
 )
-from cairn.store.schema import EVENT_COLUMNS, migrate
+from cairn.store.schema import EVENT_COLUMNS, asyncpg_dsn, migrate
 from cairn.store.wakeup import HeadSignal
 
 log = structlog.get_logger(__name__)
@@ -55,11 +55,6 @@ WRITER_LANES = 2
 
 def _record(row: asyncpg.Record) -> RecordedEvent:
     return RecordedEvent(*row)
-
-
-def asyncpg_dsn(url: str) -> str:
-    """asyncpg takes ``postgresql://``; accept SQLAlchemy's ``+asyncpg`` form too."""
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def _setup_connection(conn: asyncpg.Connection) -> None:

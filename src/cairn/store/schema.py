@@ -9,7 +9,15 @@ from pathlib import Path
 
 import structlog
 
+from cairn.config import redact_url
+
 log = structlog.get_logger(__name__)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg takes ``postgresql://``; accept SQLAlchemy's ``+asyncpg`` form too."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
 
 #: The events table's columns in RecordedEvent's field order, so a row builds
 #: an event positionally and an event inserts as a row.
@@ -51,7 +59,7 @@ async def migrate(url: str) -> None:
     if await current_revision(url) == SCHEMA_HEAD:
         return
     await asyncio.to_thread(migrate_sync, url)
-    log.info("schema migrated", store=_redact(url), revision=SCHEMA_HEAD)
+    log.info("schema migrated", store=redact_url(url), revision=SCHEMA_HEAD)
 
 
 async def current_revision(url: str) -> str | None:
@@ -61,7 +69,7 @@ async def current_revision(url: str) -> str | None:
     import asyncpg
 
     try:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        conn = await asyncpg.connect(asyncpg_dsn(url))
     except (OSError, asyncpg.PostgresError):
         return None  # Alembic will report the real problem.
     try:
@@ -84,12 +92,3 @@ def _sqlite_revision(path: Path) -> str | None:
     except sqlite3.Error:
         return None
     return str(row[0]) if row else None
-
-
-def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}"
