@@ -143,3 +143,22 @@ async def test_a_changed_fold_version_ignores_the_old_snapshot(tmp_path: Path) -
     assert second.state == {"counter-a": 6}, "a v1 snapshot (3) must not seed the v2 fold"
     assert (await store.load_snapshot("test-counters")) is not None
     await store.close()
+
+
+async def test_changed_position_moves_only_with_events_the_projection_folds(
+    tmp_path: Path,
+) -> None:
+    from cairn.events import NewEvent
+
+    store = await SQLiteEventStore.open(tmp_path / "s.sqlite")
+    runner = ProjectionRunner(store, Counters())
+    await runner.start()
+    try:
+        folded = await store.append(_inc(1))
+        other = await store.append(StreamWrite("else-1", [NewEvent(type="Unrelated", data=b"{}")]))
+        await runner.wait_for(other.position, timeout=5)
+        assert runner.position == other.position
+        assert runner.changed_position == folded.position
+    finally:
+        await runner.stop()
+        await store.close()

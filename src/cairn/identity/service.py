@@ -77,13 +77,15 @@ class Identity:
         self._memo_position = -1
 
     def memo(self, key: Hashable, make: Callable[[], T]) -> T:
-        """``make()``, remembered until the read model moves (any new event).
+        """``make()``, remembered until the identity state changes (an identity
+        event is folded; other services' events leave the memo alone).
 
         For views derived from the state alone (the catalog of a project, a
         rendered list); callers must not change what they get."""
-        if self._memo_position != self.runner.position or len(self._memo) >= MEMO_SIZE:
+        changed = self.runner.changed_position
+        if self._memo_position != changed or len(self._memo) >= MEMO_SIZE:
             self._memo.clear()
-            self._memo_position = self.runner.position
+            self._memo_position = changed
         try:
             found: T = self._memo[key]
         except KeyError:

@@ -59,6 +59,10 @@ class ProjectionRunner(Generic[S]):
         self.snapshot_every = snapshot_every
         self.state: S = projection.initial()
         self.position = 0
+        #: The position of the newest event the projection folded (events of
+        #: other types move ``position`` but leave the state as it was): what
+        #: caches derived from the state should be keyed on.
+        self.changed_position = 0
         self._snapshot_position = 0
         self._reached = HeadSignal()
         self._task: asyncio.Task[None] | None = None
@@ -73,6 +77,7 @@ class ProjectionRunner(Generic[S]):
         if snapshot is not None and snapshot.version == self.projection.version:
             self.state = self.projection.decode_state(snapshot.state)
             self.position = self._snapshot_position = snapshot.position
+            self.changed_position = snapshot.position
             self._reached.advance(self.position)
         elif snapshot is not None:
             log.info(
@@ -116,10 +121,13 @@ class ProjectionRunner(Generic[S]):
 
     async def _fold(self, events: list[RecordedEvent]) -> None:
         apply, wanted, state = self.projection.apply, self.projection.event_types, self.state
+        changed = self.changed_position
         for event in events:
             if event.type in wanted:
                 state = apply(state, event)
+                changed = event.position
         self.state = state
+        self.changed_position = changed
         self.position = events[-1].position
         self._reached.advance(self.position)
         if self.position - self._snapshot_position >= self.snapshot_every:
