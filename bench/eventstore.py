@@ -1,6 +1,8 @@
 """Event-store benchmark: append, batched append and replay rates per adapter.
 
-    python -m bench.eventstore [--events N] [--pg postgresql://...] [--only sqlite|postgresql]
+    python -m bench.eventstore [--events N] [--only sqlite|postgresql]
+
+(PostgreSQL: CAIRN_BENCH_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres.)
 
 Prints, for SQLite and PostgreSQL: durable append events/s with 1 and with 32
 concurrent single-event appenders, batched append events/s (appends of 100
@@ -117,10 +119,14 @@ async def bench_store(
             "durable append, 1 appender", single, lambda: _appenders(store, 1, single)
         )
         figures["append_32"] = await _timed(
-            "durable append, 32 concurrent appenders", n, lambda: _appenders(store, 32, n // 32)
+            "durable append, 32 concurrent appenders",
+            32 * (n // 32),
+            lambda: _appenders(store, 32, n // 32),
         )
         figures["batched"] = await _timed(
-            "batched append (100 events per append)", n, lambda: _batched(store, n // 100, 100)
+            "batched append (100 events per append)",
+            100 * (n // 100),
+            lambda: _batched(store, n // 100, 100),
         )
         total = await store.head()
     finally:

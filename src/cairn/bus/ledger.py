@@ -91,10 +91,14 @@ class Ledger:
     def _setup(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute(_SCHEMA)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute(_SCHEMA)
+        except BaseException:
+            conn.close()  # a locked or unreadable file must not leak the connection
+            raise
         self._conn = conn
 
     async def _run(self, fn: Callable[[], T]) -> T:

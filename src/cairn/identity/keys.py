@@ -33,7 +33,6 @@ class KeyRing:
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise ValueError("a key ring needs at least one key")
-        self.primary = keys[0]
         self.primary_id = key_id(keys[0])
         self.ciphers: dict[bytes, AESGCM] = {key_id(k): AESGCM(k) for k in keys}
 
