@@ -18,7 +18,7 @@ from cairn.events.envelope import (
 from cairn.events.registry import DomainEvent, EventRegistry, UnknownEventType, registry
 
 # Every event type registers itself on import: each schema module is imported here.
-from cairn.events import identity  # isort: skip
+from cairn.events import compute, identity  # isort: skip
 
 __all__ = [
     "ANY_VERSION",
@@ -30,6 +30,7 @@ __all__ = [
     "NewEvent",
     "RecordedEvent",
     "UnknownEventType",
+    "compute",
     "event_hash",
     "identity",
     "registry",

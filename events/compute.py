@@ -1,0 +1,362 @@
+"""Compute events (Nova v2.1): hosts and their claims, servers and their actions.
+
+This module is the contract between the control plane (API, quota and
+scheduler, in ``cairn.compute`` and ``cairn.api.compute``) and the compute
+agents (``agents/compute``). The control plane appends requests and
+decisions; an agent appends what really happened on its hypervisor.
+
+Streams:
+
+- ``computehost-<host>``: one compute host. Its agent registers it and reports
+  its capacity; the scheduler appends every claim on it *with the version it
+  saw*, so two concurrent boots can never both take the last free resources.
+  Claims are released by whoever ends the server's life on that host.
+- ``server-<server id>``: one server, from the boot request to its deletion.
+- ``computequota-<project id>``: the project's compute usage. A boot request
+  is appended together with its :class:`ComputeQuotaConsumed`, with the
+  version the quota check saw, so concurrent boots never exceed a quota.
+  Further compute streams (flavors, keypairs, quota sets, server groups,
+  services) are the control plane's own and live in this module too.
+
+How work flows (``request id`` and ``user``/``project`` travel in each event's
+metadata; ``causation_id`` links a result to the request it answers):
+
+1. API: :class:`ServerCreateRequested` (server stream, new) +
+   :class:`ComputeQuotaConsumed` (quota stream, expected version): BUILD/scheduling.
+2. Scheduler: :class:`HostResourcesClaimed` (host stream, expected version) +
+   :class:`ServerScheduled` (server stream): BUILD/spawning, on ``host``.
+   Or :class:`ServerScheduleFailed`: ERROR with a NoValidHost fault.
+3. Agent of ``host``: :class:`ServerSpawned` (ACTIVE) or :class:`ServerSpawnFailed`
+   (with :class:`HostResourcesReleased`); the scheduler then claims another
+   host (``attempt`` + 1) up to its retry limit, or fails the server (ERROR).
+4. API: :class:`ServerActionRequested` (start, stop, reboot, ...) sets the task
+   state; the agent answers :class:`ServerActionCompleted` or
+   :class:`ServerActionFailed`. A guest changing state by itself (it powered
+   off) is :class:`ServerPowerStateChanged`.
+5. API: :class:`ServerDeleteRequested`; the agent destroys the guest and appends
+   :class:`ServerDeleted` + :class:`HostResourcesReleased` +
+   :class:`ComputeQuotaReleased` in one append. A server on no host (never
+   scheduled, or failed) is deleted by the API directly, with its quota release.
+"""
+
+from __future__ import annotations
+
+from cairn.events.registry import DomainEvent, registry
+
+# -- values carried in events ---------------------------------------------------------
+
+
+class FlavorSnapshot(DomainEvent, frozen=True):
+    """The flavor as it was when the server was requested (Nova embeds it too:
+    a flavor changed or deleted later does not change existing servers)."""
+
+    flavor_id: str
+    name: str
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    ephemeral_gb: int = 0
+    swap_mb: int = 0
+    extra_specs: dict[str, str] = {}
+
+
+class ImageSnapshot(DomainEvent, frozen=True):
+    """What the boot needs of its image, read from the image service at request time."""
+
+    image_id: str
+    name: str = ""
+    disk_format: str = ""
+    min_disk_gb: int = 0
+    min_ram_mb: int = 0
+    #: The image's properties (``kernel_id``, ``ramdisk_id``, ``os_command_line``,
+    #: ``architecture``, ``hypervisor_type``, ...).
+    properties: dict[str, str] = {}
+
+
+class ResourceAmounts(DomainEvent, frozen=True):
+    """An amount of each resource class a claim or a quota counts."""
+
+    vcpus: int = 0
+    memory_mb: int = 0
+    disk_gb: int = 0
+
+
+# -- compute hosts ---------------------------------------------------------------------
+
+
+@registry.event
+class ComputeHostRegistered(DomainEvent, frozen=True):
+    """An agent started (or restarted) on ``host`` and reports what it offers.
+
+    Capacity is the hypervisor's; what may be allocated is capacity times the
+    allocation ratio, minus ``reserved``."""
+
+    host: str
+    hypervisor_type: str
+    hypervisor_version: int
+    hypervisor_uri: str
+    availability_zone: str
+    capacity: ResourceAmounts
+    reserved: ResourceAmounts = ResourceAmounts()
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
+    disk_allocation_ratio: float = 1.0
+    architecture: str = "x86_64"
+    #: The agent's heartbeat period (seconds): the host is "down" once it has
+    #: been silent (no registration or heartbeat) for three of them.
+    heartbeat_interval: float = 30.0
+
+
+@registry.event
+class ComputeHostHeartbeat(DomainEvent, frozen=True):
+    """The agent of ``host`` is alive (appended every ``heartbeat_interval``)."""
+
+    host: str
+
+
+@registry.event
+class ComputeHostStopped(DomainEvent, frozen=True):
+    """The agent of ``host`` shut down cleanly: the host is down until it registers again."""
+
+    host: str
+
+
+@registry.event
+class ComputeServiceDisabled(DomainEvent, frozen=True):
+    """An operator disabled the host's compute service: the scheduler skips it."""
+
+    host: str
+    reason: str = ""
+
+
+@registry.event
+class ComputeServiceEnabled(DomainEvent, frozen=True):
+    host: str
+
+
+@registry.event
+class HostResourcesClaimed(DomainEvent, frozen=True):
+    """``server_id`` takes ``amounts`` on ``host``; appended with the host stream's
+    version the scheduler decided on."""
+
+    host: str
+    server_id: str
+    amounts: ResourceAmounts
+
+
+@registry.event
+class HostResourcesReleased(DomainEvent, frozen=True):
+    """``server_id`` gives back what it claimed on ``host`` (idempotent: releasing
+    what holds no claim changes nothing)."""
+
+    host: str
+    server_id: str
+
+
+# -- project usage ---------------------------------------------------------------------
+
+
+@registry.event
+class ComputeQuotaConsumed(DomainEvent, frozen=True):
+    project_id: str
+    server_id: str
+    instances: int
+    cores: int
+    ram_mb: int
+
+
+@registry.event
+class ComputeQuotaReleased(DomainEvent, frozen=True):
+    """What ``server_id`` consumed is free again (idempotent per server)."""
+
+    project_id: str
+    server_id: str
+
+
+# -- servers -------------------------------------------------------------------------------
+
+
+@registry.event
+class ServerCreateRequested(DomainEvent, frozen=True):
+    server_id: str
+    project_id: str
+    user_id: str
+    name: str
+    flavor: FlavorSnapshot
+    image: ImageSnapshot
+    created_at: str
+    description: str | None = None
+    key_name: str | None = None
+    #: The key's public key, so the agent needs no keypair lookup.
+    public_key: str | None = None
+    user_data: str | None = None
+    metadata: dict[str, str] = {}
+    availability_zone: str | None = None
+    #: ``[]`` is ``networks: none``; ``[{"auto": ...}]`` or per-network dicts otherwise.
+    networks: list[dict[str, str]] = []
+    scheduler_hints: dict[str, list[str]] = {}
+    reservation_id: str = ""
+    launch_index: int = 0
+    #: An admin's ``host`` / ``availability_zone=zone:host`` placement, if any.
+    requested_host: str | None = None
+
+
+@registry.event
+class ServerScheduled(DomainEvent, frozen=True):
+    """The scheduler placed the server on ``host`` (its ``attempt``-th try, from 1)."""
+
+    server_id: str
+    host: str
+    attempt: int = 1
+
+
+@registry.event
+class ServerScheduleFailed(DomainEvent, frozen=True):
+    """No host could take the server (after ``attempts`` tries): ERROR, with this fault."""
+
+    server_id: str
+    attempts: int
+    fault_code: int = 500
+    fault_message: str = "No valid host was found. "
+    fault_details: str = ""
+
+
+@registry.event
+class ServerSpawnStarted(DomainEvent, frozen=True):
+    """The agent of ``host`` began building the guest (task state ``spawning``)."""
+
+    server_id: str
+    host: str
+
+
+@registry.event
+class ServerSpawned(DomainEvent, frozen=True):
+    """The guest runs: ACTIVE."""
+
+    server_id: str
+    host: str
+    launched_at: str
+    #: The hypervisor's name for the guest (libvirt domain name).
+    instance_name: str
+    #: Where the agent writes the guest's serial console.
+    console_log: str = ""
+    #: network name -> [{"addr": ..., "version": 4, "OS-EXT-IPS:type": "fixed", ...}]
+    addresses: dict[str, list[dict[str, str | int]]] = {}
+
+
+@registry.event
+class ServerSpawnFailed(DomainEvent, frozen=True):
+    """The spawn on ``host`` failed and left nothing behind there; appended
+    together with the :class:`HostResourcesReleased` of that host."""
+
+    server_id: str
+    host: str
+    attempt: int
+    reason: str
+    #: False when no other host could do better (the image is unusable, say).
+    retryable: bool = True
+
+
+@registry.event
+class ServerUpdated(DomainEvent, frozen=True):
+    """The server's name or description after the change."""
+
+    server_id: str
+    name: str
+    description: str | None = None
+
+
+@registry.event
+class ServerMetadataChanged(DomainEvent, frozen=True):
+    """The server's whole metadata after the change."""
+
+    server_id: str
+    metadata: dict[str, str]
+
+
+@registry.event
+class ServerLocked(DomainEvent, frozen=True):
+    server_id: str
+    locked_by: str  # "owner" or "admin", as Nova reports it
+    reason: str | None = None
+
+
+@registry.event
+class ServerUnlocked(DomainEvent, frozen=True):
+    server_id: str
+
+
+@registry.event
+class ServerActionRequested(DomainEvent, frozen=True):
+    """A power action for the agent of ``host``.
+
+    ``action`` is one of ``start``, ``stop``, ``reboot`` (``reboot_type``
+    ``SOFT`` or ``HARD``), ``pause``, ``unpause``, ``suspend``, ``resume``."""
+
+    server_id: str
+    host: str
+    action: str
+    reboot_type: str | None = None
+
+
+@registry.event
+class ServerActionCompleted(DomainEvent, frozen=True):
+    """The agent did ``action``; the server is now ``vm_state`` / ``power_state``
+    (Nova's names: ``active``, ``stopped``, ``paused``, ``suspended``; power
+    state codes 1 running, 3 paused, 4 shutdown, 7 suspended)."""
+
+    server_id: str
+    host: str
+    action: str
+    vm_state: str
+    power_state: int
+
+
+@registry.event
+class ServerActionFailed(DomainEvent, frozen=True):
+    """The agent could not do ``action``; the server keeps its vm_state, loses its
+    task state, and records the fault."""
+
+    server_id: str
+    host: str
+    action: str
+    reason: str
+
+
+@registry.event
+class ServerPowerStateChanged(DomainEvent, frozen=True):
+    """The guest changed state by itself (it powered off, crashed), or the agent
+    found it so when reconciling."""
+
+    server_id: str
+    host: str
+    vm_state: str
+    power_state: int
+
+
+@registry.event
+class ServerDeleteRequested(DomainEvent, frozen=True):
+    """Deleting: task state ``deleting``; the agent of ``host`` destroys the guest."""
+
+    server_id: str
+    host: str | None
+    force: bool = False
+
+
+@registry.event
+class ServerDeleted(DomainEvent, frozen=True):
+    """The server is gone; appended with the releases of its claim and quota."""
+
+    server_id: str
+    deleted_at: str
+
+
+@registry.event
+class ServerErrored(DomainEvent, frozen=True):
+    """The server is in ERROR with this fault (an operation's deadline passed, its
+    guest vanished, ...)."""
+
+    server_id: str
+    fault_code: int
+    fault_message: str
+    fault_details: str = ""
