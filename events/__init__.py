@@ -18,7 +18,7 @@ from cairn.events.envelope import (
 from cairn.events.registry import DomainEvent, EventRegistry, UnknownEventType, registry
 
 # Every event type registers itself on import: each schema module is imported here.
-from cairn.events import identity  # isort: skip
+from cairn.events import identity, image  # isort: skip
 
 __all__ = [
     "ANY_VERSION",
@@ -32,6 +32,7 @@ __all__ = [
     "UnknownEventType",
     "event_hash",
     "identity",
+    "image",
     "registry",
     "stream_category",
     "stream_name",
