@@ -8,6 +8,7 @@ with a member user of the same name, for tenant isolation and sharing.
 from __future__ import annotations
 
 import contextlib
+import io
 import json as jsonlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ class Cloud:
         data: Any = None, headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:  # fmt: skip
         sent = {"X-Auth-Token": self.tokens[as_], **(headers or {})}
+        if isinstance(data, bytes) and len(data) > 64 * 1024:
+            data = io.BytesIO(data)  # aiohttp warns about large raw bodies
         response = await self.client.request(
             method, "/image" + path, headers=sent, json=json, data=data
         )
@@ -107,7 +110,8 @@ def settings_for(tmp_path: Path, **changes: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running_cloud(settings: Settings) -> AsyncIterator[Cloud]:
+async def running_cloud(settings: Settings, *, restart: bool = False) -> AsyncIterator[Cloud]:
+    """The cloud on ``settings``; ``restart``: its projects and users exist already."""
     app = build_app(settings, services=[IDENTITY_SERVICE, IMAGE_SERVICE])
     server = TestServer(app)
     await server.start_server(**RUNNER_OPTIONS)
@@ -116,8 +120,11 @@ async def running_cloud(settings: Settings) -> AsyncIterator[Cloud]:
     try:
         made = Cloud(client)
         made.tokens["admin"] = await made.token("admin", ADMIN_PASSWORD, "admin")
-        await made.add_project_user("alpha")
-        await made.add_project_user("beta")
+        for name in ("alpha", "beta"):
+            if restart:
+                made.tokens[name] = await made.token(name, USER_PASSWORD, name)
+            else:
+                await made.add_project_user(name)
         yield made
     finally:
         await client.close()

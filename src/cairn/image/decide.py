@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cairn.app import Decider
 from cairn.events import NO_STREAM, DomainEvent, Metadata, registry
 from cairn.events import image as ev
-from cairn.image.errors import Conflict, Forbidden, NotFound, QuotaExceeded
+from cairn.image.errors import Conflict, Forbidden, Invalid, NotFound, QuotaExceeded
 from cairn.projections.image import Image, ImageData, ImageState, Usage, image_stream, quota_stream
 from cairn.store.port import StreamWrite
 
@@ -102,7 +102,7 @@ def start_upload(image_id: str, meta: Metadata, *, staging: bool = False) -> Dec
                 f"Image {image_id} is {image.status}; data can only be uploaded to a queued image."
             )
         if not staging and not (image.attributes.disk_format and image.attributes.container_format):
-            raise Conflict(
+            raise Invalid(
                 "Properties disk_format and container_format must be set prior to saving data."
             )
         started = ev.ImageUploadStarted(image_id=image_id, staging=staging)
@@ -180,7 +180,7 @@ def start_import(image_id: str, method: str, meta: Metadata) -> Decider[ImageSta
         if image.status != "uploading" or image.staged is None:
             raise Conflict(f"Image {image_id} is {image.status}; it has no staged data to import.")
         if not (image.attributes.disk_format and image.attributes.container_format):
-            raise Conflict("Properties disk_format and container_format must be set to import.")
+            raise Invalid("Properties disk_format and container_format must be set to import.")
         started = ev.ImageImportStarted(image_id=image_id, method=method)
         return [_image_write(state, image_id, [started], meta)]
 

@@ -104,7 +104,12 @@ class Images:
 
     async def _abandon(self, image_id: str, dest: object, exc: BaseException,
                        meta: Metadata) -> None:  # fmt: skip
-        reason = str(exc) if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ImageError):
+            reason = str(exc)
+        elif isinstance(exc, asyncio.CancelledError):
+            reason = "The upload was cancelled: the client went away."
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
         if await self._landed(image_id):
             # The data event was appended (only the read-your-write wait failed):
             # the image is active, its file must stay.
