@@ -270,3 +270,36 @@ async def test_a_restart_puts_interrupted_uploads_back_to_queued(tmp_path: Path)
     async with running_cloud(settings, restart=True) as cloud:
         assert cloud.images.get(image["id"]).status == "queued"
         assert files_of(cloud) == []
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "part"),
+    [
+        ("bytes=0-0", 206, slice(0, 1)),
+        ("bytes=100-", 206, slice(100, None)),
+        ("bytes=-10", 206, slice(-10, None)),
+        ("bytes=990-5000", 206, slice(990, None)),
+        ("bytes=1000-", 416, None),
+        ("bytes=5-2", 416, None),
+        ("bytes=-", 416, None),
+        ("pages=1-2", 416, None),
+        ("bytes=0-1,5-6", 416, None),
+    ],
+)
+async def test_download_ranges(cloud: Cloud, header: str, status: int, part: slice | None) -> None:
+    data = os.urandom(1000)
+    image = await cloud.create("alpha")
+    await cloud.upload(image["id"], data, as_="alpha")
+    response = await cloud.client.get(
+        f"/image/v2/images/{image['id']}/file",
+        headers={"X-Auth-Token": cloud.tokens["alpha"], "Range": header},
+    )
+    assert response.status == status, await response.text()
+    if part is None:
+        assert response.headers["Content-Range"] == "bytes */1000"
+        assert (await response.json())["code"] == "416 Requested Range Not Satisfiable"
+    else:
+        body = await response.read()
+        assert body == data[part]
+        first = range(1000)[part][0]
+        assert response.headers["Content-Range"] == f"bytes {first}-{first + len(body) - 1}/1000"

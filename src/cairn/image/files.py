@@ -19,7 +19,6 @@ in flight while the next fills.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import secrets
@@ -32,15 +31,19 @@ from cairn.image.errors import QuotaExceeded
 from cairn.logs import get_logger
 from cairn.projections.image import ImageData
 
-#: Bytes gathered before one hand-off to the writer thread.
+#: Bytes gathered before one hand-off to the writer threads.
 BUFFER = 4 * 1024 * 1024
+#: How far behind the write position written pages are dropped from the page cache.
+EVICT_BEHIND = 8 * BUFFER
 HASH_ALGO = "sha512"
 
 log = get_logger(__name__)
 
 
 class _Sink:
-    """One file being written, with its digests; runs in a worker thread."""
+    """One file being written, with its digests. Its two parts run in two worker
+    threads at once (hashlib releases the GIL on large buffers): :meth:`digest`
+    computes md5, :meth:`write` sha512 and the write itself."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -50,16 +53,27 @@ class _Sink:
         self.size = 0
         self.head = b""
 
-    def write(self, data: bytes | bytearray) -> None:
+    def digest(self, data: bytes | bytearray) -> None:
         view = memoryview(data)
         if len(self.head) < qcow2.HEADER_BYTES:
             self.head += bytes(view[: qcow2.HEADER_BYTES - len(self.head)])
         self.md5.update(view)
+
+    def write(self, data: bytes | bytearray) -> None:
+        view = memoryview(data)
         self.sha.update(view)
+        offset = self.size
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
         self.size += len(data)
+        # Start writing this block back now (DONTNEED starts an asynchronous
+        # writeback of dirty pages), so the final fsync has little left to do,
+        # and drop the pages of a block written a while ago, clean by now: an
+        # upload does not push the rest of the page cache out.
+        os.posix_fadvise(self.fd, offset, len(data), os.POSIX_FADV_DONTNEED)
+        if offset >= EVICT_BEHIND:
+            os.posix_fadvise(self.fd, offset - EVICT_BEHIND, len(data), os.POSIX_FADV_DONTNEED)
 
     def finish(self) -> ImageData:
         os.fsync(self.fd)
@@ -110,7 +124,7 @@ class ImageFiles:
         """
         tmp = self.tmp / f"{dest.name}.{secrets.token_hex(4)}"
         sink = await asyncio.to_thread(_Sink, tmp)
-        pending: asyncio.Future[None] | None = None
+        inflight: list[asyncio.Future[None]] = []
         try:
             buffer = bytearray()
             received = 0
@@ -122,22 +136,19 @@ class ImageFiles:
                     )
                 buffer += chunk
                 if len(buffer) >= BUFFER:
-                    if pending is not None:
-                        await pending
-                    pending = asyncio.ensure_future(asyncio.to_thread(sink.write, buffer))
+                    await _settle(inflight)
+                    inflight = _hand_off(sink, buffer)
                     buffer = bytearray()
-            if pending is not None:
-                await pending
-                pending = None
+            await _settle(inflight)
             if buffer:
-                await asyncio.to_thread(sink.write, buffer)
+                inflight = _hand_off(sink, buffer)
+                await _settle(inflight)
             data = await asyncio.to_thread(sink.finish)
             await asyncio.to_thread(_install, tmp, dest)
             return data
         except BaseException:
-            if pending is not None:
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(pending)
+            if inflight:  # the threads must be done with the file before it goes
+                await asyncio.shield(asyncio.wait(inflight))
             await asyncio.shield(asyncio.to_thread(sink.discard))
             raise
 
@@ -164,6 +175,23 @@ class ImageFiles:
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
+
+
+def _hand_off(sink: _Sink, buffer: bytearray) -> list[asyncio.Future[None]]:
+    """Hash and write ``buffer`` in two threads; the futures of both."""
+    return [
+        asyncio.ensure_future(asyncio.to_thread(sink.digest, buffer)),
+        asyncio.ensure_future(asyncio.to_thread(sink.write, buffer)),
+    ]
+
+
+async def _settle(inflight: list[asyncio.Future[None]]) -> None:
+    """Wait for both parts of a hand-off; raise what either raised."""
+    if inflight:
+        await asyncio.wait(inflight)
+        for future in inflight:
+            future.result()
+        inflight.clear()
 
 
 def _install(source: Path, dest: Path) -> None:

@@ -4,7 +4,7 @@ the interoperable import (``PUT /stage`` then ``POST /import`` with
 
 Bodies stream: the upload reads the request in chunks straight into
 :meth:`cairn.image.service.Images.upload`; the download is a file response
-(``sendfile`` where the platform has it), which also answers ``Range``.
+that reads ahead of the socket (:mod:`.sendfile`), which also answers ``Range``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from aiohttp import web
 from cairn.api.body import read_json
 from cairn.api.faults import HTTPFault
 from cairn.api.image.common import caller, images, json, owned_image, require, visible_image
+from cairn.api.image.sendfile import send_file
 from cairn.image.errors import Invalid
 
 CHUNK = 1024 * 1024
@@ -66,12 +67,8 @@ async def download(request: web.Request) -> web.StreamResponse:
     data = service.data(image)
     if data is None:
         return web.Response(status=204)
-    response = web.FileResponse(
-        service.files.path(image.id),
-        chunk_size=CHUNK,
-        headers={"Content-Type": OCTET_STREAM, "Content-MD5": data.checksum},
-    )
-    return response
+    headers = {"Content-Type": OCTET_STREAM, "Content-MD5": data.checksum}
+    return await send_file(request, service.files.path(image.id), data.size, headers)
 
 
 async def stage(request: web.Request) -> web.Response:
