@@ -1,6 +1,6 @@
 """The identity and image services on aiohttp's test server, and helpers to call them.
 
-``cloud`` runs on SQLite; ``pg_cloud`` on a fresh PostgreSQL database. Both
+``cloud`` runs on SQLite; ``any_cloud`` on SQLite and on a fresh PostgreSQL database. Both
 have the bootstrap's admin project and two more, ``alpha`` and ``beta``, each
 with a member user of the same name, for tenant isolation and sharing.
 """
@@ -25,6 +25,7 @@ from cairn.api.image import SERVICE as IMAGE_SERVICE
 from cairn.config import Listen, Settings
 from cairn.image.service import Images
 from cairn.runtime import build_app
+from tests.conftest import fresh_pg_database
 
 ADMIN_PASSWORD = "admin-s3cret"
 USER_PASSWORD = "user-s3cret-1"
@@ -136,7 +137,16 @@ async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
         yield made
 
 
-@pytest.fixture
-async def pg_cloud(tmp_path: Path, pg_database: str) -> AsyncIterator[Cloud]:
-    async with running_cloud(settings_for(tmp_path, store=pg_database)) as made:
+@contextlib.asynccontextmanager
+async def cloud_on(store: str, tmp_path: Path, **changes: Any) -> AsyncIterator[Cloud]:
+    """A cloud on ``store`` (``sqlite`` or ``postgresql``, a fresh database)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if store == "postgresql":
+            changes["store"] = await stack.enter_async_context(fresh_pg_database())
+        yield await stack.enter_async_context(running_cloud(settings_for(tmp_path, **changes)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Cloud]:
+    async with cloud_on(request.param, tmp_path) as made:
         yield made

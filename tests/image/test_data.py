@@ -6,12 +6,10 @@ The core cases run on SQLite and on PostgreSQL (``any_cloud``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,25 +17,9 @@ from cairn.events import Metadata
 from cairn.image import decide, qcow2
 from cairn.projections.image import ImageData
 from cairn.store.port import WrongExpectedVersion
-from tests.conftest import fresh_pg_database
-from tests.image.conftest import Cloud, running_cloud, settings_for
+from tests.image.conftest import Cloud, cloud_on, running_cloud, settings_for
 
 OCTET = {"Content-Type": "application/octet-stream"}
-
-
-@contextlib.asynccontextmanager
-async def cloud_on(store: str, tmp_path: Path, **changes: Any) -> AsyncIterator[Cloud]:
-    """A cloud on ``store`` (``sqlite`` or ``postgresql``, a fresh database)."""
-    async with contextlib.AsyncExitStack() as stack:
-        if store == "postgresql":
-            changes["store"] = await stack.enter_async_context(fresh_pg_database())
-        yield await stack.enter_async_context(running_cloud(settings_for(tmp_path, **changes)))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def any_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Cloud]:
-    async with cloud_on(request.param, tmp_path) as made:
-        yield made
 
 
 def files_of(cloud: Cloud) -> list[str]:
