@@ -11,9 +11,9 @@ An upload is written to ``tmp/`` while md5, sha512 and the size are computed;
 the file is fsynced and renamed into place, and the directory fsynced, only
 once every byte arrived. The rename happens before the ``ImageDataUploaded``
 event is appended: an image is never ``active`` without its complete file.
-Nothing holds a whole image in memory: chunks are gathered into buffers of
-:data:`BUFFER` bytes and written (and hashed) in a worker thread, one buffer
-in flight while the next fills.
+Nothing holds a whole image in memory: chunks are gathered into batches of
+about :data:`BUFFER` bytes, hashed and written in worker threads, one batch in
+flight while the next fills.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import os
 import secrets
-import shutil
 from collections.abc import AsyncIterable
 from pathlib import Path
 
@@ -33,6 +32,8 @@ from cairn.projections.image import ImageData
 
 #: Bytes gathered before one hand-off to the writer threads.
 BUFFER = 4 * 1024 * 1024
+#: Most chunks in one hand-off (writev takes at most IOV_MAX buffers, 1024 on Linux).
+MAX_BATCH = 512
 #: How far behind the write position written pages are dropped from the page cache.
 EVICT_BEHIND = 8 * BUFFER
 HASH_ALGO = "sha512"
@@ -53,27 +54,33 @@ class _Sink:
         self.size = 0
         self.head = b""
 
-    def digest(self, data: bytes | bytearray) -> None:
-        view = memoryview(data)
+    def digest(self, chunks: list[bytes]) -> None:
         if len(self.head) < qcow2.HEADER_BYTES:
-            self.head += bytes(view[: qcow2.HEADER_BYTES - len(self.head)])
-        self.md5.update(view)
+            self.head += b"".join(chunks)[: qcow2.HEADER_BYTES - len(self.head)]
+        for chunk in chunks:
+            self.md5.update(chunk)
 
-    def write(self, data: bytes | bytearray) -> None:
-        view = memoryview(data)
-        self.sha.update(view)
+    def write(self, chunks: list[bytes]) -> None:
         offset = self.size
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
-        self.size += len(data)
+        for chunk in chunks:
+            self.sha.update(chunk)
+        size = sum(len(chunk) for chunk in chunks)
+        views = [memoryview(chunk) for chunk in chunks]
+        while views:  # writev may write less than asked: go on from where it stopped
+            written = os.writev(self.fd, views)
+            while views and written >= len(views[0]):
+                written -= len(views[0])
+                views.pop(0)
+            if views and written:
+                views[0] = views[0][written:]
+        self.size += size
         # Start writing this block back now (DONTNEED starts an asynchronous
         # writeback of dirty pages), so the final fsync has little left to do,
         # and drop the pages of a block written a while ago, clean by now: an
         # upload does not push the rest of the page cache out.
-        os.posix_fadvise(self.fd, offset, len(data), os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(self.fd, offset, size, os.POSIX_FADV_DONTNEED)
         if offset >= EVICT_BEHIND:
-            os.posix_fadvise(self.fd, offset - EVICT_BEHIND, len(data), os.POSIX_FADV_DONTNEED)
+            os.posix_fadvise(self.fd, offset - EVICT_BEHIND, size, os.POSIX_FADV_DONTNEED)
 
     def finish(self) -> ImageData:
         os.fsync(self.fd)
@@ -126,22 +133,25 @@ class ImageFiles:
         sink = await asyncio.to_thread(_Sink, tmp)
         inflight: list[asyncio.Future[None]] = []
         try:
-            buffer = bytearray()
-            received = 0
+            # Chunks are handed over as a list (no copy on the event loop's thread),
+            # about BUFFER bytes at a time.
+            batch: list[bytes] = []
+            batched = received = 0
             async for chunk in chunks:
                 received += len(chunk)
                 if max_bytes is not None and received > max_bytes:
                     raise QuotaExceeded(
                         f"The upload passed the {max_bytes} bytes left in the project's quota."
                     )
-                buffer += chunk
-                if len(buffer) >= BUFFER:
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= BUFFER or len(batch) >= MAX_BATCH:
                     await _settle(inflight)
-                    inflight = _hand_off(sink, buffer)
-                    buffer = bytearray()
+                    inflight = _hand_off(sink, batch)
+                    batch, batched = [], 0
             await _settle(inflight)
-            if buffer:
-                inflight = _hand_off(sink, buffer)
+            if batch:
+                inflight = _hand_off(sink, batch)
                 await _settle(inflight)
             data = await asyncio.to_thread(sink.finish)
             await asyncio.to_thread(_install, tmp, dest)
@@ -165,23 +175,12 @@ class ImageFiles:
 
         await asyncio.to_thread(unlink)
 
-    async def write_bytes(self, dest: Path, data: bytes) -> ImageData:
-        """A small file (the default image's parts) through the same path as uploads."""
 
-        async def one() -> AsyncIterable[bytes]:
-            yield data
-
-        return await self.receive(one(), dest)
-
-    def free_bytes(self) -> int:
-        return shutil.disk_usage(self.root).free
-
-
-def _hand_off(sink: _Sink, buffer: bytearray) -> list[asyncio.Future[None]]:
-    """Hash and write ``buffer`` in two threads; the futures of both."""
+def _hand_off(sink: _Sink, batch: list[bytes]) -> list[asyncio.Future[None]]:
+    """Hash and write ``batch`` in two threads; the futures of both."""
     return [
-        asyncio.ensure_future(asyncio.to_thread(sink.digest, buffer)),
-        asyncio.ensure_future(asyncio.to_thread(sink.write, buffer)),
+        asyncio.ensure_future(asyncio.to_thread(sink.digest, batch)),
+        asyncio.ensure_future(asyncio.to_thread(sink.write, batch)),
     ]
 
 
