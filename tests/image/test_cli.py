@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -69,6 +70,15 @@ def server(
 @pytest.fixture(scope="module")
 def cloud(server: tuple[Running, int]) -> Running:
     return server[0]
+
+
+def _admin_token(cloud: Running) -> str:
+    password = cloud.clouds["cairn-admin"]["auth"]["password"]  # type: ignore[index]
+    auth = v3.Password(
+        auth_url=f"{cloud.url}/identity", username="admin", password=password,
+        user_domain_id="default", project_name="admin", project_domain_id="default",
+    )  # fmt: skip
+    return str(ks_session.Session(auth=auth).get_token())
 
 
 def show(cloud: Running, image: str, who: str = "cairn-admin") -> dict[str, object]:
@@ -205,13 +215,7 @@ def test_a_1_gib_upload_and_download_stream_in_bounded_memory(
     server: tuple[Running, int],
 ) -> None:
     cloud, pid = server
-    password = cloud.clouds["cairn-admin"]["auth"]["password"]  # type: ignore[index]
-    auth = v3.Password(
-        auth_url=f"{cloud.url}/identity", username="admin", password=password,
-        user_domain_id="default", project_name="admin", project_domain_id="default",
-    )  # fmt: skip
-    token = ks_session.Session(auth=auth).get_token()
-    headers = {"X-Auth-Token": token}
+    headers = {"X-Auth-Token": _admin_token(cloud)}
     base = f"{cloud.url}/image/v2/images"
     body = {"name": "one-gib", "disk_format": "raw", "container_format": "bare"}
     made = requests.post(base, json=body, headers=headers, timeout=30)
@@ -246,3 +250,38 @@ def test_a_1_gib_upload_and_download_stream_in_bounded_memory(
     assert growth < MEMORY_BOUND, f"the server's peak RSS grew by {growth / 2**20:.1f} MiB"
     assert requests.delete(f"{base}/{image}", headers=headers, timeout=30).status_code == 204
     assert not (cloud.data / "images" / image).exists()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_upload_cut_off_half_way_in_the_real_server(cloud: Running, chunked: bool) -> None:
+    headers = {"X-Auth-Token": _admin_token(cloud)}
+    base = f"{cloud.url}/image/v2/images"
+    body = {"name": "cut-off", "disk_format": "raw", "container_format": "bare"}
+    image = requests.post(base, json=body, headers=headers, timeout=30).json()["id"]
+    half = b"h" * (8 * CHUNK)
+    host, port = cloud.url.removeprefix("http://").split(":")
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {2 * len(half)}"
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(
+            f"PUT /image/v2/images/{image}/file HTTP/1.1\r\nHost: {host}\r\n"
+            f"X-Auth-Token: {headers['X-Auth-Token']}\r\n"
+            f"Content-Type: application/octet-stream\r\n{framing}\r\n\r\n".encode()
+        )
+        conn.sendall(f"{len(half):x}\r\n".encode() + half + b"\r\n" if chunked else half)
+        deadline = time.monotonic() + 10
+        while (
+            requests.get(f"{base}/{image}", headers=headers, timeout=30).json()["status"]
+            != "saving"
+        ):
+            assert time.monotonic() < deadline, "the upload never started"
+            time.sleep(0.05)
+    deadline = time.monotonic() + 10
+    while (shown := requests.get(f"{base}/{image}", headers=headers, timeout=30).json())[
+        "status"
+    ] != "queued":
+        assert time.monotonic() < deadline, f"the image stayed {shown['status']}"
+        time.sleep(0.05)
+    assert (shown["size"], shown["checksum"]) == (None, None)
+    assert not list((cloud.data / "images").rglob(f"{image}*"))
+    assert "unhandled error" not in cloud.stderr_path.read_text()
+    requests.delete(f"{base}/{image}", headers=headers, timeout=30)
