@@ -87,8 +87,8 @@ catalog = Catalog()
 
 
 def _register_builtin() -> None:
-    # Imported here, not at the top: streams.py registers itself in ``catalog``.
-    from cairn.projections import streams  # noqa: F401
+    # Imported here, not at the top: these modules register themselves in ``catalog``.
+    from cairn.projections import image, streams  # noqa: F401
 
 
 _register_builtin()

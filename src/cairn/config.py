@@ -65,6 +65,11 @@ class Settings:
     policy_file: Path | None = None
     lockout_attempts: int = 0
     lockout_seconds: float = 1800.0
+    #: every project's image quota: how many images, how many bytes (-1: no limit)
+    image_quota_images: int = 100
+    image_quota_bytes: int = 100 * 1024**3
+    #: where the default guest is (None: the build script's cache; "none": no default image)
+    guest_dir: str | None = None
 
     @property
     def store_url(self) -> str:
@@ -225,6 +230,32 @@ def _seconds_range(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+def parse_limit(text: str) -> int:
+    """A quota: a whole number, or -1 for no limit."""
+    stripped = text.strip()
+    if stripped == "-1":
+        return -1
+    if not stripped.isdigit():
+        raise ValueError("expected a whole number, or -1 for no limit")
+    return int(stripped)
+
+
+def parse_guest_dir(text: str) -> str:
+    if text.strip().lower() == "none":
+        return "none"
+    return str(Path(text).expanduser().absolute())
+
+
+def default_guest_dir(env: Mapping[str, str]) -> Path:
+    """Where ``scripts/build-guest-image`` puts the guest: ``$XDG_CACHE_HOME/cairn/guest``,
+    else ``~/.cache/cairn/guest`` (the script also honours ``CAIRN_GUEST_DIR``)."""
+    xdg = env.get("XDG_CACHE_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "cairn" / "guest"
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return home / ".cache" / "cairn" / "guest"
+
+
 def parse_file(text: str) -> Path:
     path = Path(text).expanduser().absolute()
     if not path.is_file():
@@ -338,5 +369,30 @@ OPTIONS: tuple[Option, ...] = (
         parse=_seconds_range(1, 30 * 24 * 3600),
         metavar="SECONDS",
         help="how long a locked-out user stays locked (default: 1800)",
+    ),
+    Option(
+        field="image_quota_images",
+        flag="--image-quota-images",
+        env="CAIRN_IMAGE_QUOTA_IMAGES",
+        parse=parse_limit,
+        metavar="N",
+        help="images a project may own (default: 100; -1: no limit)",
+    ),
+    Option(
+        field="image_quota_bytes",
+        flag="--image-quota-bytes",
+        env="CAIRN_IMAGE_QUOTA_BYTES",
+        parse=parse_limit,
+        metavar="BYTES",
+        help="bytes of image data a project may store (default: 100 GiB; -1: no limit)",
+    ),
+    Option(
+        field="guest_dir",
+        flag="--guest-dir",
+        env="CAIRN_GUEST_DIR",
+        parse=parse_guest_dir,
+        metavar="DIR",
+        help="the guest built by scripts/build-guest-image, uploaded as the default image on "
+        "the first start (default: ~/.cache/cairn/guest; 'none': no default image)",
     ),
 )

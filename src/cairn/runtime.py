@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
 
 import aiohttp
 import uvloop
@@ -35,20 +37,24 @@ from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
 from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
 from cairn.api.identity import SERVICE as IDENTITY_SERVICE
+from cairn.api.image import IMAGE_CONFIG
+from cairn.api.image import SERVICE as IMAGE_SERVICE
 from cairn.api.keys import BUS
 from cairn.api.services import CleanupContext, Service
 from cairn.bus import open_bus
 from cairn.bus.relay import OutboxRelay
-from cairn.config import Listen, Settings, redact_url
+from cairn.config import Listen, Settings, default_guest_dir, redact_url
 from cairn.errors import CairnError
 from cairn.identity.config import IdentityConfig
+from cairn.image.config import ImageConfig
+from cairn.image.decide import Limits
 from cairn.logs import get_logger
 from cairn.store import open_store
 
 log = get_logger(__name__)
 
 #: The services this process serves. A new service adds one line here.
-SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE,)
+SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE, IMAGE_SERVICE)
 
 PROBE_TIMEOUT = 5.0
 
@@ -160,11 +166,26 @@ def identity_config(settings: Settings) -> IdentityConfig:
     )
 
 
+def image_config(settings: Settings) -> ImageConfig:
+    if settings.guest_dir == "none":
+        guest_dir = None
+    elif settings.guest_dir is not None:
+        guest_dir = Path(settings.guest_dir)
+    else:
+        guest_dir = default_guest_dir(os.environ)
+    return ImageConfig(
+        data_dir=settings.data_dir,
+        limits=Limits(images=settings.image_quota_images, bytes=settings.image_quota_bytes),
+        guest_dir=guest_dir,
+    )
+
+
 def config_context(settings: Settings) -> CleanupContext:
     """Puts each service's configuration on the application, before the resources open."""
 
     async def config_ctx(app: web.Application) -> AsyncIterator[None]:
         app[IDENTITY_CONFIG] = identity_config(settings)
+        app[IMAGE_CONFIG] = image_config(settings)
         yield
 
     return config_ctx

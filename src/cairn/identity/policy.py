@@ -149,6 +149,23 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:get_application_credential": "rule:admin_required or user_id:%(target.user.id)s",
     "identity:create_application_credential": "user_id:%(target.user.id)s",
     "identity:delete_application_credential": "rule:admin_required or user_id:%(target.user.id)s",
+    # image (Glance's secure defaults; who sees which image is cairn.image.rules)
+    "image:get_images": "rule:admin_required or role:reader",
+    "image:get_image": "rule:admin_required or role:reader",
+    "image:download_image": "rule:admin_required or role:reader",
+    "image:add_image": "rule:admin_required or role:member",
+    "image:modify_image": "rule:admin_or_project_member",
+    "image:delete_image": "rule:admin_or_project_member",
+    "image:upload_image": "rule:admin_or_project_member",
+    "image:publicize_image": "rule:admin_required",
+    "image:communitize_image": "rule:admin_or_project_member",
+    "image:deactivate": "rule:admin_or_project_member",
+    "image:reactivate": "rule:admin_or_project_member",
+    "image:get_members": "rule:admin_required or role:reader",
+    "image:get_member": "rule:admin_required or role:reader",
+    "image:add_member": "rule:admin_or_project_member",
+    "image:delete_member": "rule:admin_or_project_member",
+    "image:modify_member": "rule:admin_required or role:member",
 }
 
 _SUBST = re.compile(r"^%\((?P<path>[^)]+)\)s$")

@@ -1,0 +1,140 @@
+"""Image events (Glance v2): images, their data, their members, and per-project usage.
+
+Streams: ``image-<id>`` (one image: its metadata, status, data and members) and
+``imagequota-<project id>`` (the project's image usage). Every write that
+changes a project's usage (a new image, uploaded data, a deletion) appends an
+:class:`ImageUsageChanged` to the project's quota stream at the version its
+decision saw, in the same atomic append as the image's own event: two
+concurrent uploads cannot both pass the limit.
+
+Events carry metadata, sizes and checksums, never image bytes: those live in
+files under the data directory, named by the image id.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from cairn.events.registry import DomainEvent, registry
+
+
+class ImageAttributes(msgspec.Struct, frozen=True, kw_only=True):
+    """The user-settable attributes of an image, all of them."""
+
+    name: str | None = None
+    disk_format: str | None = None
+    container_format: str | None = None
+    visibility: str = "shared"
+    protected: bool = False
+    os_hidden: bool = False
+    min_disk: int = 0
+    min_ram: int = 0
+    tags: list[str] = []
+    #: additional properties (Glance's "extra properties"), string values
+    properties: dict[str, str] = {}
+
+
+@registry.event
+class ImageCreated(DomainEvent, frozen=True):
+    image_id: str
+    owner: str | None
+    attributes: ImageAttributes
+
+
+@registry.event
+class ImageUpdated(DomainEvent, frozen=True):
+    """The image's attributes after the change (all of them)."""
+
+    image_id: str
+    attributes: ImageAttributes
+
+
+@registry.event
+class ImageUploadStarted(DomainEvent, frozen=True):
+    """Data started to arrive (status ``saving``, or ``uploading`` when staged)."""
+
+    image_id: str
+    staging: bool = False
+
+
+@registry.event
+class ImageUploadFailed(DomainEvent, frozen=True):
+    """An upload or import did not finish; no data was kept (status back to ``queued``)."""
+
+    image_id: str
+    reason: str
+
+
+@registry.event
+class ImageDataStaged(DomainEvent, frozen=True):
+    """Data was staged for an interoperable import (status ``uploading``)."""
+
+    image_id: str
+    size: int
+    checksum: str
+    os_hash_algo: str
+    os_hash_value: str
+    virtual_size: int | None = None
+
+
+@registry.event
+class ImageImportStarted(DomainEvent, frozen=True):
+    """An import began (status ``importing``)."""
+
+    image_id: str
+    method: str
+
+
+@registry.event
+class ImageDataUploaded(DomainEvent, frozen=True):
+    """The image's data is stored, complete and durable (status ``active``)."""
+
+    image_id: str
+    size: int
+    checksum: str
+    os_hash_algo: str
+    os_hash_value: str
+    virtual_size: int | None = None
+
+
+@registry.event
+class ImageDeactivated(DomainEvent, frozen=True):
+    image_id: str
+
+
+@registry.event
+class ImageReactivated(DomainEvent, frozen=True):
+    image_id: str
+
+
+@registry.event
+class ImageDeleted(DomainEvent, frozen=True):
+    image_id: str
+
+
+@registry.event
+class ImageMemberAdded(DomainEvent, frozen=True):
+    image_id: str
+    member_id: str
+
+
+@registry.event
+class ImageMemberStatusChanged(DomainEvent, frozen=True):
+    image_id: str
+    member_id: str
+    status: str
+
+
+@registry.event
+class ImageMemberRemoved(DomainEvent, frozen=True):
+    image_id: str
+    member_id: str
+
+
+@registry.event
+class ImageUsageChanged(DomainEvent, frozen=True):
+    """A project's image usage after a change: images it owns and bytes they hold."""
+
+    project_id: str
+    images: int
+    bytes: int

@@ -1,0 +1,213 @@
+"""The image catalogue: Glance's images, their members and each project's usage.
+
+One state serves the API's reads, the image deciders (with the version of every
+stream folded, for their expected versions) and the audit tool's replay
+(``cairn audit replay images``). Times come from the events' recorded time, so
+the fold stays pure.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+import msgspec
+
+from cairn.events import RecordedEvent
+from cairn.events import image as ev
+from cairn.projections.catalog import Row, catalog
+from cairn.projections.fold import Projection, handles
+
+
+class Member(msgspec.Struct):
+    member_id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImageData(msgspec.Struct, frozen=True):
+    """What is known of stored (or staged) data: its size and checksums."""
+
+    size: int
+    checksum: str
+    os_hash_algo: str
+    os_hash_value: str
+    virtual_size: int | None = None
+
+
+class Image(msgspec.Struct):
+    id: str
+    owner: str | None
+    status: str
+    attributes: ev.ImageAttributes
+    created_at: datetime
+    updated_at: datetime
+    data: ImageData | None = None
+    staged: ImageData | None = None
+    members: dict[str, Member] = {}
+
+    @property
+    def visibility(self) -> str:
+        return self.attributes.visibility
+
+
+class Usage(msgspec.Struct):
+    images: int = 0
+    bytes: int = 0
+
+
+class ImageState(msgspec.Struct):
+    images: dict[str, Image] = {}
+    #: project id -> its usage, as the last ImageUsageChanged said
+    usage: dict[str, Usage] = {}
+    #: stream -> its version, for every stream folded here
+    versions: dict[str, int] = {}
+
+
+def image_stream(image_id: str) -> str:
+    return f"image-{image_id}"
+
+
+def quota_stream(project_id: str) -> str:
+    return f"imagequota-{project_id}"
+
+
+class ImageProjection(Projection[ImageState]):
+    name = "images"
+    state_type: ClassVar[Any] = ImageState
+
+    def initial(self) -> ImageState:
+        return ImageState()
+
+    def apply(self, state: ImageState, event: RecordedEvent) -> ImageState:
+        state.versions[event.stream] = event.version
+        return super().apply(state, event)
+
+    @handles("ImageCreated")
+    def _created(self, s: ImageState, e: RecordedEvent, d: ev.ImageCreated) -> Any:
+        s.images[d.image_id] = Image(
+            d.image_id, d.owner, "queued", d.attributes, e.recorded_at, e.recorded_at
+        )
+        return s
+
+    @handles("ImageUpdated")
+    def _updated(self, s: ImageState, e: RecordedEvent, d: ev.ImageUpdated) -> Any:
+        image = s.images.get(d.image_id)
+        if image is not None:
+            image.attributes = d.attributes
+            image.updated_at = e.recorded_at
+        return s
+
+    @handles("ImageUploadStarted")
+    def _started(self, s: ImageState, e: RecordedEvent, d: ev.ImageUploadStarted) -> Any:
+        return _status(s, d.image_id, "uploading" if d.staging else "saving", e)
+
+    @handles("ImageUploadFailed")
+    def _failed(self, s: ImageState, e: RecordedEvent, d: ev.ImageUploadFailed) -> Any:
+        image = s.images.get(d.image_id)
+        if image is not None:
+            image.staged = None
+        return _status(s, d.image_id, "queued", e)
+
+    @handles("ImageDataStaged")
+    def _staged(self, s: ImageState, e: RecordedEvent, d: ev.ImageDataStaged) -> Any:
+        image = s.images.get(d.image_id)
+        if image is not None:
+            image.staged = _data(d)
+        return _status(s, d.image_id, "uploading", e)
+
+    @handles("ImageImportStarted")
+    def _importing(self, s: ImageState, e: RecordedEvent, d: ev.ImageImportStarted) -> Any:
+        return _status(s, d.image_id, "importing", e)
+
+    @handles("ImageDataUploaded")
+    def _uploaded(self, s: ImageState, e: RecordedEvent, d: ev.ImageDataUploaded) -> Any:
+        image = s.images.get(d.image_id)
+        if image is not None:
+            image.data = _data(d)
+            image.staged = None
+        return _status(s, d.image_id, "active", e)
+
+    @handles("ImageDeactivated")
+    def _deactivated(self, s: ImageState, e: RecordedEvent, d: ev.ImageDeactivated) -> Any:
+        return _status(s, d.image_id, "deactivated", e)
+
+    @handles("ImageReactivated")
+    def _reactivated(self, s: ImageState, e: RecordedEvent, d: ev.ImageReactivated) -> Any:
+        return _status(s, d.image_id, "active", e)
+
+    @handles("ImageDeleted")
+    def _deleted(self, s: ImageState, e: RecordedEvent, d: ev.ImageDeleted) -> Any:
+        s.images.pop(d.image_id, None)
+        return s
+
+    @handles("ImageMemberAdded")
+    def _member(self, s: ImageState, e: RecordedEvent, d: ev.ImageMemberAdded) -> Any:
+        image = s.images.get(d.image_id)
+        if image is not None:
+            image.members[d.member_id] = Member(
+                d.member_id, "pending", e.recorded_at, e.recorded_at
+            )
+        return s
+
+    @handles("ImageMemberStatusChanged")
+    def _member_status(
+        self, s: ImageState, e: RecordedEvent, d: ev.ImageMemberStatusChanged
+    ) -> Any:
+        image = s.images.get(d.image_id)
+        member = image.members.get(d.member_id) if image is not None else None
+        if member is not None:
+            member.status = d.status
+            member.updated_at = e.recorded_at
+        return s
+
+    @handles("ImageMemberRemoved")
+    def _member_removed(self, s: ImageState, e: RecordedEvent, d: ev.ImageMemberRemoved) -> Any:
+        image = s.images.get(d.image_id)
+        if image is not None:
+            image.members.pop(d.member_id, None)
+        return s
+
+    @handles("ImageUsageChanged")
+    def _usage(self, s: ImageState, e: RecordedEvent, d: ev.ImageUsageChanged) -> Any:
+        s.usage[d.project_id] = Usage(d.images, d.bytes)
+        return s
+
+
+def _status(s: ImageState, image_id: str, status: str, e: RecordedEvent) -> ImageState:
+    image = s.images.get(image_id)
+    if image is not None:
+        image.status = status
+        image.updated_at = e.recorded_at
+    return s
+
+
+def _data(d: ev.ImageDataUploaded | ev.ImageDataStaged) -> ImageData:
+    return ImageData(d.size, d.checksum, d.os_hash_algo, d.os_hash_value, d.virtual_size)
+
+
+def image_rows(state: ImageState, project: str | None) -> list[Row]:
+    return [
+        {
+            "id": image.id,
+            "name": image.attributes.name,
+            "status": image.status,
+            "visibility": image.visibility,
+            "owner": image.owner,
+            "size": image.data.size if image.data else None,
+            "disk_format": image.attributes.disk_format,
+            "updated": image.updated_at.isoformat(),
+        }
+        for image in sorted(state.images.values(), key=lambda i: (i.created_at, i.id))
+        if project is None or image.owner == project
+    ]
+
+
+catalog.register(
+    "images",
+    ImageProjection,
+    rows=image_rows,
+    columns=("id", "name", "status", "visibility", "owner", "size", "disk_format", "updated"),
+    description="Glance images: name, status, visibility, owner, size",
+)

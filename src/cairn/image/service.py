@@ -1,0 +1,158 @@
+"""The image service's core: the catalogue's read model, the deciders' executor and
+the files, and the commands that need more than one of them (data in and out).
+
+Data commands keep one promise: an image is ``active`` only once its complete
+file is durable in place. An upload appends ``ImageUploadStarted`` (only one
+upload per image can win it), streams to a temporary file, renames it into
+place, then appends ``ImageDataUploaded`` together with the project's new
+usage. If anything fails on the way (the client goes away, the quota is
+exceeded, the store refuses), the file is removed and ``ImageUploadFailed``
+puts the image back to ``queued``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable
+
+from cairn.app import CommandExecutor, Decider
+from cairn.events import Metadata
+from cairn.image import decide
+from cairn.image.decide import Limits
+from cairn.image.errors import ImageError
+from cairn.image.files import ImageFiles
+from cairn.logs import get_logger
+from cairn.projections.image import Image, ImageData, ImageState, image_stream
+from cairn.readmodel import ProjectionRunner
+from cairn.store.port import AppendResult, EventStore
+
+log = get_logger(__name__)
+
+RESTART_REASON = "The upload was interrupted by a restart of the image service."
+
+
+class Images:
+    def __init__(
+        self,
+        store: EventStore,
+        runner: ProjectionRunner[ImageState],
+        files: ImageFiles,
+        limits: Limits,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.executor = CommandExecutor(store, runner)
+        self.files = files
+        self.limits = limits
+
+    @property
+    def state(self) -> ImageState:
+        return self.runner.state
+
+    async def run(self, decider: Decider[ImageState]) -> AppendResult | None:
+        return await self.executor.execute(decider)
+
+    def get(self, image_id: str) -> Image:
+        return decide.existing(self.state, image_id)
+
+    # -- data ----------------------------------------------------------------------
+
+    async def upload(self, image_id: str, chunks: AsyncIterable[bytes], meta: Metadata,
+                     *, limits: Limits | None = None) -> Image:  # fmt: skip
+        """Store ``chunks`` as the data of queued image ``image_id`` (within ``limits``,
+        the service's by default)."""
+        limits = limits or self.limits
+        await self.run(decide.start_upload(image_id, meta))
+        dest = self.files.path(image_id)
+        try:
+            data = await self.files.receive(chunks, dest, max_bytes=self._room(image_id, limits))
+            await self.run(decide.finish_upload(image_id, data, limits, meta))
+        except BaseException as exc:
+            await asyncio.shield(self._abandon(image_id, dest, exc, meta))
+            raise
+        return self.get(image_id)
+
+    async def stage(self, image_id: str, chunks: AsyncIterable[bytes], meta: Metadata) -> Image:
+        """Stage ``chunks`` for an import (``PUT /v2/images/{id}/stage``)."""
+        await self.run(decide.start_upload(image_id, meta, staging=True))
+        dest = self.files.staged_path(image_id)
+        try:
+            data = await self.files.receive(chunks, dest, max_bytes=self._room(image_id))
+            await self.run(decide.finish_staging(image_id, data, meta))
+        except BaseException as exc:
+            await asyncio.shield(self._abandon(image_id, dest, exc, meta))
+            raise
+        return self.get(image_id)
+
+    async def import_staged(self, image_id: str, method: str, meta: Metadata) -> None:
+        """``glance-direct``: the staged file becomes the image's data."""
+        await self.run(decide.start_import(image_id, method, meta))
+        staged = self.get(image_id).staged
+        assert staged is not None  # start_import checked it
+        dest = self.files.path(image_id)
+        try:
+            await self.files.adopt(self.files.staged_path(image_id), dest)
+            await self.run(decide.finish_upload(image_id, staged, self.limits, meta))
+        except BaseException as exc:
+            await asyncio.shield(self._abandon(image_id, dest, exc, meta))
+            raise
+
+    def _room(self, image_id: str, limits: Limits | None = None) -> int | None:
+        """Bytes the image's owner may still store: an upload stops past it."""
+        image = self.get(image_id)
+        return (limits or self.limits).remaining_bytes(decide.usage(self.state, image.owner))
+
+    async def _abandon(self, image_id: str, dest: object, exc: BaseException,
+                       meta: Metadata) -> None:  # fmt: skip
+        if isinstance(exc, ImageError):
+            reason = str(exc)
+        elif isinstance(exc, asyncio.CancelledError):
+            reason = "The upload was cancelled: the client went away."
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        if await self._landed(image_id):
+            # The data event was appended (only the read-your-write wait failed):
+            # the image is active, its file must stay.
+            log.warning("upload stored, but its answer failed", image_id=image_id, reason=reason)
+            return
+        log.info("image upload failed", image_id=image_id, reason=reason)
+        await self.files.remove(image_id)
+        try:
+            await self.run(decide.fail_upload(image_id, reason[:255], meta))
+        except Exception:  # the store is gone: the restart reconciles it
+            log.warning("cannot record a failed upload", image_id=image_id, exc_info=True)
+
+    async def _landed(self, image_id: str) -> bool:
+        try:
+            events = await self.store.read_stream(image_stream(image_id))
+        except Exception:
+            return False
+        return bool(events) and events[-1].type == "ImageDataUploaded"
+
+    async def delete(self, image_id: str, meta: Metadata) -> None:
+        await self.run(decide.delete(image_id, meta))
+        await self.files.remove(image_id)
+
+    def data(self, image: Image) -> ImageData | None:
+        return image.data if image.status in ("active", "deactivated") else None
+
+    # -- start -----------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """After a start: uploads in flight were cut off (back to ``queued``), and files
+        that belong to no image any more (a crash between delete and unlink) go."""
+        meta = Metadata(request_id="cairn-image-reconcile")
+        for image in list(self.state.images.values()):
+            if image.status in ("saving", "uploading", "importing"):
+                await self.files.remove(image.id)
+                await self.run(decide.fail_upload(image.id, RESTART_REASON, meta))
+
+        def orphans() -> list[str]:
+            state = self.state
+            names = [p.name for p in self.files.root.iterdir() if p.is_file()]
+            names += [p.name for p in self.files.staging.iterdir() if p.is_file()]
+            return [n for n in names if n not in state.images or state.images[n].status == "queued"]
+
+        for name in await asyncio.to_thread(orphans):
+            log.info("removing image data of no image", image_id=name)
+            await self.files.remove(name)
