@@ -167,7 +167,7 @@ class ComputeAgent:
     async def _settle(self, server_id: str, reconciling: bool) -> None:
         """Take the steps the server is owed on this host until none is left."""
         ctx = self.ctx
-        for _ in range(MAX_STEPS):
+        for taken in range(MAX_STEPS):
             view = await steps.load(ctx, server_id)
             step = next_step(view, self.host)
             match step:
@@ -183,7 +183,9 @@ class ComputeAgent:
                     await steps.sync_power_state(ctx, view)
                     return
                 case Step.NOTHING:
-                    if reconciling:
+                    # Only what the log left this host with (a step just taken
+                    # settled its own claims and files).
+                    if reconciling and taken == 0:
                         await reconcile.not_on_this_host(
                             ctx, view, holds_claim=server_id in self._claims_at_start
                         )

@@ -75,7 +75,7 @@ def image_snapshot(image_id: str = IMAGE_ID, **properties: str) -> ev.ImageSnaps
 @dataclass
 class Cloud:
     store: EventStore
-    bus: Bus
+    bus: Bus | None
     request_ids: dict[str, str] = field(default_factory=dict)
 
     def meta(self, server_id: str) -> Metadata:
