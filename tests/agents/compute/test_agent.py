@@ -4,20 +4,34 @@ appended straight to a real SQLite store and relayed to the in-process bus."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from cairn.agents.compute import guest_plan
 from cairn.agents.compute.driver import GuestState
+from cairn.agents.compute.images import ImageInfo
 from cairn.agents.compute.images_local import LocalImageSource
-from cairn.agents.compute.runtime import RunningHost, start_host
+from cairn.agents.compute.libvirt_driver import LibvirtDriver
+from cairn.agents.compute.runtime import (
+    RunningHost,
+    compute_hosts_context,
+    host_names,
+    start_host,
+)
+from cairn.api.keys import BUS, HEALTH_CHECKS, STORE
+from cairn.config import Settings
 from cairn.events import compute as ev
+from cairn.events import registry
+from cairn.runtime import bus_context, relay_ctx, store_context
 from cairn.store.sqlite import SQLiteEventStore
 from tests.agents.compute.cloud import (
+    IMAGE_ID,
     PROJECT,
     Cloud,
     build_guest,
@@ -252,3 +266,102 @@ async def test_a_redelivered_request_is_not_acted_on_twice(
     await agent.agent.idle()
 
     assert await cloud.types(f"server-{server_id}") == before
+
+
+async def test_a_guest_powered_off_and_on_behind_the_agents_back_is_followed(
+    cloud: Cloud, agent: RunningHost, host: str
+) -> None:
+    server_id = await cloud.request_boot(host)
+    await cloud.wait_for(f"server-{server_id}", "ServerSpawned")
+    name = guest_plan.guest_name(host, server_id)
+
+    async with await LibvirtDriver.open(TEST_URI) as other:  # as an operator with virsh would
+        await other.power_off(name, timeout=0)
+        events = await cloud.wait_for(f"server-{server_id}", "ServerPowerStateChanged")
+        await other.power_on(name)
+        events = await cloud.wait_for(f"server-{server_id}", "ServerPowerStateChanged", count=2)
+
+    changes = decoded(events, ev.ServerPowerStateChanged)
+    assert [(c.vm_state, c.power_state) for c in changes] == [("stopped", 4), ("active", 1)]  # type: ignore[attr-defined]
+
+
+async def test_a_guest_that_vanished_puts_its_server_in_error(
+    cloud: Cloud, agent: RunningHost, host: str
+) -> None:
+    server_id = await cloud.request_boot(host)
+    await cloud.wait_for(f"server-{server_id}", "ServerSpawned")
+
+    async with await LibvirtDriver.open(TEST_URI) as other:
+        await other.destroy(guest_plan.guest_name(host, server_id))
+    events = await cloud.wait_for(f"server-{server_id}", "ServerErrored")
+
+    errored = decoded(events, ev.ServerErrored)[0]
+    assert isinstance(errored, ev.ServerErrored)
+    assert "vanished" in errored.fault_message
+
+    await cloud.delete(host, server_id)  # an errored server can still be deleted
+    await cloud.wait_for(f"server-{server_id}", "ServerDeleted")
+    assert server_id not in await cloud.claims(host)
+
+
+class SlowImages(LocalImageSource):
+    async def download(self, image_id: str, dest: Path) -> None:
+        await asyncio.sleep(30)
+
+
+async def test_a_spawn_past_its_deadline_fails_and_leaves_nothing(
+    cloud: Cloud, host: str, tmp_path: Path
+) -> None:
+    slow = SlowImages({})
+    slow.add(tmp_path / "x", ImageInfo(id=IMAGE_ID, disk_format="qcow2", size=1))
+    running = await start(cloud, host, tmp_path, slow, spawn_timeout=0.3)
+    try:
+        server_id = await cloud.request_boot(host)
+        events = await cloud.wait_for(f"server-{server_id}", "ServerSpawnFailed")
+    finally:
+        await running.stop()
+
+    failed = decoded(events, ev.ServerSpawnFailed)[0]
+    assert isinstance(failed, ev.ServerSpawnFailed)
+    assert "deadline" in failed.reason
+    assert failed.retryable
+    assert server_id not in await cloud.claims(host)
+    assert not (tmp_path / "data" / "compute" / host / "instances" / server_id).exists()
+
+
+async def test_compute_hosts_context_runs_n_hosts_in_one_process(
+    tmp_path: Path, images: LocalImageSource
+) -> None:
+    settings = Settings(data_dir=tmp_path, hypervisor=TEST_URI, compute_hosts=2)
+    app = web.Application()
+    app[HEALTH_CHECKS] = {}
+    app.cleanup_ctx.extend(
+        [
+            store_context(settings),
+            bus_context(settings),
+            relay_ctx,
+            compute_hosts_context(settings, images=images, heartbeat_interval=5.0),
+        ]
+    )
+    hosts = host_names(2)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        cloud = Cloud(app[STORE], app[BUS])
+        for name in hosts:
+            await cloud.wait_for(f"computehost-{name}", "ComputeHostRegistered")
+        server_id = await cloud.request_boot(hosts[1])
+        events = await cloud.wait_for(f"server-{server_id}", "ServerSpawned")
+        assert registry.decode(events[-1]).host == hosts[1]  # type: ignore[attr-defined]
+    finally:
+        await runner.cleanup()
+    async with await SQLiteEventStore.open(tmp_path / "cairn.sqlite") as store:
+        for name in hosts:
+            stream = await store.read_stream(f"computehost-{name}")
+            assert stream[-1].type == "ComputeHostStopped"
+
+
+def test_host_names() -> None:
+    assert host_names(1, "node") == ["node"]
+    assert host_names(3, "node") == ["node-1", "node-2", "node-3"]
+    assert host_names(0, "node") == []
