@@ -25,7 +25,7 @@ import contextlib
 
 from cairn.agents.compute import reconcile, steps
 from cairn.agents.compute.context import HostContext
-from cairn.agents.compute.driver import EventSubscription, HypervisorUnavailable
+from cairn.agents.compute.driver import EventKind, EventSubscription, HypervisorUnavailable
 from cairn.agents.compute.guest_plan import server_of
 from cairn.agents.compute.server_view import Step, next_step
 from cairn.events import ANY_VERSION, registry
@@ -201,7 +201,8 @@ class ComputeAgent:
             async with events:
                 async for event in events:
                     server_id = server_of(self.host, event.name)
-                    if server_id is not None:
+                    # A definition changes no power state (spawn's own follows: STARTED).
+                    if server_id is not None and event.kind is not EventKind.DEFINED:
                         self.notify(server_id)
         except HypervisorUnavailable as exc:
             log.error("compute.lifecycle_events_lost", host=self.host, error=str(exc))

@@ -159,6 +159,8 @@ class ImageCache:
         self.directory = directory
         self.source = source
         self._locks: dict[str, asyncio.Lock] = {}
+        #: Images known to be on disk: a spawn of a cached image touches no file.
+        self._known: dict[str, CachedImage] = {}
 
     def path(self, image_id: str) -> Path:
         if not image_id or "/" in image_id or image_id.startswith("."):
@@ -167,12 +169,16 @@ class ImageCache:
 
     async def fetch(self, image_id: str) -> CachedImage:
         """The image on local disk, downloading it first if it is not cached."""
+        known = self._known.get(image_id)
+        if known is not None:
+            return known
         path = self.path(image_id)
         meta = path.with_name(f"{image_id}.json")
         lock = self._locks.setdefault(image_id, asyncio.Lock())
         async with lock:
             cached = await asyncio.to_thread(_read_cached, path, meta)
             if cached is not None:
+                self._known[image_id] = cached
                 return cached
             info = await self.source.info(image_id)
             if info.status != "active":
@@ -190,7 +196,8 @@ class ImageCache:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     temp.unlink()
-            return CachedImage(info, path)
+            cached = self._known[image_id] = CachedImage(info, path)
+            return cached
 
 
 def _read_cached(path: Path, meta: Path) -> CachedImage | None:

@@ -162,8 +162,9 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
     log.info("compute.spawn_started", host=host, server_id=view.server_id, attempt=attempt)
     try:
         async with asyncio.timeout(ctx.config.spawn_timeout):
-            # What an earlier attempt (a process that died mid-spawn) may have left.
-            await remove_guest(ctx, view.server_id)
+            if view.spawn_starts > 0 or view.attempt > 1:
+                # What an earlier attempt (a process that died mid-spawn) may have left.
+                await remove_guest(ctx, view.server_id)
             definition = await plan_guest(host, ctx.config.paths, ctx.images, view.created)
             await ctx.driver.spawn(definition)
     except Exception as exc:
