@@ -22,10 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+from collections.abc import Awaitable, Callable
 
 from cairn.agents.compute import reconcile, steps
 from cairn.agents.compute.context import HostContext
-from cairn.agents.compute.driver import EventKind, EventSubscription, HypervisorUnavailable
+from cairn.agents.compute.driver import (
+    EventKind,
+    EventSubscription,
+    HypervisorDriver,
+    HypervisorUnavailable,
+)
 from cairn.agents.compute.guest_plan import server_of
 from cairn.agents.compute.server_view import Step, next_step
 from cairn.events import ANY_VERSION, registry
@@ -39,13 +46,22 @@ log = get_logger(__name__)
 MAX_STEPS = 16
 #: After an unexpected failure, look at the server again after this many seconds.
 RETRY_DELAY = 2.0
+#: The longest wait between two attempts to reconnect to the hypervisor.
+MAX_RECONNECT_DELAY = 30.0
+
+#: Opens a new connection to the host's hypervisor.
+Reopen = Callable[[], Awaitable[HypervisorDriver]]
 
 
 class ComputeAgent:
     """One host's agent. ``start`` it, ``notify`` it, ``stop`` it."""
 
-    def __init__(self, ctx: HostContext) -> None:
+    def __init__(self, ctx: HostContext, *, reopen: Reopen | None = None) -> None:
         self.ctx = ctx
+        self._reopen = reopen
+        #: False while the hypervisor connection is broken: no heartbeats then, so
+        #: the scheduler sees the host go down.
+        self.hypervisor_ok = True
         self.host = ctx.host
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
@@ -69,10 +85,15 @@ class ComputeAgent:
             asyncio.create_task(self._heartbeats(), name=f"compute-heartbeat-{self.host}")
         )
         self._started = True
+        found = await self._reconcile()
+        log.info("compute.agent_started", host=self.host, reconciling=found)
+
+    async def _reconcile(self) -> int:
+        """Look once at every server this host has to do with (see :mod:`reconcile`)."""
         found, self._claims_at_start = await reconcile.servers_to_look_at(self.ctx)
         for server_id in sorted(found):
             self.notify(server_id, reconciling=True)
-        log.info("compute.agent_started", host=self.host, reconciling=len(found))
+        return len(found)
 
     async def register(self) -> None:
         info = await self.ctx.driver.host_info()
@@ -196,21 +217,52 @@ class ComputeAgent:
     # -- background -----------------------------------------------------------------------
 
     async def _follow_guests(self, events: EventSubscription) -> None:
-        """Every lifecycle event of one of this host's guests: look at its server."""
-        try:
-            async with events:
-                async for event in events:
-                    server_id = server_of(self.host, event.name)
-                    # A definition changes no power state (spawn's own follows: STARTED).
-                    if server_id is not None and event.kind is not EventKind.DEFINED:
-                        self.notify(server_id)
-        except HypervisorUnavailable as exc:
-            log.error("compute.lifecycle_events_lost", host=self.host, error=str(exc))
+        """Every lifecycle event of one of this host's guests: look at its server.
+
+        When the hypervisor connection breaks (libvirtd restarted), open a new one
+        (backing off), then reconcile: events were lost meanwhile. Operations that
+        were using the broken connection end in their failure events."""
+        while True:
+            try:
+                async with events:
+                    async for event in events:
+                        server_id = server_of(self.host, event.name)
+                        # A definition changes no power state (spawn's own follows: STARTED).
+                        if server_id is not None and event.kind is not EventKind.DEFINED:
+                            self.notify(server_id)
+                return  # the driver was closed: the agent is stopping
+            except HypervisorUnavailable as exc:
+                log.error("compute.hypervisor_lost", host=self.host, error=str(exc))
+            if self._reopen is None:
+                return
+            self.hypervisor_ok = False
+            await self._reconnect()
+            events = self.ctx.driver.events()
+            self.hypervisor_ok = True
+            found = await self._reconcile()
+            log.info("compute.hypervisor_reconnected", host=self.host, reconciling=found)
+
+    async def _reconnect(self) -> None:
+        assert self._reopen is not None
+        delay = 0.5
+        while True:
+            try:
+                driver = await self._reopen()
+                break
+            except HypervisorUnavailable as exc:
+                log.warning("compute.hypervisor_unavailable", host=self.host, error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RECONNECT_DELAY)
+        broken, self.ctx = self.ctx.driver, dataclasses.replace(self.ctx, driver=driver)
+        with contextlib.suppress(Exception):
+            await broken.close()
 
     async def _heartbeats(self) -> None:
         interval = self.ctx.config.heartbeat_interval
         while True:
             await asyncio.sleep(interval)
+            if not self.hypervisor_ok:
+                continue
             try:
                 await self._append_host(ev.ComputeHostHeartbeat(host=self.host))
             except Exception as exc:

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from cairn.agents.compute.agent import ComputeAgent
 from cairn.agents.compute.context import AgentConfig, HostContext
+from cairn.agents.compute.driver import HypervisorDriver
 from cairn.agents.compute.feeds import BusFeed, StoreFeed
 from cairn.agents.compute.guest_plan import HostPaths
 from cairn.agents.compute.images import ImageCache, ImageSource
@@ -63,14 +64,18 @@ def glance_source(settings: Settings) -> GlanceImageSource:
 class RunningHost:
     agent: ComputeAgent
     feed: BusFeed | StoreFeed
-    driver: LibvirtDriver
+
+    @property
+    def driver(self) -> HypervisorDriver:
+        """The agent's current hypervisor connection (it reconnects when one breaks)."""
+        return self.agent.ctx.driver
 
     async def stop(self) -> None:
         try:
             await self.feed.stop()
             await self.agent.stop()
         finally:
-            await self.driver.close()
+            await self.agent.ctx.driver.close()
 
 
 async def start_host(
@@ -86,11 +91,15 @@ async def start_host(
     """Start one host's agent, fed by ``bus`` (or, with None, by following ``store``).
     ``options`` override :class:`AgentConfig`'s defaults."""
     paths = host_paths(data_dir, host)
-    driver = await LibvirtDriver.open(uri, instances_dir=paths.instances)
+
+    async def reopen() -> HypervisorDriver:
+        return await LibvirtDriver.open(uri, instances_dir=paths.instances)
+
+    driver = await reopen()
     try:
         config = AgentConfig(host=host, paths=paths, **options)
         ctx = HostContext(config, store, driver, ImageCache(paths.images, images))
-        agent = ComputeAgent(ctx)
+        agent = ComputeAgent(ctx, reopen=reopen)
         feed: BusFeed | StoreFeed = (
             BusFeed(bus, agent) if bus is not None else StoreFeed(store, agent)
         )
@@ -105,7 +114,7 @@ async def start_host(
         await driver.close()
         raise
     log.info("compute host running", host=host, hypervisor=uri, feed=type(feed).__name__)
-    return RunningHost(agent, feed, driver)
+    return RunningHost(agent, feed)
 
 
 def compute_hosts_context(

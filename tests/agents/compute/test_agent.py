@@ -365,3 +365,24 @@ def test_host_names() -> None:
     assert host_names(1, "node") == ["node"]
     assert host_names(3, "node") == ["node-1", "node-2", "node-3"]
     assert host_names(0, "node") == []
+
+
+async def test_a_broken_hypervisor_connection_is_reopened_and_reconciled(
+    cloud: Cloud, agent: RunningHost, host: str
+) -> None:
+    server_id = await cloud.request_boot(host)
+    await cloud.wait_for(f"server-{server_id}", "ServerSpawned")
+    broken = agent.driver
+    assert isinstance(broken, LibvirtDriver)
+
+    # What libvirt's close callback does when libvirtd goes away.
+    broken._broke("the connection to test:///default broke (simulated)")
+    for _ in range(100):
+        if agent.driver is not broken and agent.agent.hypervisor_ok:
+            break
+        await asyncio.sleep(0.05)
+
+    assert agent.driver is not broken
+    await cloud.act(host, server_id, "stop")
+    events = await cloud.wait_for(f"server-{server_id}", "ServerActionCompleted")
+    assert decoded(events, ev.ServerActionCompleted)[0].vm_state == "stopped"  # type: ignore[attr-defined]
