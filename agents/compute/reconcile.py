@@ -14,8 +14,11 @@ it collects every server it has to do with:
 and looks at each once (:meth:`ComputeAgent.notify` with ``reconciling``). For
 a server that lives here the usual step runs: a pending spawn, action or delete
 is completed or failed, and a guest that vanished makes the server ERROR. For
-one that does not (:func:`not_on_this_host`), its guest is an orphan and is
-destroyed, its directory removed, and a claim it still holds released.
+one that does not (:func:`not_on_this_host`: deleted, failed, placed elsewhere),
+its guest is an orphan and is destroyed, its directory removed, and a claim it
+still holds released. A guest named like ours whose server the log does not
+know at all is left alone (logged): another cloud on the same hypervisor with
+the same host name would name its guests the same way.
 """
 
 from __future__ import annotations
@@ -109,8 +112,14 @@ async def not_on_this_host(ctx: HostContext, view: ServerView, *, holds_claim: b
         return
     name = guest_name(ctx.host, view.server_id)
     if any(guest.name == name for guest in await ctx.driver.list_guests()):
-        log.warning("compute.orphan_destroyed", host=ctx.host, server_id=view.server_id)
-        await ctx.driver.destroy(name)
+        if view.created is None:
+            # No such server in this cloud's log: the guest may be another cloud's
+            # that shares this hypervisor and host name (two `cairn up` on one
+            # machine). Not provably ours, so left alone.
+            log.warning("compute.unknown_guest_left_alone", host=ctx.host, guest=name)
+        else:
+            log.warning("compute.orphan_destroyed", host=ctx.host, server_id=view.server_id)
+            await ctx.driver.destroy(name)
     await remove_instance_dir(ctx.config.paths, view.server_id)
     if holds_claim:
         log.warning("compute.leaked_claim_released", host=ctx.host, server_id=view.server_id)

@@ -149,20 +149,30 @@ async def test_an_agent_killed_mid_boot_and_restarted_leaves_nothing_stuck_or_le
         await cloud.wait_for(f"server-{booting}", "ServerSpawnStarted", timeout=BOOT_TIMEOUT)
         await agent.kill()
 
-        # While the agent is down: a delete request, an orphan guest, a leaked claim.
+        # While the agent is down: a delete request, an orphan guest (its server was
+        # deleted without the agent), a guest the log does not know (another cloud's,
+        # left alone), and a leaked claim.
         await cloud.delete(host, doomed)
-        orphan = guest_name(host, str(uuid.uuid4()))
-        kernel, initramfs = build_guest()
-        await driver.spawn(
-            GuestDefinition(
-                name=orphan,
-                vcpus=1,
-                memory_mib=96,
-                console_log=tmp_path / "orphan.log",
-                kernel=kernel,
-                initramfs=initramfs,
-            )
+        orphaned = await cloud.request_boot(host)
+        deleted = ev.ServerDeleted(server_id=orphaned, deleted_at="2026-11-21T12:00:00Z")
+        released = ev.HostResourcesReleased(host=host, server_id=orphaned)
+        await store.append(
+            StreamWrite(f"server-{orphaned}", [registry.new(deleted)]),
+            StreamWrite(f"computehost-{host}", [registry.new(released)]),
         )
+        orphan, unknown = guest_name(host, orphaned), guest_name(host, str(uuid.uuid4()))
+        kernel, initramfs = build_guest()
+        for name in (orphan, unknown):
+            await driver.spawn(
+                GuestDefinition(
+                    name=name,
+                    vcpus=1,
+                    memory_mib=96,
+                    console_log=tmp_path / f"{name}.log",
+                    kernel=kernel,
+                    initramfs=initramfs,
+                )
+            )
         leaked = await cloud.request_boot(host)
         failed = ev.ServerSpawnFailed(server_id=leaked, host=host, attempt=1, reason="test")
         await store.append(StreamWrite(f"server-{leaked}", [registry.new(failed)]))
@@ -170,16 +180,16 @@ async def test_an_agent_killed_mid_boot_and_restarted_leaves_nothing_stuck_or_le
         await agent.start()
         await cloud.wait_for(f"server-{booting}", "ServerSpawned", timeout=BOOT_TIMEOUT)
         await cloud.wait_for(f"server-{doomed}", "ServerDeleted", timeout=60)
-        await wait_until(lambda: released(cloud, host, leaked))
+        await wait_until(lambda: claim_released(cloud, host, leaked))
         await wait_until(lambda: gone(driver, orphan))
 
         # Nothing stuck: every server of the host is settled.
-        for server_id in (doomed, booting, leaked):
+        for server_id in (doomed, booting, leaked, orphaned):
             view = fold(server_id, await cloud.events(f"server-{server_id}"))
             assert next_step(view, host) in (Step.NOTHING, Step.SYNC), (server_id, view)
         # Nothing leaked: guests, directories and claims are the live server's only.
         guests = {g.name for g in await driver.list_guests() if g.name.startswith(f"cairn-{host}-")}
-        assert guests == {guest_name(host, booting)}
+        assert guests == {guest_name(host, booting), unknown}
         instances = tmp_path / "data" / "compute" / host / "instances"
         assert {p.name for p in instances.iterdir()} == {booting}
         assert await cloud.claims(host) == {booting}
@@ -189,7 +199,7 @@ async def test_an_agent_killed_mid_boot_and_restarted_leaves_nothing_stuck_or_le
         assert (await cloud.types(f"computehost-{host}"))[-1] == "ComputeHostStopped"
 
 
-async def released(cloud: Cloud, host: str, server_id: str) -> bool:
+async def claim_released(cloud: Cloud, host: str, server_id: str) -> bool:
     return server_id not in await cloud.claims(host)
 
 
