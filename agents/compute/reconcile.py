@@ -5,8 +5,9 @@ created, or only ServerSpawnStarted appended), after acting and before
 appending the outcome, or with requests delivered and never handled. On start
 it collects every server it has to do with:
 
-* servers the log ever placed on, asked actions of, or asked to delete from
-  this host (a scan of the server events in the log);
+* servers the log placed on, asked actions of, or asked to delete from this
+  host, and did not delete (a scan of the log, from where the last start's
+  scan ended: :func:`servers_in_log`);
 * this host's guests in the hypervisor (domains named ``cairn-<host>-<id>``);
 * servers holding a claim on the host's stream;
 * server directories under ``<host dir>/instances``;
@@ -34,6 +35,7 @@ from cairn.agents.compute.server_view import ServerView
 from cairn.events import RecordedEvent
 from cairn.events import compute as ev
 from cairn.logs import get_logger
+from cairn.store.port import Snapshot
 
 log = get_logger(__name__)
 
@@ -44,6 +46,8 @@ _HOST_REQUESTS: dict[str, type[msgspec.Struct]] = {
     "ServerDeleteRequested": ev.ServerDeleteRequested,
 }
 _PAGE = 2000
+#: The shape of the host's server index snapshot (see :func:`servers_in_log`).
+INDEX_VERSION = 1
 
 
 class _HostOf(msgspec.Struct):
@@ -66,17 +70,7 @@ def server_for_host(event: RecordedEvent, host: str) -> str | None:
 
 async def servers_to_look_at(ctx: HostContext) -> tuple[set[str], set[str]]:
     """The servers to look at, and (among them) those holding a claim on the host."""
-    found: set[str] = set()
-    position = 0
-    while True:
-        page = await ctx.store.read_all(after=position, limit=_PAGE)
-        for event in page:
-            server_id = server_for_host(event, ctx.host)
-            if server_id is not None:
-                found.add(server_id)
-        if len(page) < _PAGE:
-            break
-        position = page[-1].position
+    found = await servers_in_log(ctx)
     for guest in await ctx.driver.list_guests():
         server_id = server_of(ctx.host, guest.name)
         if server_id is not None and guest.managed:
@@ -85,6 +79,44 @@ async def servers_to_look_at(ctx: HostContext) -> tuple[set[str], set[str]]:
     found |= claims
     found |= await asyncio.to_thread(_instance_dirs, ctx)
     return found, claims
+
+
+def index_name(host: str) -> str:
+    return f"compute-agent-{host}"
+
+
+async def servers_in_log(ctx: HostContext) -> set[str]:
+    """The servers the log names this host for and has not deleted.
+
+    Kept as a snapshot of the store (``compute-agent-<host>``: the set and the
+    position it was read to), so a restart scans only what was appended since.
+    A deleted server leaves the set: if it left a guest, a directory or a claim
+    behind, the other sources of :func:`servers_to_look_at` still find it."""
+    name = index_name(ctx.host)
+    servers: set[str] = set()
+    position = 0
+    snapshot = await ctx.store.load_snapshot(name)
+    if snapshot is not None and snapshot.version == INDEX_VERSION:
+        servers = set(msgspec.json.decode(snapshot.state, type=list[str]))
+        position = snapshot.position
+    start = position
+    while True:
+        page = await ctx.store.read_all(after=position, limit=_PAGE)
+        for event in page:
+            if event.type == "ServerDeleted":
+                servers.discard(_decode_host_of.decode(event.data).server_id)
+                continue
+            server_id = server_for_host(event, ctx.host)
+            if server_id is not None:
+                servers.add(server_id)
+        if page:
+            position = page[-1].position
+        if len(page) < _PAGE:
+            break
+    if position != start:
+        state = msgspec.json.encode(sorted(servers))
+        await ctx.store.save_snapshot(Snapshot(name, INDEX_VERSION, position, state))
+    return servers
 
 
 async def claimed(ctx: HostContext) -> set[str]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from cairn.agents.compute import guest_plan
+from cairn.agents.compute import guest_plan, reconcile
 from cairn.agents.compute.driver import GuestState
 from cairn.agents.compute.images import ImageInfo
 from cairn.agents.compute.images_local import LocalImageSource
@@ -388,3 +388,24 @@ async def test_a_broken_hypervisor_connection_is_reopened_and_reconciled(
     await cloud.act(host, server_id, "stop")
     events = await cloud.wait_for(f"server-{server_id}", "ServerActionCompleted")
     assert decoded(events, ev.ServerActionCompleted)[0].vm_state == "stopped"  # type: ignore[attr-defined]
+
+
+async def test_the_start_scan_resumes_from_its_snapshot(
+    cloud: Cloud, agent: RunningHost, host: str
+) -> None:
+    kept = await cloud.request_boot(host)
+    gone = await cloud.request_boot(host)
+    await cloud.wait_for(f"server-{kept}", "ServerSpawned")
+    await cloud.delete(host, gone)
+    await cloud.wait_for(f"server-{gone}", "ServerDeleted")
+    ctx = agent.agent.ctx
+
+    assert await reconcile.servers_in_log(ctx) == {kept}
+    first = await cloud.store.load_snapshot(reconcile.index_name(host))
+    later = await cloud.request_boot(host)
+    assert await reconcile.servers_in_log(ctx) == {kept, later}
+    second = await cloud.store.load_snapshot(reconcile.index_name(host))
+
+    assert first is not None
+    assert second is not None
+    assert second.position > first.position
