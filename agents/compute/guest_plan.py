@@ -2,7 +2,8 @@
 
 As Nova's libvirt driver does, an image whose properties name a ``kernel_id``
 (and a ``ramdisk_id``) boots directly from those images' data, with the
-``os_command_line`` property as the kernel's command line. The image's own data,
+``os_command_line`` property as the kernel's command line; a kernel (``aki``)
+image booted by itself is its own kernel. The image's own data,
 if it has any, becomes the root disk: a qcow2 overlay of the cached image,
 sized by the flavor's disk. A kernel-booted image without data gets a blank
 root disk of the flavor's size, or none when the flavor has no disk.
@@ -94,8 +95,10 @@ async def plan_guest(
     kernel_id, ramdisk_id = properties.get("kernel_id"), properties.get("ramdisk_id")
     kernel = await images.fetch(kernel_id) if kernel_id else None
     ramdisk = await images.fetch(ramdisk_id) if ramdisk_id else None
-    if kernel is None and image.info.disk_format in ("aki", "ari"):
-        raise ImageError(f"image {image.info.id} is a {image.info.disk_format} image: not bootable")
+    if kernel is None and image.info.disk_format == "aki":
+        kernel = image  # a kernel image booted by itself (with its ramdisk_id, if any)
+    if image.info.disk_format == "ari":
+        raise ImageError(f"image {image.info.id} is a ramdisk (ari) image: not bootable")
 
     instance = paths.instance(server_id)
     await asyncio.to_thread(instance.mkdir, parents=True, exist_ok=True)

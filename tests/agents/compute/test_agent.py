@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from cairn.agents.compute import guest_plan, reconcile
+from cairn.agents.compute import disk, guest_plan, reconcile
 from cairn.agents.compute.driver import GuestState
 from cairn.agents.compute.images import ImageInfo
 from cairn.agents.compute.images_local import LocalImageSource
@@ -32,7 +32,9 @@ from cairn.runtime import bus_context, relay_ctx, store_context
 from cairn.store.sqlite import SQLiteEventStore
 from tests.agents.compute.cloud import (
     IMAGE_ID,
+    KERNEL_ID,
     PROJECT,
+    RAMDISK_ID,
     Cloud,
     build_guest,
     decoded,
@@ -409,3 +411,18 @@ async def test_the_start_scan_resumes_from_its_snapshot(
     assert first is not None
     assert second is not None
     assert second.position > first.position
+
+
+async def test_a_kernel_image_boots_by_itself_and_a_ramdisk_image_does_not(
+    cloud: Cloud, agent: RunningHost, host: str
+) -> None:
+    kernel = await cloud.request_boot(host, image=image_snapshot(KERNEL_ID, ramdisk_id=RAMDISK_ID))
+    ramdisk = await cloud.request_boot(host, image=image_snapshot(RAMDISK_ID))
+
+    await cloud.wait_for(f"server-{kernel}", "ServerSpawned")
+    events = await cloud.wait_for(f"server-{ramdisk}", "ServerSpawnFailed")
+
+    assert "ramdisk (ari) image: not bootable" in decoded(events, ev.ServerSpawnFailed)[0].reason  # type: ignore[attr-defined]
+    # The kernel image is no root disk: the server gets a blank one of the flavor's size.
+    root = await disk.info(agent.agent.ctx.config.paths.instance(kernel) / "disk")
+    assert (root["virtual-size"], root.get("backing-filename")) == (1024**3, None)
