@@ -18,6 +18,7 @@ import asyncio
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -125,7 +126,7 @@ class GlanceImageSource(ImageSource):
                 base = self._endpoint or token.endpoint("image")
                 if base is None:
                     raise ImageError("the service catalog has no image endpoint")
-                url = f"{base}/v2/images/{image_id}{suffix}"
+                url = f"{base}/v2/images/{quote(image_id, safe='')}{suffix}"
                 response = await session.get(url, headers={"X-Auth-Token": token.value})
                 if response.status < 300:
                     return response
