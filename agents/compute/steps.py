@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import GuestNotFound, GuestState, HypervisorDriver
 from cairn.agents.compute.guest_plan import guest_name, plan_guest, remove_instance_dir
-from cairn.agents.compute.images import ImageError, ImageUnavailable
+from cairn.agents.compute.images import ImageCorrupt, ImageError, ImageUnavailable
 from cairn.agents.compute.server_view import ServerView, fold
 from cairn.errors import CairnError
 from cairn.events import ANY_VERSION, DomainEvent, Metadata, RecordedEvent, registry, stream_name
@@ -171,7 +171,10 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
         reason = _reason(exc, "spawn", ctx.config.spawn_timeout)
         log.warning("compute.spawn_failed", host=host, server_id=view.server_id, reason=reason)
         await _quietly(remove_guest(ctx, view.server_id))
-        retryable = not isinstance(exc, ImageError) or isinstance(exc, ImageUnavailable)
+        # An image that does not exist or cannot boot fails on every host alike.
+        retryable = not isinstance(exc, ImageError) or isinstance(
+            exc, ImageUnavailable | ImageCorrupt
+        )
         failed = ev.ServerSpawnFailed(
             server_id=view.server_id, host=host, attempt=attempt, reason=reason, retryable=retryable
         )
