@@ -79,10 +79,7 @@ class Compute:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await _cancel(task)
         self._tasks = []
         await self.runner.stop()
         log.info("compute stopped")
@@ -102,3 +99,15 @@ class Compute:
         async with self._boot_locks[request.project_id]:
             await self.execute(decide)
         return created
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it to end. Python 3.11's ``asyncio.wait_for``
+    can swallow a cancellation that arrives as its inner wait completes (a
+    follower waiting for the read model hung ``cairn up``'s shutdown so), so
+    cancel again until the task has really ended."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
