@@ -71,6 +71,7 @@ class ComputeAgent:
         self._stopping = False
         self._started = False
         self._claims_at_start: set[str] = set()
+        self._reconciling: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -146,23 +147,25 @@ class ComputeAgent:
     # -- work -----------------------------------------------------------------------------
 
     def notify(self, server_id: str, *, reconciling: bool = False) -> None:
-        """Look at ``server_id`` (now, or again once its worker is done)."""
+        """Look at ``server_id`` (now, or again once its worker is done);
+        ``reconciling`` also removes what the host holds for a server not living here."""
         if self._stopping:
             return
+        if reconciling:
+            self._reconciling.add(server_id)
         if server_id in self._workers:
             self._again.add(server_id)
             return
         self._workers[server_id] = asyncio.create_task(
-            self._work(server_id, reconciling), name=f"compute-{self.host}-{server_id}"
+            self._work(server_id), name=f"compute-{self.host}-{server_id}"
         )
 
-    async def _work(self, server_id: str, reconciling: bool) -> None:
+    async def _work(self, server_id: str) -> None:
         try:
             while True:
                 self._again.discard(server_id)
                 async with self._slots:
-                    await self._settle(server_id, reconciling)
-                reconciling = False
+                    await self._settle(server_id)
                 if server_id not in self._again or self._stopping:
                     return
         except Exception as exc:
@@ -185,9 +188,11 @@ class ComputeAgent:
         handle = loop.call_later(RETRY_DELAY, fire)
         self._retries.add(handle)
 
-    async def _settle(self, server_id: str, reconciling: bool) -> None:
+    async def _settle(self, server_id: str) -> None:
         """Take the steps the server is owed on this host until none is left."""
         ctx = self.ctx
+        reconciling = server_id in self._reconciling
+        self._reconciling.discard(server_id)
         for taken in range(MAX_STEPS):
             view = await steps.load(ctx, server_id)
             step = next_step(view, self.host)
