@@ -166,6 +166,8 @@ class ComputeAgent:
                 self._again.discard(server_id)
                 async with self._slots:
                     await self._settle(server_id)
+                # Only now: a reconciliation that failed is tried again with the retry.
+                self._reconciling.discard(server_id)
                 if server_id not in self._again or self._stopping:
                     return
         except Exception as exc:
@@ -192,7 +194,6 @@ class ComputeAgent:
         """Take the steps the server is owed on this host until none is left."""
         ctx = self.ctx
         reconciling = server_id in self._reconciling
-        self._reconciling.discard(server_id)
         for taken in range(MAX_STEPS):
             view = await steps.load(ctx, server_id)
             step = next_step(view, self.host)

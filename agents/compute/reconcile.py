@@ -142,6 +142,11 @@ async def not_on_this_host(ctx: HostContext, view: ServerView, *, holds_claim: b
     (Releasing a claim twice changes nothing, so a stale ``holds_claim`` is harmless.)"""
     if view.on_host(ctx.host):
         return
+    async with asyncio.timeout(ctx.config.delete_timeout):
+        await _remove_leftovers(ctx, view, holds_claim)
+
+
+async def _remove_leftovers(ctx: HostContext, view: ServerView, holds_claim: bool) -> None:
     name = guest_name(ctx.host, view.server_id)
     if any(guest.name == name for guest in await ctx.driver.list_guests()):
         if view.created is None:

@@ -351,7 +351,8 @@ async def sync_power_state(ctx: HostContext, view: ServerView) -> None:
     if view.vm_state not in HAS_GUEST:
         return
     try:
-        state = await ctx.driver.state(guest_name(ctx.host, view.server_id))
+        async with asyncio.timeout(ctx.config.action_timeout):
+            state = await ctx.driver.state(guest_name(ctx.host, view.server_id))
     except GuestNotFound:
         state = None
     before = view.vm_state
