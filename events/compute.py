@@ -16,7 +16,13 @@ Streams:
   is appended together with its :class:`ComputeQuotaConsumed`, with the
   version the quota check saw, so concurrent boots never exceed a quota.
   Further compute streams (flavors, keypairs, quota sets, server groups,
-  services) are the control plane's own and live in this module too.
+  services) are the control plane's own and live in this module too:
+- ``computeflavors-catalog``: every flavor, its extra specs and access list (one
+  stream, so a flavor name or id is claimed race-free).
+- ``keypairs-<user id>``: one user's keypairs (names are unique per user).
+- ``computequotaset-<project id>`` and ``computequotaset-default``: quota limits
+  set by an admin for one project, and the defaults for every project.
+- ``servergroup-<group id>``: one server group.
 
 How work flows (``request id`` and ``user``/``project`` travel in each event's
 metadata; ``causation_id`` links a result to the request it answers):
@@ -360,3 +366,114 @@ class ServerErrored(DomainEvent, frozen=True):
     fault_code: int
     fault_message: str
     fault_details: str = ""
+
+
+# -- flavors (control plane only) -------------------------------------------------------
+
+
+@registry.event
+class FlavorCreated(DomainEvent, frozen=True):
+    flavor_id: str
+    name: str
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    ephemeral_gb: int = 0
+    swap_mb: int = 0
+    rxtx_factor: float = 1.0
+    is_public: bool = True
+    description: str | None = None
+
+
+@registry.event
+class FlavorUpdated(DomainEvent, frozen=True):
+    """The flavor's description after the change (the only mutable attribute)."""
+
+    flavor_id: str
+    description: str | None = None
+
+
+@registry.event
+class FlavorDeleted(DomainEvent, frozen=True):
+    flavor_id: str
+
+
+@registry.event
+class FlavorExtraSpecsChanged(DomainEvent, frozen=True):
+    """The flavor's whole set of extra specs after the change."""
+
+    flavor_id: str
+    extra_specs: dict[str, str]
+
+
+@registry.event
+class FlavorAccessAdded(DomainEvent, frozen=True):
+    flavor_id: str
+    project_id: str
+
+
+@registry.event
+class FlavorAccessRemoved(DomainEvent, frozen=True):
+    flavor_id: str
+    project_id: str
+
+
+# -- keypairs ---------------------------------------------------------------------------
+
+
+@registry.event
+class KeypairCreated(DomainEvent, frozen=True):
+    """A public key (imported, or generated: the private half went to the caller once
+    and is in no event)."""
+
+    user_id: str
+    name: str
+    public_key: str
+    fingerprint: str
+    key_type: str = "ssh"
+    created_at: str = ""
+
+
+@registry.event
+class KeypairDeleted(DomainEvent, frozen=True):
+    user_id: str
+    name: str
+
+
+# -- quota sets -------------------------------------------------------------------------
+
+
+@registry.event
+class ComputeQuotaSetUpdated(DomainEvent, frozen=True):
+    """An admin set limits (resource -> limit, -1 unlimited) for ``project_id``, or
+    for every project when ``project_id`` is ``"default"``; resources not named
+    keep their previous limit."""
+
+    project_id: str
+    limits: dict[str, int]
+
+
+@registry.event
+class ComputeQuotaSetDeleted(DomainEvent, frozen=True):
+    """``project_id``'s own limits are gone: the defaults apply again."""
+
+    project_id: str
+
+
+# -- server groups ----------------------------------------------------------------------
+
+
+@registry.event
+class ServerGroupCreated(DomainEvent, frozen=True):
+    group_id: str
+    project_id: str
+    user_id: str
+    name: str
+    #: affinity, anti-affinity, soft-affinity or soft-anti-affinity
+    policy: str
+    rules: dict[str, int] = {}
+
+
+@registry.event
+class ServerGroupDeleted(DomainEvent, frozen=True):
+    group_id: str

@@ -181,6 +181,8 @@ class RootDisk:
     backing: Path | None = None
     size_gb: int | None = None
     format: str = "qcow2"
+    #: The format of ``backing`` (``qcow2`` or ``raw``).
+    backing_format: str = "qcow2"
 
 
 @dataclass(frozen=True, slots=True)

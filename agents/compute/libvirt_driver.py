@@ -269,7 +269,10 @@ class LibvirtDriver(HypervisorDriver):
             await self._call(self._check_free, d)
             if d.root_disk is not None and d.root_disk.backing is not None:
                 await disk.create_overlay(
-                    d.root_disk.path, d.root_disk.backing, size_gb=d.root_disk.size_gb
+                    d.root_disk.path,
+                    d.root_disk.backing,
+                    size_gb=d.root_disk.size_gb,
+                    backing_format=d.root_disk.backing_format,
                 )
                 progress.created.append(d.root_disk.path)
             xml = domain_xml.render(d, owned=[*progress.created, d.console_log])

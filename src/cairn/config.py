@@ -25,6 +25,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("console", "json")
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 BUS_SCHEMES = ("amqp", "amqps")
+SCHEDULER_STRATEGIES = ("spread", "stack")
 
 
 class ConfigError(CairnError):
@@ -70,6 +71,25 @@ class Settings:
     image_quota_bytes: int = 100 * 1024**3
     #: where the default guest is (None: the build script's cache; "none": no default image)
     guest_dir: str | None = None
+    #: The compute agents' hypervisor (a libvirt URI); ``None`` picks
+    #: :func:`default_hypervisor` (see :attr:`hypervisor_uri`).
+    hypervisor: str | None = None
+    #: How many compute hosts (agents) run inside this process; 0 runs none
+    #: (the agents then run elsewhere, connected through the bus).
+    compute_hosts: int = 1
+    #: How the scheduler weighs hosts: ``spread`` (most free resources first, Nova's
+    #: default) or ``stack`` (fill one host before the next).
+    scheduler_strategy: str = "spread"
+    #: Hosts tried for one boot (the first and the reschedules after failed spawns).
+    scheduler_max_attempts: int = 3
+    #: How long a server may stay in a transitional state (building, deleting,
+    #: an action in flight) before the deadline sweeper puts it in ERROR.
+    compute_deadline: float = 600.0
+
+    @property
+    def hypervisor_uri(self) -> str:
+        """The libvirt URI the compute agents open: ``hypervisor``, or the default."""
+        return self.hypervisor or default_hypervisor()
 
     @property
     def store_url(self) -> str:
@@ -124,6 +144,22 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
         return Path(xdg) / "cairn"
     home = Path(env["HOME"]) if env.get("HOME") else Path.home()
     return home / ".local" / "share" / "cairn"
+
+
+#: Where a running libvirtd (or virtqemud) listens; if one exists, libvirtd answers.
+LIBVIRT_SOCKETS = (
+    Path("/run/libvirt/libvirt-sock"),
+    Path("/var/run/libvirt/libvirt-sock"),
+    Path("/run/libvirt/virtqemud-sock"),
+)
+QEMU_SYSTEM = "qemu:///system"
+TEST_DRIVER = "test:///default"
+
+
+def default_hypervisor(sockets: tuple[Path, ...] = LIBVIRT_SOCKETS) -> str:
+    """``qemu:///system`` where a libvirt daemon's socket exists, else libvirt's
+    own ``test:///default`` driver (no daemon needed: fake guests, real API)."""
+    return QEMU_SYSTEM if any(path.exists() for path in sockets) else TEST_DRIVER
 
 
 def sqlite_url(path: Path) -> str:
@@ -254,6 +290,13 @@ def default_guest_dir(env: Mapping[str, str]) -> Path:
         return Path(xdg) / "cairn" / "guest"
     home = Path(env["HOME"]) if env.get("HOME") else Path.home()
     return home / ".cache" / "cairn" / "guest"
+
+
+def parse_hypervisor(text: str) -> str:
+    scheme = urlsplit(text).scheme.lower()
+    if not scheme or "://" not in text:
+        raise ValueError("expected a libvirt URI, such as qemu:///system or test:///default")
+    return text
 
 
 def parse_file(text: str) -> Path:
@@ -394,5 +437,47 @@ OPTIONS: tuple[Option, ...] = (
         metavar="DIR",
         help="the guest built by scripts/build-guest-image, uploaded as the default image on "
         "the first start (default: ~/.cache/cairn/guest; 'none': no default image)",
+    ),
+    Option(
+        field="hypervisor",
+        flag="--hypervisor",
+        env="CAIRN_HYPERVISOR",
+        parse=parse_hypervisor,
+        metavar="URI",
+        help="libvirt URI of the compute hosts' hypervisor: qemu:///system or test:///default "
+        "(default: qemu:///system where libvirtd answers, else test:///default)",
+    ),
+    Option(
+        field="compute_hosts",
+        flag="--compute-hosts",
+        env="CAIRN_COMPUTE_HOSTS",
+        parse=_int_range(0, 64),
+        metavar="N",
+        help="compute hosts (agents) run in this process; 0 runs none (default: 1)",
+    ),
+    Option(
+        field="scheduler_strategy",
+        flag="--scheduler-strategy",
+        env="CAIRN_SCHEDULER_STRATEGY",
+        parse=_choice(SCHEDULER_STRATEGIES),
+        metavar="STRATEGY",
+        help="spread servers over hosts or stack them on the fullest that fits (default: spread)",
+    ),
+    Option(
+        field="scheduler_max_attempts",
+        flag="--scheduler-max-attempts",
+        env="CAIRN_SCHEDULER_MAX_ATTEMPTS",
+        parse=_int_range(1, 20),
+        metavar="N",
+        help="hosts tried for one boot, reschedules after failed spawns included (default: 3)",
+    ),
+    Option(
+        field="compute_deadline",
+        flag="--compute-deadline",
+        env="CAIRN_COMPUTE_DEADLINE",
+        parse=_seconds_range(1, 24 * 3600),
+        metavar="SECONDS",
+        help="how long a server may stay building, deleting or in an action before it "
+        "goes to ERROR (default: 600)",
     ),
 )

@@ -7,7 +7,8 @@ with aiohttp's test server). The process holds, in start order:
 2. the bus (:func:`cairn.bus.open_bus`: in-process, or RabbitMQ),
 3. the outbox relay, publishing committed events from the store to the bus,
 4. each service's own contexts (read models, followers), in :data:`SERVICES` order,
-5. the HTTP server on ``settings.listen``.
+5. the compute hosts run in this process (``settings.compute_hosts`` agents),
+6. the HTTP server on ``settings.listen``.
 
 Each resource is one aiohttp ``cleanup_ctx`` generator. Shutdown (SIGTERM or
 SIGINT) reverses the order: stop accepting connections, let in-flight
@@ -33,8 +34,11 @@ import uvloop
 from aiohttp import web
 
 import cairn
+from cairn.agents.compute.runtime import compute_hosts_context
 from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
+from cairn.api.compute import COMPUTE_CONFIG
+from cairn.api.compute import SERVICE as COMPUTE_SERVICE
 from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
 from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.api.image import IMAGE_CONFIG
@@ -43,6 +47,7 @@ from cairn.api.keys import BUS
 from cairn.api.services import CleanupContext, Service
 from cairn.bus import open_bus
 from cairn.bus.relay import OutboxRelay
+from cairn.compute.config import ComputeConfig
 from cairn.config import Listen, Settings, default_guest_dir, redact_url
 from cairn.errors import CairnError
 from cairn.identity.config import IdentityConfig
@@ -54,7 +59,7 @@ from cairn.store import open_store
 log = get_logger(__name__)
 
 #: The services this process serves. A new service adds one line here.
-SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE, IMAGE_SERVICE)
+SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE, IMAGE_SERVICE, COMPUTE_SERVICE)
 
 PROBE_TIMEOUT = 5.0
 
@@ -180,12 +185,22 @@ def image_config(settings: Settings) -> ImageConfig:
     )
 
 
+def compute_config(settings: Settings) -> ComputeConfig:
+    return ComputeConfig(
+        public_url=public_url(settings),
+        scheduler_strategy=settings.scheduler_strategy,
+        scheduler_max_attempts=settings.scheduler_max_attempts,
+        deadline=settings.compute_deadline,
+    )
+
+
 def config_context(settings: Settings) -> CleanupContext:
     """Puts each service's configuration on the application, before the resources open."""
 
     async def config_ctx(app: web.Application) -> AsyncIterator[None]:
         app[IDENTITY_CONFIG] = identity_config(settings)
         app[IMAGE_CONFIG] = image_config(settings)
+        app[COMPUTE_CONFIG] = compute_config(settings)
         yield
 
     return config_ctx
@@ -197,8 +212,16 @@ def resource_contexts(settings: Settings) -> list[CleanupContext]:
 
 
 def build_app(settings: Settings, services: Iterable[Service] = SERVICES) -> web.Application:
-    """The whole cloud as one aiohttp application; resources open on startup."""
-    return build_api(services, contexts=resource_contexts(settings))
+    """The whole cloud as one aiohttp application; resources open on startup.
+
+    The compute hosts start after every service (identity has written the
+    ``clouds.yaml`` they authenticate with, and the scheduler follows the log
+    before they register) and stop before them."""
+    services = list(services)
+    app = build_api(services, contexts=resource_contexts(settings))
+    if any(service.name == "compute" for service in services):
+        app.cleanup_ctx.append(compute_hosts_context(settings))
+    return app
 
 
 # -- serving -------------------------------------------------------------------

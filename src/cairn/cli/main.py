@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import cairn
-from cairn.cli import audit, events, up
+from cairn.cli import agent, audit, events, up
 from cairn.config import ConfigError
 from cairn.errors import CairnError
 
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", required=True, parser_class=Parser
     )
     up.register(commands)
+    agent.register(commands)
     audit.register(commands)
     events.register(commands)
     version = commands.add_parser(

@@ -1,0 +1,52 @@
+"""One compute host's settings, and the shared pieces its steps work with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cairn.agents.compute.driver import HypervisorDriver
+from cairn.agents.compute.guest_plan import HostPaths
+from cairn.agents.compute.images import ImageCache
+from cairn.events import compute as ev
+from cairn.store.port import EventStore
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """What one compute agent runs as. Deadlines are in seconds."""
+
+    host: str
+    paths: HostPaths
+    availability_zone: str = "nova"
+    heartbeat_interval: float = 30.0
+    #: Image download, disk and domain creation, start.
+    spawn_timeout: float = 300.0
+    #: Any power action, the clean shutdown of a stop or soft reboot included.
+    action_timeout: float = 150.0
+    delete_timeout: float = 120.0
+    #: How long a stop (and a soft reboot) waits for the guest's ACPI shutdown
+    #: before pulling the plug (Nova's ``shutdown_timeout``).
+    clean_shutdown_timeout: float = 60.0
+    #: Servers the agent works on at the same time.
+    concurrency: int = 8
+    #: On a clean stop, how long operations under way may take to finish
+    #: before they are cancelled (a cancelled spawn leaves nothing behind).
+    stop_grace: float = 10.0
+    reserved: ev.ResourceAmounts = field(default_factory=ev.ResourceAmounts)
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
+    disk_allocation_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """What every step of one host's agent acts through."""
+
+    config: AgentConfig
+    store: EventStore
+    driver: HypervisorDriver
+    images: ImageCache
+
+    @property
+    def host(self) -> str:
+        return self.config.host

@@ -1,0 +1,134 @@
+"""What the compute agent knows of one server: a pure fold of its stream.
+
+The agent decides every step from the server's whole stream, read from the
+store when something happens to it (a request arrived, the guest changed state,
+the agent restarted). Deciding from the stream, not from the one event that
+woke the agent, is what makes the agent idempotent and restartable: a
+redelivered request finds its outcome already in the stream and does nothing,
+and a request whose delivery was lost is found pending on the next look.
+
+:func:`next_step` says what the agent of ``host`` has to do for the server.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from cairn.events import RecordedEvent, registry
+from cairn.events import compute as ev
+
+
+class Step(enum.Enum):
+    NOTHING = "nothing"
+    SPAWN = "spawn"
+    #: The agent started this spawn too often already (it died mid-spawn each time): fail it.
+    FAIL_SPAWN = "fail-spawn"
+    ACTION = "action"
+    DELETE = "delete"
+    #: Nothing requested: compare the guest with what the log says.
+    SYNC = "sync"
+
+
+#: A spawn the agent started this many times (and died in) is failed, not retried.
+MAX_SPAWN_STARTS = 2
+
+
+@dataclass
+class ServerView:
+    server_id: str
+    #: The stream's version: the expected version of the agent's next append.
+    version: int = 0
+    created: ev.ServerCreateRequested | None = None
+    create_event: RecordedEvent | None = None
+    host: str | None = None
+    attempt: int = 0
+    scheduled_event: RecordedEvent | None = None
+    #: ServerSpawnStarted seen for the current attempt.
+    spawn_starts: int = 0
+    spawned: bool = False
+    spawn_failed: bool = False
+    instance_name: str | None = None
+    #: Nova's vm_state: building, active, stopped, paused, suspended, error, deleted.
+    vm_state: str = "building"
+    action: ev.ServerActionRequested | None = None
+    action_event: RecordedEvent | None = None
+    delete: ev.ServerDeleteRequested | None = None
+    delete_event: RecordedEvent | None = None
+    deleted: bool = False
+
+    @property
+    def project_id(self) -> str | None:
+        return None if self.created is None else self.created.project_id
+
+    def on_host(self, host: str) -> bool:
+        """Whether the server lives on ``host``: placed there, its spawn not failed,
+        not deleted. Such a server holds its claim on the host."""
+        return self.host == host and not self.spawn_failed and not self.deleted
+
+
+def fold(server_id: str, events: list[RecordedEvent]) -> ServerView:
+    view = ServerView(server_id)
+    for recorded in events:
+        apply(view, recorded)
+    return view
+
+
+def apply(view: ServerView, recorded: RecordedEvent) -> None:
+    view.version = recorded.version
+    try:
+        event = registry.decode(recorded)
+    except LookupError:
+        return  # a type this agent does not know (a newer control plane): not ours to act on
+    match event:
+        case ev.ServerCreateRequested():
+            view.created, view.create_event = event, recorded
+        case ev.ServerScheduled():
+            view.host, view.attempt, view.scheduled_event = event.host, event.attempt, recorded
+            view.spawn_starts, view.spawned, view.spawn_failed = 0, False, False
+            view.vm_state = "building"
+        case ev.ServerScheduleFailed():
+            view.host, view.vm_state = None, "error"
+        case ev.ServerSpawnStarted():
+            view.spawn_starts += 1
+        case ev.ServerSpawned():
+            view.spawned, view.instance_name, view.vm_state = True, event.instance_name, "active"
+        case ev.ServerSpawnFailed():
+            view.spawn_failed = True
+        case ev.ServerActionRequested():
+            view.action, view.action_event = event, recorded
+        case ev.ServerActionCompleted():
+            view.action, view.action_event, view.vm_state = None, None, event.vm_state
+        case ev.ServerActionFailed():
+            view.action, view.action_event = None, None
+        case ev.ServerPowerStateChanged():
+            view.vm_state = event.vm_state
+        case ev.ServerDeleteRequested():
+            view.delete, view.delete_event = event, recorded
+        case ev.ServerDeleted():
+            view.deleted, view.vm_state = True, "deleted"
+            view.action = view.delete = None
+        case ev.ServerErrored():
+            # An error ends whatever was under way; a later delete request starts anew.
+            view.vm_state = "error"
+            view.action = view.action_event = None
+            view.delete = view.delete_event = None
+        case _:
+            pass
+
+
+def next_step(view: ServerView, host: str) -> Step:
+    """What the agent of ``host`` has to do for the server now."""
+    if view.deleted or view.created is None:
+        return Step.NOTHING
+    if view.delete is not None and view.delete.host == host:
+        return Step.DELETE
+    if view.host != host or view.spawn_failed:
+        return Step.NOTHING
+    if not view.spawned:
+        if view.vm_state != "building":
+            return Step.NOTHING  # errored while building: the guest, if any, waits for delete
+        return Step.FAIL_SPAWN if view.spawn_starts >= MAX_SPAWN_STARTS else Step.SPAWN
+    if view.action is not None and view.action.host == host:
+        return Step.ACTION
+    return Step.SYNC

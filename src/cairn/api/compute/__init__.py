@@ -1,0 +1,105 @@
+"""The compute service (Nova v2.1 with microversions) at ``/compute``.
+
+Handlers are grouped by resource: :mod:`.servers` (with :mod:`.boot`,
+:mod:`.actions`, :mod:`.metadata`, :mod:`.instance_actions`), :mod:`.flavors`,
+:mod:`.keypairs`, :mod:`.quotas` (quota sets and limits), :mod:`.groups`,
+:mod:`.hosts` (hypervisors, services, availability zones). What a resource
+looks like at each microversion is in :mod:`.views`; the negotiation in
+:mod:`.microversions`. The control plane behind them is :mod:`cairn.compute`.
+"""
+
+from __future__ import annotations
+
+from cairn.api.compute import (
+    actions,
+    discovery,
+    flavors,
+    groups,
+    hosts,
+    instance_actions,
+    keypairs,
+    metadata,
+    quotas,
+    servers,
+)
+from cairn.api.compute.context import compute_ctx
+from cairn.api.compute.errors import compute_errors
+from cairn.api.compute.keys import COMPUTE, COMPUTE_CONFIG, IMAGE_PORT
+from cairn.api.compute.microversions import microversion_middleware
+from cairn.api.identity import token_middleware
+from cairn.api.services import Route, Service, delete, get, post, put
+
+V = "/v2.1"
+
+ROUTES: list[Route] = [
+    get("", discovery.versions),
+    get("/", discovery.versions),
+    get(V, discovery.version),
+    get(V + "/", discovery.version),
+    # servers
+    get(V + "/servers", servers.list_servers),
+    post(V + "/servers", servers.create_server),
+    get(V + "/servers/detail", servers.list_servers_detail),
+    get(V + "/servers/{server_id}", servers.show_server),
+    put(V + "/servers/{server_id}", servers.update_server),
+    delete(V + "/servers/{server_id}", servers.delete_server),
+    post(V + "/servers/{server_id}/action", actions.server_action),
+    get(V + "/servers/{server_id}/metadata", metadata.list_metadata),
+    post(V + "/servers/{server_id}/metadata", metadata.merge_metadata),
+    put(V + "/servers/{server_id}/metadata", metadata.replace_metadata),
+    get(V + "/servers/{server_id}/metadata/{key}", metadata.show_item),
+    put(V + "/servers/{server_id}/metadata/{key}", metadata.put_item),
+    delete(V + "/servers/{server_id}/metadata/{key}", metadata.delete_item),
+    get(V + "/servers/{server_id}/os-instance-actions", instance_actions.list_actions),
+    get(V + "/servers/{server_id}/os-instance-actions/{request_id}", instance_actions.show_action),
+    # flavors
+    get(V + "/flavors", flavors.list_flavors),
+    post(V + "/flavors", flavors.create_flavor),
+    get(V + "/flavors/detail", flavors.list_flavors_detail),
+    get(V + "/flavors/{flavor_id}", flavors.show_flavor),
+    put(V + "/flavors/{flavor_id}", flavors.update_flavor),
+    delete(V + "/flavors/{flavor_id}", flavors.delete_flavor),
+    post(V + "/flavors/{flavor_id}/action", flavors.flavor_action),
+    get(V + "/flavors/{flavor_id}/os-flavor-access", flavors.list_access),
+    get(V + "/flavors/{flavor_id}/os-extra_specs", flavors.list_extra_specs),
+    post(V + "/flavors/{flavor_id}/os-extra_specs", flavors.create_extra_specs),
+    get(V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.show_extra_spec),
+    put(V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.update_extra_spec),
+    delete(V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.delete_extra_spec),
+    # keypairs
+    get(V + "/os-keypairs", keypairs.list_keypairs),
+    post(V + "/os-keypairs", keypairs.create_keypair),
+    get(V + "/os-keypairs/{name}", keypairs.show_keypair),
+    delete(V + "/os-keypairs/{name}", keypairs.delete_keypair),
+    # quota and limits
+    get(V + "/limits", quotas.limits),
+    get(V + "/os-quota-sets/{project_id}", quotas.show_quota_set),
+    put(V + "/os-quota-sets/{project_id}", quotas.update_quota_set),
+    delete(V + "/os-quota-sets/{project_id}", quotas.delete_quota_set),
+    get(V + "/os-quota-sets/{project_id}/defaults", quotas.show_defaults),
+    get(V + "/os-quota-sets/{project_id}/detail", quotas.show_quota_detail),
+    # server groups
+    get(V + "/os-server-groups", groups.list_groups),
+    post(V + "/os-server-groups", groups.create_group),
+    get(V + "/os-server-groups/{group_id}", groups.show_group),
+    delete(V + "/os-server-groups/{group_id}", groups.delete_group),
+    # hosts
+    get(V + "/os-hypervisors", hosts.list_hypervisors),
+    get(V + "/os-hypervisors/detail", hosts.list_hypervisors_detail),
+    get(V + "/os-hypervisors/statistics", hosts.hypervisor_statistics),
+    get(V + "/os-hypervisors/{hypervisor_id}", hosts.show_hypervisor),
+    get(V + "/os-services", hosts.list_services),
+    put(V + "/os-services/{service_id}", hosts.put_service),
+    get(V + "/os-availability-zone", hosts.availability_zones),
+    get(V + "/os-availability-zone/detail", hosts.availability_zones_detail),
+]
+
+SERVICE = Service(
+    name="compute",
+    title="Compute (Nova v2.1)",
+    routes=ROUTES,
+    contexts=[compute_ctx],
+    middlewares=[microversion_middleware, compute_errors, token_middleware],
+)
+
+__all__ = ["COMPUTE", "COMPUTE_CONFIG", "IMAGE_PORT", "SERVICE"]

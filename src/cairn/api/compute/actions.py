@@ -1,0 +1,156 @@
+"""``POST /servers/{id}/action``: power actions, lock, console output, force delete.
+
+Each action is a small function; :data:`ACTIONS` maps the body's key to it.
+Power actions append a request for the server's agent and answer 202 at once;
+the server's task state says what is in flight until the agent answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from cairn.api.body import read_json
+from cairn.api.compute.auth import authorize, is_admin, metadata
+from cairn.api.compute.common import compute, invalid, json, v
+from cairn.api.compute.servers import find_server, force_delete
+from cairn.api.faults import HTTPFault
+from cairn.api.identity import caller
+from cairn.compute import servers
+from cairn.identity.service import Authenticated
+from cairn.projections.compute import Server
+
+#: Nova's cap on console output (libvirt driver's MAX_CONSOLE_BYTES)
+MAX_CONSOLE_BYTES = 100 * 1024
+
+Action = Callable[[web.Request, Authenticated, Server, Any], Awaitable[web.Response]]
+
+
+def _power(name: str) -> Action:
+    async def run(
+        request: web.Request, who: Authenticated, server: Server, args: Any
+    ) -> web.Response:
+        await authorize(
+            request, f"os_compute_api:servers:{name}", {"project_id": server.project_id}
+        )
+        reboot_type = None
+        if name == "reboot":
+            if not isinstance(args, dict) or "type" not in args:
+                raise HTTPFault.bad_request("Invalid input: 'type' is a required property")
+            reboot_type = args["type"].upper() if isinstance(args["type"], str) else args["type"]
+            if reboot_type not in ("SOFT", "HARD"):
+                raise invalid("type", args["type"], "It must be 'SOFT' or 'HARD'")
+        meta, admin = metadata(request, who), is_admin(who)
+        await compute(request).execute(
+            lambda s: servers.action(
+                s, meta, servers.find(s, server.id), name, is_admin=admin, reboot_type=reboot_type
+            )
+        )
+        return web.Response(status=202)
+
+    return run
+
+
+async def _lock(
+    request: web.Request, who: Authenticated, server: Server, args: Any
+) -> web.Response:
+    await authorize(request, "os_compute_api:servers:lock", {"project_id": server.project_id})
+    reason = None
+    if isinstance(args, dict) and "locked_reason" in args:
+        if v(request) < (2, 73):
+            raise HTTPFault.bad_request("Invalid input: 'locked_reason' needs microversion 2.73")
+        reason = args["locked_reason"]
+        if not isinstance(reason, str) or len(reason) > 255:
+            raise invalid("locked_reason", reason, "It must be a string of at most 255 characters")
+    meta, admin = metadata(request, who), is_admin(who)
+    await compute(request).execute(
+        lambda s: servers.lock(s, meta, servers.find(s, server.id), is_admin=admin, reason=reason)
+    )
+    return web.Response(status=202)
+
+
+async def _unlock(
+    request: web.Request, who: Authenticated, server: Server, args: Any
+) -> web.Response:
+    await authorize(request, "os_compute_api:servers:unlock", {"project_id": server.project_id})
+    meta, admin = metadata(request, who), is_admin(who)
+    await compute(request).execute(
+        lambda s: servers.unlock(s, meta, servers.find(s, server.id), is_admin=admin)
+    )
+    return web.Response(status=202)
+
+
+def _tail(path: Path, lines: int | None) -> str:
+    """The last ``lines`` lines (all for ``None``) of at most the file's last 100 KiB."""
+    try:
+        with path.open("rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            log.seek(max(0, size - MAX_CONSOLE_BYTES))
+            text = log.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    if lines is None:
+        return text
+    kept = text.splitlines(keepends=True)
+    return "".join(kept[-lines:]) if lines else ""
+
+
+async def _console(
+    request: web.Request, who: Authenticated, server: Server, args: Any
+) -> web.Response:
+    await authorize(
+        request, "os_compute_api:servers:console_output", {"project_id": server.project_id}
+    )
+    length: int | None = None
+    if isinstance(args, dict) and args.get("length") is not None:
+        raw = args["length"]
+        if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+            raw = int(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < -1:
+            raise invalid("length", args["length"], "It must be an integer >= -1")
+        length = None if raw == -1 else raw
+    elif args is not None and not isinstance(args, dict):
+        raise invalid("os-getConsoleOutput", args, "It must be an object")
+    if server.vm_state == "building" or not server.console_log:
+        raise HTTPFault.conflict(f"Instance {server.id} has not been launched yet.")
+    output = await asyncio.to_thread(_tail, Path(server.console_log), length)
+    return json({"output": output})
+
+
+async def _force_delete(
+    request: web.Request, who: Authenticated, server: Server, args: Any
+) -> web.Response:
+    return await force_delete(request, who, server)
+
+
+ACTIONS: dict[str, Action] = {
+    "os-start": _power("start"),
+    "os-stop": _power("stop"),
+    "reboot": _power("reboot"),
+    "pause": _power("pause"),
+    "unpause": _power("unpause"),
+    "suspend": _power("suspend"),
+    "resume": _power("resume"),
+    "lock": _lock,
+    "unlock": _unlock,
+    "os-getConsoleOutput": _console,
+    "forceDelete": _force_delete,
+}
+
+
+async def server_action(request: web.Request) -> web.Response:
+    who = caller(request)
+    server = find_server(request, who)
+    body = await read_json(request)
+    if not isinstance(body, dict) or len(body) != 1:
+        raise HTTPFault.bad_request("Invalid input: the body names exactly one action")
+    ((name, args),) = body.items()
+    action = ACTIONS.get(name)
+    if action is None:
+        raise HTTPFault.bad_request(f"There is no such action: {name}")
+    return await action(request, who, server, args)

@@ -1,0 +1,228 @@
+"""Reading a ``POST /servers`` body into a :class:`~cairn.compute.servers.BootRequest`.
+
+Validation follows Nova's create schema and its error messages: a bad value is
+a 400 that names the field; unknown keys are refused, as Nova's strict
+schema does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from cairn.api.compute.auth import allowed, is_admin
+from cairn.api.compute.common import compute, integer, invalid, string, v
+from cairn.api.faults import HTTPFault
+from cairn.api.identity import caller
+from cairn.compute import flavors
+from cairn.compute.errors import NotFound
+from cairn.compute.servers import BootRequest
+from cairn.events.compute import FlavorSnapshot, ImageSnapshot
+from cairn.identity.service import Authenticated
+
+UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
+MAX_USER_DATA = 65535
+KNOWN_KEYS = frozenset({
+    "name", "imageRef", "flavorRef", "networks", "key_name", "user_data", "metadata",
+    "availability_zone", "min_count", "max_count", "return_reservation_id", "description",
+    "security_groups", "OS-DCF:diskConfig", "config_drive", "accessIPv4", "accessIPv6",
+    "adminPass", "block_device_mapping", "block_device_mapping_v2", "personality", "tags",
+    "hostname", "host", "hypervisor_hostname", "trusted_image_certificates",
+})  # fmt: skip
+HINT_KEYS = ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints")
+
+
+def _image_id(ref: Any) -> str:
+    if not isinstance(ref, str) or not ref:
+        raise HTTPFault.bad_request("Invalid imageRef provided.")
+    candidate = ref.rstrip("/").rsplit("/", 1)[-1]
+    if not UUID.match(candidate):
+        raise HTTPFault.bad_request("Invalid imageRef provided.")
+    return str(uuid.UUID(candidate))
+
+
+def _flavor(request: web.Request, who: Authenticated, ref: Any) -> FlavorSnapshot:
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        ref = str(ref)
+    if not isinstance(ref, str) or not ref:
+        raise HTTPFault.bad_request("Invalid flavorRef provided.")
+    flavor_id = ref.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        flavor = flavors.find(compute(request).state, flavor_id)
+    except NotFound:
+        raise HTTPFault.bad_request("Invalid flavorRef provided.") from None
+    if not flavors.visible(flavor, who.project_id, is_admin(who)):
+        raise HTTPFault.bad_request("Invalid flavorRef provided.")
+    return flavor.snapshot()
+
+
+def _networks(request: web.Request, data: dict[str, Any]) -> list[dict[str, str]]:
+    networks = data.get("networks")
+    if networks is None:
+        if v(request) >= (2, 37):
+            raise HTTPFault.bad_request("Invalid input: 'networks' is a required property")
+        return [{"auto": "true"}]
+    if networks == "auto":
+        return [{"auto": "true"}]
+    if networks == "none":
+        return []
+    if isinstance(networks, str):
+        raise invalid("networks", networks, "'auto' or 'none' or a list of networks")
+    if not isinstance(networks, list):
+        raise invalid("networks", networks, "It must be a list")
+    found: list[dict[str, str]] = []
+    for item in networks:
+        if not isinstance(item, dict) or not item:
+            raise invalid("networks", item, "Each network is an object")
+        for key, value in item.items():
+            if key not in ("uuid", "port", "fixed_ip", "tag") or not isinstance(value, str):
+                raise invalid(f"networks.{key}", value, "Bad network attribute")
+        if "uuid" in item and not UUID.match(item["uuid"]):
+            raise HTTPFault.bad_request(
+                f"Bad networks format: network uuid is not in proper format ({item['uuid']})"
+            )
+        found.append(dict(item))
+    return found
+
+
+def _metadata(data: dict[str, Any]) -> dict[str, str]:
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise invalid("metadata", metadata, "It must be an object")
+    for key, value in metadata.items():
+        if not 1 <= len(key) <= 255:
+            raise invalid("metadata", key, "Keys are 1 to 255 characters")
+        if not isinstance(value, str) or len(value) > 255:
+            raise invalid(f"metadata.{key}", value, "Values are strings of at most 255 characters")
+    return dict(metadata)
+
+
+def _user_data(data: dict[str, Any]) -> str | None:
+    raw = data.get("user_data")
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or len(raw) > MAX_USER_DATA:
+        raise HTTPFault.bad_request("User data needs to be valid base 64.")
+    try:
+        base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPFault.bad_request("User data needs to be valid base 64.") from None
+    return raw
+
+
+def _hints(body: dict[str, Any]) -> dict[str, list[str]]:
+    hints: dict[str, list[str]] = {}
+    for key in HINT_KEYS:
+        raw = body.get(key)
+        if raw is None:
+            continue
+        if not isinstance(raw, dict):
+            raise invalid(key, raw, "It must be an object")
+        for name, value in raw.items():
+            values = value if isinstance(value, list) else [value]
+            if not all(isinstance(item, str) for item in values):
+                raise invalid(f"{key}.{name}", value, "Hints are strings or lists of strings")
+            if name in ("group", "same_host", "different_host") and not all(
+                UUID.match(x) for x in values
+            ):
+                raise invalid(f"{key}.{name}", value, "It must be a UUID or a list of UUIDs")
+            hints[name] = list(values)
+    return hints
+
+
+def _placement(
+    request: web.Request, who: Authenticated, data: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The requested availability zone and (admins) host, from ``zone:host[:node]``."""
+    zone = string(data, "availability_zone", nullable=True)
+    host = string(data, "host")
+    if zone and ":" in zone:
+        zone, _, rest = zone.partition(":")
+        host = rest.split(":", 1)[0] or host
+    if host and not allowed(request, who, "os_compute_api:servers:create:forced_host", {}):
+        raise HTTPFault(
+            403, "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed."
+        )
+    state = compute(request).state
+    if zone and not any(h.availability_zone == zone for h in state.hosts.values()):
+        raise HTTPFault.bad_request(f"The requested availability zone is not available: {zone}")
+    if host and host not in state.hosts:
+        raise HTTPFault.bad_request(f"Compute host {host} could not be found.")
+    return zone or None, host or None
+
+
+async def boot_request(
+    request: web.Request, body: dict[str, Any], project_id: str
+) -> tuple[BootRequest, bool]:
+    """The boot request of ``body`` (and whether to answer with the reservation id)."""
+    who = caller(request)
+    data = body["server"]
+    unknown = sorted(set(data) - KNOWN_KEYS)
+    if unknown:
+        raise HTTPFault.bad_request(
+            f"Invalid input for field/attribute server. Additional properties are not "
+            f"allowed ({', '.join(repr(k) for k in unknown)} were unexpected)"
+        )
+    name = string(data, "name", required=True, min_length=1) or ""
+    if name != name.strip():
+        raise invalid("name", name, "Leading and trailing whitespace is not allowed")
+    description = None
+    if "description" in data:
+        if v(request) < (2, 19):
+            raise HTTPFault.bad_request("Invalid input: 'description' needs microversion 2.19")
+        description = string(data, "description", nullable=True)
+    flavor = _flavor(request, who, data.get("flavorRef"))
+    if "imageRef" not in data:
+        raise HTTPFault.bad_request("Invalid input: 'imageRef' is a required property")
+    image_id = _image_id(data["imageRef"])
+    min_count = integer(data, "min_count", 1, minimum=1)
+    max_count = integer(data, "max_count", min_count, minimum=1)
+    if min_count > max_count:
+        raise HTTPFault.bad_request("min_count must be <= max_count")
+    state = compute(request).state
+    key_name = string(data, "key_name", nullable=True)
+    public_key = None
+    if key_name is not None:
+        keypair = state.keypairs.get(who.user_id, {}).get(key_name)
+        if keypair is None:
+            raise HTTPFault.bad_request("Invalid key_name provided.")
+        public_key = keypair.public_key
+    networks = _networks(request, data)
+    metadata = _metadata(data)
+    user_data = _user_data(data)
+    hints = _hints(body)
+    zone, host = _placement(request, who, data)
+    return_reservation = data.get("return_reservation_id", False)
+    if not isinstance(return_reservation, bool):
+        raise invalid("return_reservation_id", return_reservation, "It must be a boolean")
+    image = await _image(request, image_id, who.token, flavor)
+    request_body = BootRequest(
+        server_ids=[str(uuid.uuid4()) for _ in range(max_count)], project_id=project_id,
+        user_id=who.user_id, name=name, flavor=flavor, image=image, created_at="",
+        reservation_id=f"r-{uuid.uuid4().hex[:8]}", min_count=min_count,
+        description=description, key_name=key_name, public_key=public_key,
+        user_data=user_data, metadata=metadata, availability_zone=zone, networks=networks,
+        scheduler_hints=hints, requested_host=host,
+    )  # fmt: skip
+    return request_body, return_reservation
+
+
+async def _image(
+    request: web.Request, image_id: str, token: str, flavor: FlavorSnapshot
+) -> ImageSnapshot:
+    try:
+        image = await compute(request).images.get(image_id, token)
+    except NotFound:
+        raise HTTPFault.bad_request(f"Image {image_id} could not be found.") from None
+    if image.min_ram_mb > flavor.ram_mb:
+        raise HTTPFault.bad_request("Flavor's memory is too small for requested image.")
+    if flavor.disk_gb and image.min_disk_gb > flavor.disk_gb:
+        raise HTTPFault.bad_request("Flavor's disk is too small for requested image.")
+    return image

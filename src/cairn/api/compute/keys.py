@@ -1,0 +1,16 @@
+"""Typed keys of the compute service's application and request state."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cairn.compute.config import ComputeConfig
+from cairn.compute.images import ImagePort
+from cairn.compute.service import Compute
+
+COMPUTE: web.AppKey[Compute] = web.AppKey("compute", Compute)
+COMPUTE_CONFIG: web.AppKey[ComputeConfig] = web.AppKey("compute_config", ComputeConfig)
+#: the request's negotiated microversion, as (major, minor)
+MICROVERSION: web.RequestKey[tuple[int, int]] = web.RequestKey("compute_microversion", tuple)
+#: the image port to use instead of the image service's HTTP API (tests)
+IMAGE_PORT: web.AppKey[ImagePort] = web.AppKey("compute_image_port", ImagePort)

@@ -1,0 +1,168 @@
+"""``/os-quota-sets`` and ``/limits``: a project's limits and what it uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from cairn.api.body import read_json
+from cairn.api.compute.auth import authorize, metadata, project_of
+from cairn.api.compute.common import compute, json, v
+from cairn.api.faults import HTTPFault
+from cairn.api.identity import caller
+from cairn.compute import quota
+from cairn.compute.decide import write
+from cairn.events import compute as ev
+from cairn.projections.compute import DEFAULT_QUOTA
+
+#: resources Nova stopped showing at 2.57 (injected files)
+FILE_RESOURCES = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
+
+
+def _shown(version: tuple[int, int]) -> tuple[str, ...]:
+    if version >= (2, 57):
+        return tuple(r for r in quota.RESOURCES if r not in FILE_RESOURCES)
+    return quota.RESOURCES
+
+
+def _quota_set(
+    request: web.Request, project_id: str, limits: dict[str, int], used: dict[str, int] | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": project_id}
+    for resource in _shown(v(request)):
+        if used is None:
+            body[resource] = limits[resource]
+        else:
+            body[resource] = {
+                "limit": limits[resource],
+                "in_use": used.get(resource, 0),
+                "reserved": 0,
+            }
+    return body
+
+
+async def show_quota_set(request: web.Request) -> web.Response:
+    project_id = request.match_info["project_id"]
+    await authorize(request, "os_compute_api:os-quota-sets:show", {"project_id": project_id})
+    state = compute(request).state
+    return json(
+        {"quota_set": _quota_set(request, project_id, quota.limits(state, project_id), None)}
+    )
+
+
+async def show_quota_detail(request: web.Request) -> web.Response:
+    project_id = request.match_info["project_id"]
+    who = await authorize(
+        request, "os_compute_api:os-quota-sets:detail", {"project_id": project_id}
+    )
+    state = compute(request).state
+    used = quota.in_use(state, project_id, request.query.get("user_id") or who.user_id)
+    return json(
+        {"quota_set": _quota_set(request, project_id, quota.limits(state, project_id), used)}
+    )
+
+
+async def show_defaults(request: web.Request) -> web.Response:
+    project_id = request.match_info["project_id"]
+    await authorize(request, "os_compute_api:os-quota-sets:defaults", {"project_id": project_id})
+    return json(
+        {"quota_set": _quota_set(request, project_id, quota.defaults(compute(request).state), None)}
+    )
+
+
+async def update_quota_set(request: web.Request) -> web.Response:
+    project_id = request.match_info["project_id"]
+    who = await authorize(
+        request, "os_compute_api:os-quota-sets:update", {"project_id": project_id}
+    )
+    body = await read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("quota_set"), dict):
+        raise HTTPFault.bad_request("Invalid input: 'quota_set' is a required property")
+    limits: dict[str, int] = {}
+    shown = _shown(v(request))
+    for key, value in body["quota_set"].items():
+        if key == "force":
+            continue
+        if key not in shown:
+            raise HTTPFault.bad_request(
+                "Invalid input for field/attribute quota_set. Additional properties are "
+                f"not allowed ('{key}' was unexpected)"
+            )
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+            raise HTTPFault.bad_request(
+                f"Invalid input for field/attribute {key}. Value: {value}. "
+                "It must be an integer >= -1"
+            )
+        limits[key] = value
+    meta = metadata(request, who)
+    service = compute(request)
+    event = ev.ComputeQuotaSetUpdated(project_id=project_id, limits=limits)
+    await service.execute(
+        lambda s: [write(s, quota.quota_set_stream(project_id), [event], meta)] if limits else []
+    )
+    return json(
+        {
+            "quota_set": {
+                k: val
+                for k, val in _quota_set(
+                    request, project_id, quota.limits(service.state, project_id), None
+                ).items()
+                if k != "id"
+            }
+        }
+    )
+
+
+async def delete_quota_set(request: web.Request) -> web.Response:
+    project_id = request.match_info["project_id"]
+    who = await authorize(
+        request, "os_compute_api:os-quota-sets:delete", {"project_id": project_id}
+    )
+    meta = metadata(request, who)
+    event = ev.ComputeQuotaSetDeleted(project_id=project_id)
+    await compute(request).execute(
+        lambda s: (
+            [write(s, quota.quota_set_stream(project_id), [event], meta)]
+            if project_id in s.quota_sets and project_id != DEFAULT_QUOTA
+            else []
+        )
+    )
+    return web.Response(status=202)
+
+
+async def limits(request: web.Request) -> web.Response:
+    who = caller(request)
+    project_id = request.query.get("tenant_id")
+    if project_id and project_id != who.project_id:
+        await authorize(request, "os_compute_api:limits:other_project", {"project_id": project_id})
+    else:
+        await authorize(request, "os_compute_api:limits", {})
+        project_id = project_of(who)
+    state = compute(request).state
+    limit = quota.limits(state, project_id)
+    used = quota.in_use(state, project_id, who.user_id)
+    absolute: dict[str, int] = {
+        "maxServerMeta": limit["metadata_items"],
+        "maxTotalInstances": limit["instances"],
+        "maxTotalCores": limit["cores"],
+        "maxTotalRAMSize": limit["ram"],
+        "maxTotalKeypairs": limit["key_pairs"],
+        "maxServerGroups": limit["server_groups"],
+        "maxServerGroupMembers": limit["server_group_members"],
+        "totalInstancesUsed": used["instances"],
+        "totalCoresUsed": used["cores"],
+        "totalRAMUsed": used["ram"],
+        "totalServerGroupsUsed": used["server_groups"],
+    }
+    if v(request) < (2, 57):
+        absolute["maxPersonality"] = limit["injected_files"]
+        absolute["maxPersonalitySize"] = limit["injected_file_content_bytes"]
+    if v(request) < (2, 36):
+        absolute.update({
+            "maxSecurityGroups": 10, "maxSecurityGroupRules": 20, "maxTotalFloatingIps": 10,
+            "totalSecurityGroupsUsed": 0, "totalFloatingIpsUsed": 0,
+        })  # fmt: skip
+    return json({"limits": {"rate": [], "absolute": absolute}})

@@ -1,0 +1,20 @@
+"""What the compute control plane is configured with (built by the composition root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeConfig:
+    #: the cloud's base URL (``http://host:port``): the image service is under it
+    public_url: str
+    scheduler_strategy: str = "spread"
+    scheduler_max_attempts: int = 3
+    #: seconds a server may stay in a transitional state
+    deadline: float = 600.0
+    #: how often the deadline sweeper looks
+    sweep_interval: float = 5.0
+    #: whether this process runs the scheduler and the sweeper (every API
+    #: process may: their appends are checked against each other)
+    run_scheduler: bool = True

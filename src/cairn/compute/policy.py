@@ -1,0 +1,91 @@
+"""Compute's policy defaults (Nova's rule names), checked by identity's one engine.
+
+The engine's defaults are identity's; compute adds its own here without
+touching them: a rule the operator set in the policy file wins, else the
+default below, written in the same rule language with identity's building
+blocks (``rule:admin_or_project_member``, ...).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from cairn.identity.policy import Check, Credentials, PolicyEngine, Target, parse_rule
+
+ADMIN = "rule:admin_required"
+READER = "rule:admin_or_project_reader"
+MEMBER = "rule:admin_or_project_member"
+ANYONE = "@"
+
+_SERVER_MEMBER = (
+    "create", "update", "delete", "start", "stop", "reboot", "pause", "unpause", "suspend",
+    "resume", "lock", "unlock", "console_output", "metadata:create", "metadata:update",
+    "metadata:update_all", "metadata:delete",
+)  # fmt: skip
+
+DEFAULTS: dict[str, str] = {
+    "os_compute_api:servers:index": READER,
+    "os_compute_api:servers:detail": READER,
+    "os_compute_api:servers:show": READER,
+    "os_compute_api:servers:index:get_all_tenants": ADMIN,
+    "os_compute_api:servers:allow_all_filters": ADMIN,
+    "os_compute_api:servers:show:host_status": ADMIN,
+    "os_compute_api:servers:create:forced_host": ADMIN,
+    "os_compute_api:servers:force_delete": MEMBER,
+    "os_compute_api:os-extended-server-attributes": ADMIN,
+    "os_compute_api:os-lock-server:unlock:unlock_override": ADMIN,
+    "os_compute_api:servers:metadata:index": READER,
+    "os_compute_api:servers:metadata:show": READER,
+    **{f"os_compute_api:servers:{name}": MEMBER for name in _SERVER_MEMBER},
+    "os_compute_api:os-instance-actions:list": READER,
+    "os_compute_api:os-instance-actions:show": READER,
+    "os_compute_api:os-instance-actions:events": ADMIN,
+    "os_compute_api:os-flavor-manage:create": ADMIN,
+    "os_compute_api:os-flavor-manage:update": ADMIN,
+    "os_compute_api:os-flavor-manage:delete": ADMIN,
+    "os_compute_api:os-flavor-extra-specs:index": ANYONE,
+    "os_compute_api:os-flavor-extra-specs:show": ANYONE,
+    "os_compute_api:os-flavor-extra-specs:create": ADMIN,
+    "os_compute_api:os-flavor-extra-specs:update": ADMIN,
+    "os_compute_api:os-flavor-extra-specs:delete": ADMIN,
+    "os_compute_api:os-flavor-access": ADMIN,
+    "os_compute_api:os-flavor-access:add_tenant_access": ADMIN,
+    "os_compute_api:os-flavor-access:remove_tenant_access": ADMIN,
+    "os_compute_api:os-quota-sets:show": READER,
+    "os_compute_api:os-quota-sets:defaults": ANYONE,
+    "os_compute_api:os-quota-sets:update": ADMIN,
+    "os_compute_api:os-quota-sets:delete": ADMIN,
+    "os_compute_api:os-quota-sets:detail": READER,
+    "os_compute_api:limits": ANYONE,
+    "os_compute_api:limits:other_project": ADMIN,
+    "os_compute_api:os-keypairs:index": "rule:admin_required or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:show": "rule:admin_required or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:create": "rule:admin_required or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:delete": "rule:admin_required or user_id:%(user_id)s",
+    "os_compute_api:os-availability-zone:list": ANYONE,
+    "os_compute_api:os-availability-zone:detail": ADMIN,
+    "os_compute_api:os-hypervisors:list": ADMIN,
+    "os_compute_api:os-hypervisors:list-detail": ADMIN,
+    "os_compute_api:os-hypervisors:show": ADMIN,
+    "os_compute_api:os-hypervisors:statistics": ADMIN,
+    "os_compute_api:os-services:list": ADMIN,
+    "os_compute_api:os-services:update": ADMIN,
+    "os_compute_api:os-server-groups:index": READER,
+    "os_compute_api:os-server-groups:index:all_projects": ADMIN,
+    "os_compute_api:os-server-groups:show": READER,
+    "os_compute_api:os-server-groups:create": "rule:project_member or rule:admin_required",
+    "os_compute_api:os-server-groups:delete": MEMBER,
+}
+
+
+@cache
+def _compiled(text: str) -> Check:
+    return parse_rule(text)
+
+
+def allowed(engine: PolicyEngine, rule: str, creds: Credentials, target: Target) -> bool:
+    """Whether ``rule`` allows ``creds`` on ``target``: the operator's rule if the
+    policy file sets it, else compute's default (else the engine's ``default``)."""
+    if rule in engine.rules or rule not in DEFAULTS:
+        return engine.check(rule, creds, target)
+    return _compiled(DEFAULTS[rule])(creds, target, engine)

@@ -1,0 +1,241 @@
+"""Server deciders: boot requests (with their quota), updates, actions, deletes.
+
+A boot request is one atomic append: each new ``server-<id>`` stream (which
+must not exist) and the project's ``computequota-<project>`` stream at the
+version the quota check saw. Two concurrent boots that both fit alone but not
+together cannot both be stored: the second append finds the quota stream moved
+on, and is decided again against the usage that now includes the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cairn.compute import quota
+from cairn.compute.decide import Writes, append_any, new_stream, write
+from cairn.compute.errors import Conflict, Forbidden, Invalid, NotFound, QuotaExceeded
+from cairn.events import Metadata
+from cairn.events import compute as ev
+from cairn.projections.compute import ComputeState, Server
+
+
+def server_stream(server_id: str) -> str:
+    return f"server-{server_id}"
+
+
+def host_stream(host: str) -> str:
+    return f"computehost-{host}"
+
+
+@dataclass(frozen=True, slots=True)
+class BootRequest:
+    """A validated ``POST /servers``; ids and times are made before deciding."""
+
+    server_ids: list[str]
+    project_id: str
+    user_id: str
+    name: str
+    flavor: ev.FlavorSnapshot
+    image: ev.ImageSnapshot
+    created_at: str
+    reservation_id: str
+    min_count: int = 1
+    description: str | None = None
+    key_name: str | None = None
+    public_key: str | None = None
+    user_data: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    availability_zone: str | None = None
+    networks: list[dict[str, str]] = field(default_factory=list)
+    scheduler_hints: dict[str, list[str]] = field(default_factory=dict)
+    requested_host: str | None = None
+
+
+def find(state: ComputeState, server_id: str, project_id: str | None = None) -> Server:
+    """The live server ``server_id``; when ``project_id`` is given (a non-admin
+    caller), only if that project owns it."""
+    server = state.servers.get(server_id)
+    if (
+        server is None
+        or server.deleted
+        or (project_id is not None and server.project_id != project_id)
+    ):
+        raise NotFound(f"Instance {server_id} could not be found.")
+    return server
+
+
+def create(state: ComputeState, meta: Metadata, req: BootRequest) -> tuple[Writes, list[str]]:
+    """The writes of a boot request and the ids of the servers it creates: as many
+    as the quota allows between ``min_count`` and ``len(server_ids)``."""
+    flavor = req.flavor
+    for group_id in req.scheduler_hints.get("group", []):
+        group = state.server_groups.get(group_id)
+        if group is None or group.project_id != req.project_id:
+            raise Invalid(f"Invalid server group {group_id}")
+    wanted = len(req.server_ids)
+    room = quota.headroom(state, req.project_id, flavor.vcpus, flavor.ram_mb)
+    count = min(wanted, room)
+    if count < req.min_count:
+        quota.check_servers(state, req.project_id, req.min_count, flavor.vcpus, flavor.ram_mb)
+        raise QuotaExceeded("Quota exceeded for instances", ("instances",))  # pragma: no cover
+    ids = req.server_ids[:count]
+    writes: Writes = []
+    consumed: list[ev.ComputeQuotaConsumed] = []
+    for index, server_id in enumerate(ids):
+        name = req.name if wanted == 1 else f"{req.name}-{index + 1}"
+        requested = ev.ServerCreateRequested(
+            server_id=server_id, project_id=req.project_id, user_id=req.user_id, name=name,
+            flavor=flavor, image=req.image, created_at=req.created_at,
+            description=req.description, key_name=req.key_name, public_key=req.public_key,
+            user_data=req.user_data, metadata=req.metadata,
+            availability_zone=req.availability_zone, networks=req.networks,
+            scheduler_hints=req.scheduler_hints, reservation_id=req.reservation_id,
+            launch_index=index, requested_host=req.requested_host,
+        )  # fmt: skip
+        writes.append(new_stream(server_stream(server_id), [requested], meta))
+        consumed.append(
+            ev.ComputeQuotaConsumed(
+                project_id=req.project_id,
+                server_id=server_id,
+                instances=1,
+                cores=flavor.vcpus,
+                ram_mb=flavor.ram_mb,
+            )
+        )
+    writes.append(write(state, quota.quota_stream(req.project_id), consumed, meta))
+    return writes, ids
+
+
+def _not_locked(server: Server, is_admin: bool) -> None:
+    if server.locked and not is_admin:
+        raise Conflict(f"Instance {server.id} is locked")
+
+
+def update(
+    state: ComputeState, meta: Metadata, server: Server, name: str, description: str | None
+) -> Writes:
+    if (name, description) == (server.name, server.description):
+        return []
+    event = ev.ServerUpdated(server_id=server.id, name=name, description=description)
+    return [write(state, server_stream(server.id), [event], meta)]
+
+
+def set_metadata(
+    state: ComputeState, meta: Metadata, server: Server, metadata: dict[str, str]
+) -> Writes:
+    limit = quota.limits(state, server.project_id)["metadata_items"]
+    if limit != quota.UNLIMITED and len(metadata) > limit:
+        raise QuotaExceeded(
+            f"Quota exceeded for metadata_items: Maximum number of metadata items exceeds {limit}",
+            ("metadata_items",),
+        )
+    if metadata == server.metadata:
+        return []
+    event = ev.ServerMetadataChanged(server_id=server.id, metadata=metadata)
+    return [write(state, server_stream(server.id), [event], meta)]
+
+
+#: action -> the vm states it may start from (Nova's check_instance_state)
+ALLOWED_STATES: dict[str, tuple[str, ...]] = {
+    "start": ("stopped",),
+    "stop": ("active", "error"),
+    "reboot": ("active", "stopped", "paused", "suspended", "error"),
+    "pause": ("active",),
+    "unpause": ("paused",),
+    "suspend": ("active",),
+    "resume": ("suspended",),
+}
+
+
+def action(
+    state: ComputeState,
+    meta: Metadata,
+    server: Server,
+    name: str,
+    *,
+    is_admin: bool,
+    reboot_type: str | None = None,
+) -> Writes:
+    _not_locked(server, is_admin)
+    allowed = ALLOWED_STATES[name]
+    if name == "reboot" and reboot_type == "SOFT":
+        allowed = ("active",)
+    if server.task_state is not None and not (
+        name == "reboot"
+        and reboot_type == "HARD"
+        and server.task_state in ("rebooting", "rebooting_hard")
+    ):
+        raise Conflict(
+            f"Cannot '{name}' instance {server.id} while it is in task_state {server.task_state}"
+        )
+    if server.vm_state not in allowed:
+        raise Conflict(
+            f"Cannot '{name}' instance {server.id} while it is in vm_state {server.vm_state}"
+        )
+    if server.host is None:
+        raise Conflict(f"Instance {server.id} is not on a host; it cannot '{name}'.")
+    event = ev.ServerActionRequested(
+        server_id=server.id, host=server.host, action=name, reboot_type=reboot_type
+    )
+    return [write(state, server_stream(server.id), [event], meta)]
+
+
+def lock(
+    state: ComputeState, meta: Metadata, server: Server, *, is_admin: bool, reason: str | None
+) -> Writes:
+    if server.locked:
+        return []
+    event = ev.ServerLocked(
+        server_id=server.id,
+        locked_by="admin" if is_admin and meta.project_id != server.project_id else "owner",
+        reason=reason,
+    )
+    return [write(state, server_stream(server.id), [event], meta)]
+
+
+def unlock(state: ComputeState, meta: Metadata, server: Server, *, is_admin: bool) -> Writes:
+    if not server.locked:
+        return []
+    if server.locked_by == "admin" and not is_admin:
+        raise Forbidden("Unlocking a server an admin locked needs an admin.")
+    return [write(state, server_stream(server.id), [ev.ServerUnlocked(server_id=server.id)], meta)]
+
+
+def local_delete(state: ComputeState, meta: Metadata, server: Server, deleted_at: str) -> Writes:
+    """Delete a server no agent holds: the server, its claim (if any) and its quota
+    in one append."""
+    # The quota and host streams are shared with concurrent boots; a release only
+    # gives back, so it goes in at any version: only the server's is checked.
+    deleted = ev.ServerDeleted(server_id=server.id, deleted_at=deleted_at)
+    released = ev.ComputeQuotaReleased(project_id=server.project_id, server_id=server.id)
+    writes = [
+        write(state, server_stream(server.id), [deleted], meta),
+        append_any(quota.quota_stream(server.project_id), [released], meta),
+    ]
+    for host in state.hosts.values():
+        if server.id in host.claims:
+            freed = ev.HostResourcesReleased(host=host.host, server_id=server.id)
+            writes.append(append_any(host_stream(host.host), [freed], meta))
+    return writes
+
+
+def delete(
+    state: ComputeState,
+    meta: Metadata,
+    server: Server,
+    *,
+    is_admin: bool,
+    force: bool,
+    now: float,
+    deleted_at: str,
+) -> Writes:
+    """Ask the server's agent to destroy it; delete it here at once when no agent
+    can: it is on no host, or its host is down (Nova's "local delete")."""
+    _not_locked(server, is_admin)
+    host = state.hosts.get(server.host) if server.host else None
+    if host is None or not host.is_up(now):
+        return local_delete(state, meta, server, deleted_at)
+    if server.task_state == "deleting" and not force:
+        return []
+    event = ev.ServerDeleteRequested(server_id=server.id, host=server.host, force=force)
+    return [write(state, server_stream(server.id), [event], meta)]

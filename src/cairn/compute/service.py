@@ -1,0 +1,113 @@
+"""The compute control plane as one object: what the API and the runtime hold.
+
+:class:`Compute` owns the compute read model's runner, a command executor over
+it, the image port, the scheduler and the deadline sweeper. Boot requests of
+one project are decided one at a time in this process (an ``asyncio.Lock`` per
+project): they all append to the project's quota stream, so deciding them
+concurrently would only make them conflict with each other; across processes
+the quota stream's expected version keeps them honest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from cairn.app.executor import CommandExecutor, Decider
+from cairn.compute import flavors, servers
+from cairn.compute.config import ComputeConfig
+from cairn.compute.decide import Writes
+from cairn.compute.images import ImagePort
+from cairn.compute.scheduler import Scheduler, SchedulerConfig
+from cairn.compute.sweeper import DeadlineSweeper
+from cairn.events import Metadata
+from cairn.logs import get_logger
+from cairn.projections.compute import ComputeProjection, ComputeState
+from cairn.readmodel import ProjectionRunner
+from cairn.store.port import AppendResult, EventStore
+
+log = get_logger(__name__)
+BOOTSTRAP = Metadata(user_id="cairn-bootstrap")
+#: compute commands re-decide this often on conflicts before giving up
+MAX_ATTEMPTS = 20
+
+
+class Compute:
+    def __init__(
+        self,
+        store: EventStore,
+        images: ImagePort,
+        config: ComputeConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.images = images
+        self.config = config
+        self.clock = clock
+        self.runner: ProjectionRunner[ComputeState] = ProjectionRunner(store, ComputeProjection())
+        self.executor = CommandExecutor(store, self.runner, max_attempts=MAX_ATTEMPTS)
+        self.scheduler = Scheduler(
+            store,
+            self.runner,
+            SchedulerConfig(config.scheduler_strategy, config.scheduler_max_attempts),
+            clock=clock,
+        )
+        self.sweeper = DeadlineSweeper(
+            store, self.runner, config.deadline, config.sweep_interval, clock=clock
+        )
+        self._boot_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def state(self) -> ComputeState:
+        return self.runner.state
+
+    async def start(self) -> None:
+        await self.runner.start()
+        await self.execute(lambda s: flavors.default_flavors(s, BOOTSTRAP))
+        if self.config.run_scheduler:
+            loop = asyncio.get_running_loop()
+            self._tasks = [
+                loop.create_task(self.scheduler.run(), name="compute-scheduler"),
+                loop.create_task(self.sweeper.run(), name="compute-deadlines"),
+            ]
+        log.info("compute ready", flavors=len(self.state.flavors), hosts=len(self.state.hosts))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            await _cancel(task)
+        self._tasks = []
+        await self.runner.stop()
+        log.info("compute stopped")
+
+    async def execute(self, decide: Decider[ComputeState]) -> AppendResult | None:
+        return await self.executor.execute(decide)
+
+    async def boot(self, meta: Metadata, request: servers.BootRequest) -> list[str]:
+        """Append a boot request with its quota; return the ids of the servers made."""
+        created: list[str] = []
+
+        def decide(state: ComputeState) -> Writes:
+            writes, ids = servers.create(state, meta, request)
+            created[:] = ids
+            return writes
+
+        async with self._boot_locks[request.project_id]:
+            await self.execute(decide)
+        return created
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it to end. Python 3.11's ``asyncio.wait_for``
+    can swallow a cancellation that arrives as its inner wait completes (a
+    follower waiting for the read model hung ``cairn up``'s shutdown so), so
+    cancel again until the task has really ended."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()

@@ -1,0 +1,239 @@
+"""Servers through the HTTP API: boot, list, show, update, delete; isolation; bad input."""
+
+from __future__ import annotations
+
+from tests.compute.conftest import IMAGE_ID, ComputeCloud
+
+from cairn.events import compute as ev
+
+
+async def test_discovery_and_microversions(cloud: ComputeCloud) -> None:
+    response = await cloud.client.get("/compute")
+    body = await response.json()
+    assert body["versions"][0]["id"] == "v2.1"
+    assert body["versions"][0]["version"] == "2.100"
+    assert body["versions"][0]["min_version"] == "2.1"
+    response = await cloud.client.get("/compute/v2.1")
+    assert (await response.json())["version"]["status"] == "CURRENT"
+
+    headers = {"X-Auth-Token": cloud.admin.token}
+    response = await cloud.client.get("/compute/v2.1/flavors", headers=headers)
+    assert response.headers["OpenStack-API-Version"] == "compute 2.1"
+    assert response.headers["X-OpenStack-Nova-API-Version"] == "2.1"
+    assert "OpenStack-API-Version" in response.headers["Vary"]
+    response = await cloud.client.get(
+        "/compute/v2.1/flavors", headers={**headers, "X-OpenStack-Nova-API-Version": "2.60"}
+    )
+    assert response.headers["OpenStack-API-Version"] == "compute 2.60"
+    status, _ = await cloud.call("GET", "/flavors", version="latest")
+    assert status == 200
+    status, body = await cloud.call("GET", "/flavors", version="2.101")
+    assert status == 406
+    assert "maximum is 2.100" in body["computeFault"]["message"]
+    status, body = await cloud.call("GET", "/flavors", version="2.x")
+    assert status == 400
+    assert "invalid format" in body["badRequest"]["message"]
+
+
+async def test_default_flavors_and_flavor_shapes(cloud: ComputeCloud) -> None:
+    status, body = await cloud.call("GET", "/flavors/detail")
+    assert status == 200
+    names = {f["name"]: f for f in body["flavors"]}
+    assert {"m1.tiny", "m1.small", "m1.nano", "m1.micro"} <= set(names)
+    assert names["m1.nano"]["ram"] == 128
+    assert "description" not in names["m1.nano"]
+    status, body = await cloud.call("GET", "/flavors/42", version="2.61")
+    assert body["flavor"]["extra_specs"] == {}
+    assert body["flavor"]["description"] is None
+
+
+async def test_boot_schedules_claims_and_quota(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    user = await cloud.member()
+    status, body = await cloud.boot(user, name="web", metadata={"role": "web"})
+    assert status == 202, body
+    server_id = body["server"]["id"]
+    assert body["server"]["links"][0]["href"].endswith(f"/compute/v2.1/servers/{server_id}")
+
+    await cloud.wait_for(lambda: server_id in cloud.compute.state.hosts["h1"].claims)
+    status, body = await cloud.call("GET", f"/servers/{server_id}", user, version="2.100")
+    server = body["server"]
+    assert (server["status"], server["OS-EXT-STS:task_state"]) == ("BUILD", "spawning")
+    assert server["flavor"]["original_name"] == "m1.nano"
+    assert server["image"]["id"] == IMAGE_ID
+    assert server["metadata"] == {"role": "web"}
+    assert "OS-EXT-SRV-ATTR:host" not in server  # not for a member
+    assert server["tenant_id"] == user.project_id
+
+    status, body = await cloud.call("GET", f"/os-quota-sets/{user.project_id}/detail", user)
+    assert body["quota_set"]["instances"]["in_use"] == 1
+    assert body["quota_set"]["ram"]["in_use"] == 128
+
+    # The agent reports the guest running: ACTIVE.
+    await cloud.append(
+        f"server-{server_id}",
+        ev.ServerSpawned(server_id=server_id, host="h1", launched_at="2026-11-21T12:00:00Z",
+                         instance_name="cairn-h1-x"),
+    )  # fmt: skip
+    assert await cloud.server_status(server_id, user) == "ACTIVE"
+    status, body = await cloud.call("GET", f"/servers/{server_id}", version="2.100")
+    assert body["server"]["OS-EXT-SRV-ATTR:host"] == "h1"
+    assert body["server"]["host_status"] == "UP"
+
+    # Delete: the agent is asked; its answer releases the claim and the quota.
+    status, _ = await cloud.call("DELETE", f"/servers/{server_id}", user)
+    assert status == 204
+    status, body = await cloud.call("GET", f"/servers/{server_id}", user)
+    assert body["server"]["OS-EXT-STS:task_state"] == "deleting"
+    await cloud.append(
+        f"server-{server_id}",
+        ev.ServerDeleted(server_id=server_id, deleted_at="2026-11-21T12:01:00Z"),
+    )
+    await cloud.append("computehost-h1", ev.HostResourcesReleased(host="h1", server_id=server_id))
+    await cloud.append(
+        f"computequota-{user.project_id}",
+        ev.ComputeQuotaReleased(project_id=user.project_id, server_id=server_id),
+    )
+    status, _ = await cloud.call("GET", f"/servers/{server_id}", user)
+    assert status == 404
+    status, body = await cloud.call("GET", f"/os-quota-sets/{user.project_id}/detail", user)
+    assert body["quota_set"]["instances"]["in_use"] == 0
+    assert cloud.compute.state.hosts["h1"].claims == {}
+    # The instance actions outlive the server.
+    status, body = await cloud.call(
+        "GET", f"/servers/{server_id}/os-instance-actions", user, version="2.21"
+    )
+    assert [a["action"] for a in body["instanceActions"]] == ["delete", "create"]
+
+
+async def test_no_host_means_error_with_no_valid_host(cloud: ComputeCloud) -> None:
+    status, body = await cloud.boot()
+    server_id = body["server"]["id"]
+    await cloud.wait_for(lambda: cloud.compute.state.servers[server_id].vm_state == "error")
+    status, body = await cloud.call("GET", f"/servers/{server_id}")
+    assert body["server"]["status"] == "ERROR"
+    assert body["server"]["fault"]["message"].startswith("No valid host was found")
+    assert body["server"]["fault"]["code"] == 500
+    # A server on no host is deleted at once, and its quota is given back.
+    status, _ = await cloud.call("DELETE", f"/servers/{server_id}")
+    assert status == 204
+    status, _ = await cloud.call("GET", f"/servers/{server_id}")
+    assert status == 404
+    assert cloud.compute.state.usage[cloud.admin.project_id].instances == 0
+
+
+async def test_tenants_are_isolated(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    alice, bob = await cloud.member(), await cloud.member()
+    _, body = await cloud.boot(alice)
+    server_id = body["server"]["id"]
+    for method, path in (
+        ("GET", f"/servers/{server_id}"),
+        ("DELETE", f"/servers/{server_id}"),
+        ("GET", f"/servers/{server_id}/metadata"),
+        ("GET", f"/servers/{server_id}/os-instance-actions"),
+    ):
+        status, body = await cloud.call(method, path, bob)
+        assert status == 404, (method, path, body)
+        assert "itemNotFound" in body
+    status, body = await cloud.call("POST", f"/servers/{server_id}/action", bob, {"os-stop": None})
+    assert status == 404
+    _, body = await cloud.call("GET", "/servers", bob)
+    assert body["servers"] == []
+    _, body = await cloud.call("GET", "/servers?all_tenants=1", bob)
+    assert "forbidden" in body
+    _, body = await cloud.call("GET", "/servers?all_tenants=1")
+    assert server_id in {s["id"] for s in body["servers"]}
+
+
+async def test_bad_input_is_a_400_with_novas_fault_body(cloud: ComputeCloud) -> None:
+    cases = [
+        {"name": "vm"},  # no imageRef... nor flavorRef
+        {"name": "vm", "imageRef": IMAGE_ID, "flavorRef": "nope", "networks": "none"},
+        {"name": "vm", "imageRef": "not-a-uuid", "flavorRef": "42", "networks": "none"},
+        {"name": "vm", "imageRef": IMAGE_ID, "flavorRef": "42"},  # networks needed at 2.37+
+        {"name": "", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none"},
+        {"name": "vm", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none", "bogus": 1},
+        {"name": "vm", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none",
+         "user_data": "%%% not base64"},
+        {"name": "vm", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none",
+         "min_count": 3, "max_count": 2},
+        {"name": "vm", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none",
+         "key_name": "missing"},
+        {"name": "vm", "imageRef": "2f1c7e0a-5b7d-4a7e-9d1e-0000000000ff", "flavorRef": "42",
+         "networks": "none"},
+    ]  # fmt: skip
+    for server in cases:
+        status, body = await cloud.call("POST", "/servers", json={"server": server}, version="2.90")
+        assert status == 400, (server, body)
+        assert body["badRequest"]["code"] == 400
+    response = await cloud.client.post(
+        "/compute/v2.1/servers",
+        data=b"{not json",
+        headers={"X-Auth-Token": cloud.admin.token, "Content-Type": "application/json"},
+    )
+    assert response.status == 400
+    status, body = await cloud.call("GET", "/servers?status=WRONG", version="2.38")
+    assert status == 400
+    status, body = await cloud.call("GET", "/servers?limit=-3")
+    assert status == 400
+    status, body = await cloud.call("GET", "/servers?marker=unknown")
+    assert status == 400
+    status, _ = await cloud.call("GET", "/servers/not-there")
+    assert status == 404
+    assert cloud.compute.state.servers == {}
+
+
+async def test_list_filters_and_paging(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    ids = []
+    for name in ("alpha", "beta", "gamma", "alpine"):
+        _, body = await cloud.boot(name=name)
+        ids.append(body["server"]["id"])
+    _, body = await cloud.call("GET", "/servers?name=^al")
+    assert {s["name"] for s in body["servers"]} == {"alpha", "alpine"}
+    _, body = await cloud.call("GET", "/servers?limit=2")
+    assert len(body["servers"]) == 2
+    assert "marker=" in body["servers_links"][0]["href"]
+    _, rest = await cloud.call("GET", f"/servers?limit=2&marker={body['servers'][-1]['id']}")
+    assert len(rest["servers"]) == 2
+    assert {s["id"] for s in body["servers"] + rest["servers"]} == set(ids)
+    _, body = await cloud.call("GET", "/servers/detail?flavor=42&image=" + IMAGE_ID)
+    assert len(body["servers"]) == 4
+    _, body = await cloud.call("GET", "/servers/detail?host=h1")
+    await cloud.wait_for(lambda: not cloud.compute.state.pending)
+    _, body = await cloud.call("GET", "/servers/detail?host=h1")
+    assert len(body["servers"]) == 4
+    _, body = await cloud.call("GET", "/servers?status=ACTIVE")
+    assert body["servers"] == []
+    _, body = await cloud.call("GET", "/servers?changes-since=2000-01-01T00:00:00Z")
+    assert len(body["servers"]) == 4
+
+
+async def test_update_and_metadata(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    _, body = await cloud.boot(name="old")
+    server_id = body["server"]["id"]
+    status, body = await cloud.call(
+        "PUT", f"/servers/{server_id}", json={"server": {"name": "new", "description": "d"}},
+        version="2.75",
+    )  # fmt: skip
+    assert status == 200
+    assert body["server"]["name"] == "new"
+    assert body["server"]["description"] == "d"
+    status, body = await cloud.call(
+        "POST", f"/servers/{server_id}/metadata", json={"metadata": {"a": "1", "b": "2"}}
+    )
+    assert body["metadata"] == {"a": "1", "b": "2"}
+    status, body = await cloud.call(
+        "PUT", f"/servers/{server_id}/metadata/a", json={"meta": {"a": "9"}}
+    )
+    assert body == {"meta": {"a": "9"}}
+    status, _ = await cloud.call("DELETE", f"/servers/{server_id}/metadata/b")
+    assert status == 204
+    status, body = await cloud.call("GET", f"/servers/{server_id}/metadata")
+    assert body["metadata"] == {"a": "9"}
+    status, body = await cloud.call(
+        "PUT", f"/servers/{server_id}/metadata/a", json={"meta": {"other": "9"}}
+    )
+    assert status == 400
