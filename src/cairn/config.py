@@ -65,6 +65,7 @@ class Settings:
     policy_file: Path | None = None
     lockout_attempts: int = 0
     lockout_seconds: float = 1800.0
+    stream_buffer: int = 4 * 1024 * 1024
 
     @property
     def store_url(self) -> str:
@@ -338,5 +339,14 @@ OPTIONS: tuple[Option, ...] = (
         parse=_seconds_range(1, 30 * 24 * 3600),
         metavar="SECONDS",
         help="how long a locked-out user stays locked (default: 1800)",
+    ),
+    Option(
+        field="stream_buffer",
+        flag="--stream-buffer",
+        env="CAIRN_STREAM_BUFFER",
+        parse=_int_range(64 * 1024, 1024 * 1024 * 1024),
+        metavar="BYTES",
+        help="unsent bytes an event-stream subscriber may hold before it is cut off as "
+        "slow (it resumes from the position it is told) (default: 4194304)",
     ),
 )

@@ -33,6 +33,8 @@ from aiohttp import web
 import cairn
 from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
+from cairn.api.events import SERVICE as EVENTS_SERVICE
+from cairn.api.events import STREAM_CONFIG, StreamConfig
 from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
 from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.api.keys import BUS
@@ -48,7 +50,7 @@ from cairn.store import open_store
 log = get_logger(__name__)
 
 #: The services this process serves. A new service adds one line here.
-SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE,)
+SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE, EVENTS_SERVICE)
 
 PROBE_TIMEOUT = 5.0
 
@@ -165,6 +167,7 @@ def config_context(settings: Settings) -> CleanupContext:
 
     async def config_ctx(app: web.Application) -> AsyncIterator[None]:
         app[IDENTITY_CONFIG] = identity_config(settings)
+        app[STREAM_CONFIG] = StreamConfig(buffer=settings.stream_buffer)
         yield
 
     return config_ctx
