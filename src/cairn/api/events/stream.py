@@ -51,6 +51,8 @@ EXPIRED = "the token expired or was revoked"
 STORE_DOWN = "the event store is unavailable; resume from position"
 #: How long the last message and the close may take before the connection is dropped.
 CLOSE_TIMEOUT = 5.0
+#: How often a subscriber's token is checked again (expiry, revocation), in seconds.
+RECHECK = 5.0
 #: SSE clients wait this long (ms) before reconnecting after a close.
 SSE_RETRY_MS = 1000
 _MAX_VALUES = 50
@@ -206,7 +208,8 @@ async def _serve(
     try:
         while not subscriber.finished:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(subscriber.ended), config.heartbeat)
+                wait = min(RECHECK, config.heartbeat)
+                await asyncio.wait_for(asyncio.shield(subscriber.ended), wait)
             if subscriber.finished:
                 break
             if not _still_valid(request, who):
