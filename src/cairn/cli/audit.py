@@ -35,7 +35,7 @@ def store_options() -> list[Option]:
     return [option for option in OPTIONS if option.field in STORE_FIELDS]
 
 
-def add_store_options(parser: argparse.ArgumentParser) -> None:
+def add_store_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     for option in store_options():
         parser.add_argument(
             option.flag,
