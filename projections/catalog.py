@@ -9,11 +9,15 @@ module is imported::
 ``rows(state, project)`` turns a state into a list of flat dicts for the table
 (and ``--format json``), keeping only what belongs to ``project`` when it is
 given. Registering is cheap and has no side effects beyond this registry.
+
+One projection may be registered under several names, each a view of its
+state (identity's ``users``, ``projects``, ``roles``...): the audit folds it
+once (:meth:`Catalog.projections`) and each view shows its own rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +85,15 @@ class Catalog:
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
+    @staticmethod
+    def projections(entries: Iterable[CatalogEntry]) -> list[Projection[Any]]:
+        """One instance of each projection behind ``entries`` (views share one)."""
+        made: dict[str, Projection[Any]] = {}
+        for entry in entries:
+            if entry.projection.name not in made:
+                made[entry.projection.name] = entry.new()
+        return list(made.values())
+
 
 #: The catalog every Cairn projection registers itself in.
 catalog = Catalog()
@@ -88,7 +101,7 @@ catalog = Catalog()
 
 def _register_builtin() -> None:
     # Imported here, not at the top: these modules register themselves in ``catalog``.
-    from cairn.projections import image, streams  # noqa: F401
+    from cairn.projections import identity_catalog, image, streams  # noqa: F401
 
 
 _register_builtin()

@@ -85,6 +85,7 @@ class Settings:
     #: How long a server may stay in a transitional state (building, deleting,
     #: an action in flight) before the deadline sweeper puts it in ERROR.
     compute_deadline: float = 600.0
+    stream_buffer: int = 4 * 1024 * 1024
 
     @property
     def hypervisor_uri(self) -> str:
@@ -479,5 +480,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SECONDS",
         help="how long a server may stay building, deleting or in an action before it "
         "goes to ERROR (default: 600)",
+    ),
+    Option(
+        field="stream_buffer",
+        flag="--stream-buffer",
+        env="CAIRN_STREAM_BUFFER",
+        parse=_int_range(64 * 1024, 1024 * 1024 * 1024),
+        metavar="BYTES",
+        help="unsent bytes an event-stream subscriber may hold before it is cut off as "
+        "slow (it resumes from the position it is told) (default: 4194304)",
     ),
 )

@@ -39,6 +39,8 @@ from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
 from cairn.api.compute import COMPUTE_CONFIG
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
+from cairn.api.events import SERVICE as EVENTS_SERVICE
+from cairn.api.events import STREAM_CONFIG, StreamConfig
 from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
 from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.api.image import IMAGE_CONFIG
@@ -59,7 +61,7 @@ from cairn.store import open_store
 log = get_logger(__name__)
 
 #: The services this process serves. A new service adds one line here.
-SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE, IMAGE_SERVICE, COMPUTE_SERVICE)
+SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE, IMAGE_SERVICE, COMPUTE_SERVICE, EVENTS_SERVICE)
 
 PROBE_TIMEOUT = 5.0
 
@@ -201,6 +203,7 @@ def config_context(settings: Settings) -> CleanupContext:
         app[IDENTITY_CONFIG] = identity_config(settings)
         app[IMAGE_CONFIG] = image_config(settings)
         app[COMPUTE_CONFIG] = compute_config(settings)
+        app[STREAM_CONFIG] = StreamConfig(buffer=settings.stream_buffer)
         yield
 
     return config_ctx

@@ -182,8 +182,9 @@ async def test_replay_history_who_diff_and_check(cloud: Cloud) -> None:
     await store.save_snapshot(Snapshot("streams", 1, 6, Streams().encode_state({})))
     diverged = cairn("audit", "check", *cloud.flags, "--format", "json")
     assert diverged.status == 3
-    # every registered projection is checked; the streams one is the tampered one
-    result = next(r for r in diverged.json() if r["projection"] == "streams")  # type: ignore[union-attr]
+    results = {r["projection"]: r for r in diverged.json()}  # type: ignore[attr-defined]
+    assert results["identity"]["status"] == "no snapshot"  # no identity here
+    result = results["streams"]
     assert result["status"] == "diverged"
     assert any(f"thing-{THING_A}" in d for d in result["differences"])
 

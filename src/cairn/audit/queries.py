@@ -26,6 +26,7 @@ from cairn.audit.scan import event_pages
 from cairn.events import RecordedEvent, stream_category
 from cairn.events.envelope import decode_metadata
 from cairn.store.port import EventStore
+from cairn.stream.redact import redact
 
 Progress = Callable[[int], None] | None
 
@@ -125,10 +126,11 @@ async def diff(
 
 
 def event_row(event: RecordedEvent) -> dict[str, Any]:
-    """An event as a flat dict, for the table and ``--format json``."""
+    """An event as a flat dict, for the table and ``--format json``; secrets
+    withheld as on the event stream (:mod:`cairn.stream.redact`)."""
     metadata = decode_metadata(event.raw_metadata)
     try:
-        data: Any = msgspec.json.decode(event.data)
+        data: Any = msgspec.json.decode(redact(event.type, event.data))
     except msgspec.DecodeError:
         data = event.data.hex()
     return {
@@ -142,4 +144,22 @@ def event_row(event: RecordedEvent) -> dict[str, Any]:
         "project": metadata.project_id,
         "request": metadata.request_id,
         "data": data,
+    }
+
+
+def document_row(document: dict[str, Any]) -> dict[str, Any]:
+    """An event document as the stream delivers it (:mod:`cairn.stream.item`), as
+    the same flat dict as :func:`event_row`."""
+    metadata = document.get("metadata") or {}
+    return {
+        "position": document["position"],
+        "at": document["recorded_at"],
+        "stream": document["stream"],
+        "version": document["version"],
+        "type": document["type"],
+        "rejected": is_rejection(document["type"]),
+        "user": metadata.get("user_id"),
+        "project": metadata.get("project_id"),
+        "request": metadata.get("request_id"),
+        "data": document.get("data"),
     }

@@ -161,13 +161,16 @@ def _compare(
     projection: Projection[Any], rebuilt: Any, stored: bytes, position: int
 ) -> CheckResult:
     # Both sides go through the projection's own codec, so that a dict's order
-    # or a tuple-vs-list does not count as a difference.
+    # or a tuple-vs-list does not count as a difference; sets are sorted (their
+    # order depends on how they were built, not on what they hold).
     try:
-        live = msgspec.to_builtins(projection.decode_state(stored))
+        live = msgspec.to_builtins(projection.decode_state(stored), order="deterministic")
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         return CheckResult(projection.name, "diverged", position,
                            [f"the snapshot does not decode: {exc}"])  # fmt: skip
-    fresh = msgspec.to_builtins(projection.decode_state(projection.encode_state(rebuilt)))
+    fresh = msgspec.to_builtins(
+        projection.decode_state(projection.encode_state(rebuilt)), order="deterministic"
+    )
     differences: list[str] = []
     _diff(live, fresh, "state", differences)
     if not differences:

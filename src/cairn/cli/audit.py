@@ -35,7 +35,7 @@ def store_options() -> list[Option]:
     return [option for option in OPTIONS if option.field in STORE_FIELDS]
 
 
-def add_store_options(parser: argparse.ArgumentParser) -> None:
+def add_store_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     for option in store_options():
         parser.add_argument(
             option.flag,
@@ -106,8 +106,9 @@ def register(commands: Any) -> None:
     p.add_argument("--at", required=True, metavar="POINT", help="a position or an ISO time")
     p.add_argument(
         "names", nargs="*", metavar="NAME",
-        help="projections to show (default: every registered one; 'streams' lists every "
-        "stream with its category, version, last event and project)",
+        help="projections to show (default: every registered one): 'streams' lists every "
+        "stream with its category, version, last event and project; identity's are 'users', "
+        "'projects', 'groups', 'roles' and 'assignments'",
     )  # fmt: skip
     p.add_argument("--project", metavar="ID", help="only what belongs to this project")
     p = command("history", "every event of a resource (a stream name or an id)", _history)
@@ -195,10 +196,10 @@ def _replay(args: argparse.Namespace) -> int:
             head = await store.head()
             upto = await _point(args, store, args.at, head)
             progress = _progress("replay", upto)
-            result = await replay(store, [e.new() for e in entries], upto=upto,
+            result = await replay(store, catalog.projections(entries), upto=upto,
                                   on_progress=progress)  # fmt: skip
             progress.done()
-        shown = {e.name: e.rows(result.states[e.name], args.project) for e in entries}
+        shown = {e.name: e.rows(result.states[e.projection.name], args.project) for e in entries}
         if args.format == "json":
             print(to_json({"position": result.position, "events": result.events, **shown}))
             return 0
@@ -291,7 +292,7 @@ def _check(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with await _open(args) as store:
             progress = _progress("check", await store.head())
-            results = await check(store, [e.new() for e in catalog], on_progress=progress)
+            results = await check(store, catalog.projections(catalog), on_progress=progress)
             progress.done()
         if args.format == "json":
             print(to_json([{**_struct(r), "failed": r.failed} for r in results]))

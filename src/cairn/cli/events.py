@@ -1,23 +1,34 @@
 """``cairn events tail``: the event log on a terminal, one line per event.
 
-Follows the store directly (no API, no token): start at the log's head, or at
---from POSITION|TIME, and print every event that matches the filters as it is
-committed, until Ctrl-C, which prints the position reached (give it to --from
-to go on from there). Filters combine: --type takes shell wildcards
-(--type 'Server*') and may repeat, as may --category (server, project...).
+Two ways to reach the log, with the same filters and the same output:
+
+* through a cloud's API (--url, or --os-cloud to take the URL and a login from
+  clouds.yaml), with an identity token (--token or OS_TOKEN, else a password
+  login from clouds.yaml): what GET /events/v1/stream delivers, so a project
+  member sees its project's events only, and a stream cut off because the
+  terminal fell behind is resumed where it stopped;
+* from the event store directly (--data-dir, --store, as cairn up and cairn
+  audit find it), with no API and no token: for an operator on the host, on
+  a running or a stopped cloud.
+
+Start at the log's head, or at --from POSITION|TIME (inclusive), and print
+every event that matches the filters as it is committed, until Ctrl-C, which
+prints the position reached (give --from that plus one to go on from there).
+Filters combine: --type takes shell wildcards (--type 'Server*') and may
+repeat, as may --category (server, project...); --project keeps the events
+of one project (from its metadata or its payload). Secrets are withheld
+either way.
 """
 
 from __future__ import annotations
 
 import argparse
-import fnmatch
-import re
 import sys
 from collections.abc import Callable
 from contextlib import aclosing
+from datetime import datetime
 from typing import Any
 
-from cairn.audit.queries import names_resource
 from cairn.cli.audit import add_store_options, run_async, store_url
 from cairn.cli.text import for_people
 
@@ -36,12 +47,22 @@ def register(commands: Any) -> None:
         description=for_people(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_store_options(tail)
+    api = tail.add_argument_group("through the API")
+    api.add_argument("--url", metavar="URL", help="the cloud's base URL (http://HOST:PORT)")
+    api.add_argument(
+        "--token", metavar="TOKEN", help="an identity token; env OS_TOKEN (default: log in "
+        "with the password of --os-cloud, or of env OS_CLOUD's cloud)",
+    )  # fmt: skip
+    api.add_argument(
+        "--os-cloud", metavar="NAME", help="a cloud of clouds.yaml: its URL and login",
+    )  # fmt: skip
+    store = tail.add_argument_group("from the event store (when neither --url nor --os-cloud)")
+    add_store_options(store)
     tail.add_argument(
         "--type", action="append", metavar="PATTERN", help="event type, wildcards allowed"
     )
     tail.add_argument("--category", action="append", metavar="NAME", help="stream category")
-    tail.add_argument("--project", metavar="ID", help="events whose metadata names this project")
+    tail.add_argument("--project", metavar="ID", help="events of this project")
     tail.add_argument(
         "--resource", metavar="ID", help="events of this stream, or of streams naming this id"
     )
@@ -58,99 +79,140 @@ def register(commands: Any) -> None:
 
 
 def matcher(args: argparse.Namespace) -> Callable[[Any], bool]:
-    """One predicate for every filter given."""
-    types = [re.compile(fnmatch.translate(p)) for p in args.type or ()]
-    categories = set(args.category or ())
-    resource = args.resource
-    project_needle = None
-    if args.project:
-        import msgspec
+    """One predicate over recorded events for every filter given (the store path):
+    the stream's own selection, so both paths keep the same events."""
+    from cairn.stream.filters import Selection
+    from cairn.stream.item import make_item
 
-        project_needle = b'"project_id":' + msgspec.json.encode(args.project)
-
-    def match(event: Any) -> bool:
-        if types and not any(t.match(event.type) for t in types):
-            return False
-        if categories and event.category not in categories:
-            return False
-        if resource is not None and not names_resource(event.stream, resource):
-            return False
-        return project_needle is None or (
-            project_needle in event.raw_metadata and event.metadata.project_id == args.project
-        )
-
-    return match
-
-
-def line(event: Any) -> str:
-    metadata = event.metadata
-    who = " ".join(
-        f"{k}={v}" for k, v in (("user", metadata.user_id), ("project", metadata.project_id)) if v
+    selection = Selection(
+        tuple(args.type or ()),
+        frozenset(args.category or ()),
+        args.resource,
+        frozenset({args.project}) if args.project else None,
     )
-    data = event.data.decode("utf-8", "replace")
+    if selection.everything:
+        return lambda event: True
+    return lambda event: selection.matches(make_item(event))
+
+
+def line(row: dict[str, Any]) -> str:
+    """One event (a row of :func:`cairn.audit.queries.event_row`) on one line."""
+    who = " ".join(f"{k}={row[k]}" for k in ("user", "project") if row[k])
+    from cairn.audit.render import to_json
+
+    data = to_json(row["data"])
     if len(data) > 120:
         data = data[:119] + "…"
-    at = event.recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    at = datetime.fromisoformat(row["at"]).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     return (
-        f"#{event.position:<8} {at}  {event.stream} v{event.version}  {event.type}  {who}  {data}"
+        f"#{row['position']:<8} {at}  {row['stream']} v{row['version']}  {row['type']}  "
+        f"{who}  {data}"
     )
+
+
+class Printer:
+    """Prints matching rows; says when ``--count`` is reached."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from cairn.audit.render import to_json
+
+        self.as_json = args.format == "json"
+        self.to_json = to_json
+        self.limit: int | None = args.count
+        self.shown = 0
+
+    def show(self, row: dict[str, Any]) -> bool:
+        print(self.to_json(row) if self.as_json else line(row), flush=True)
+        self.shown += 1
+        return self.limit is not None and self.shown >= self.limit
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from cairn.audit.queries import event_row
-    from cairn.audit.render import to_json
-
     if args.count is not None and args.count < 1:
         args.parser.error("--count must be at least 1")
-    match = matcher(args)
-    reached: dict[str, int | None] = {"position": None}
-
-    async def main() -> int:
-        from cairn.audit import BadPoint, parse_point, position_at
-        from cairn.audit.scan import event_pages
-        from cairn.audit.store import open_existing
-
-        async with await open_existing(store_url(args)) as store:
-            head = await store.head()
-            if args.start is None:
-                after = head
-            else:
-                try:
-                    point = parse_point(args.start)
-                except BadPoint as exc:
-                    args.parser.error(str(exc))
-                after = (
-                    max(point - 1, 0)
-                    if isinstance(point, int)
-                    else await position_at(store, point, head=head)
-                )
-            reached["position"] = after
-            shown = 0
-
-            def show(event: Any) -> bool:
-                nonlocal shown
-                reached["position"] = event.position
-                if not match(event):
-                    return False
-                text = to_json(event_row(event)) if args.format == "json" else line(event)
-                print(text, flush=True)
-                shown += 1
-                return args.count is not None and shown >= args.count
-
-            if args.no_follow:
-                async with aclosing(event_pages(store, after=after, upto=head)) as pages:
-                    async for page in pages:
-                        for event in page:
-                            if show(event):
-                                return 0
-            else:
-                async for event in store.subscribe(after=after):
-                    if show(event):
-                        return 0
-        return 0
-
+    reached: dict[str, Any] = {"position": None}
+    remote = bool(args.url or args.os_cloud)
+    main = _tail_api(args, reached) if remote else _tail_store(args, reached)
     try:
-        return run_async(main)
+        return run_async(lambda: main)
     except KeyboardInterrupt:
         print(f"stopped at position {reached['position']}", file=sys.stderr, flush=True)
         return 0
+
+
+async def _tail_store(args: argparse.Namespace, reached: dict[str, Any]) -> int:
+    from cairn.audit import BadPoint, parse_point, position_at
+    from cairn.audit.queries import event_row
+    from cairn.audit.scan import event_pages
+    from cairn.audit.store import open_existing
+
+    match, printer = matcher(args), Printer(args)
+    async with await open_existing(store_url(args)) as store:
+        head = await store.head()
+        if args.start is None:
+            after = head
+        else:
+            try:
+                point = parse_point(args.start)
+            except BadPoint as exc:
+                args.parser.error(str(exc))
+            after = (
+                max(point - 1, 0)
+                if isinstance(point, int)
+                else await position_at(store, point, head=head)
+            )
+        reached["position"] = after
+        if args.no_follow:
+            async with aclosing(event_pages(store, after=after, upto=head)) as pages:
+                async for page in pages:
+                    for event in page:
+                        reached["position"] = event.position
+                        if match(event) and printer.show(event_row(event)):
+                            return 0
+        else:
+            async for event in store.subscribe(after=after):
+                reached["position"] = event.position
+                if match(event) and printer.show(event_row(event)):
+                    return 0
+    return 0
+
+
+async def _tail_api(args: argparse.Namespace, reached: dict[str, Any]) -> int:
+    import aiohttp
+
+    from cairn.audit import BadPoint, parse_point
+    from cairn.audit.queries import document_row
+    from cairn.cli.login import Login, LoginError
+    from cairn.stream.client import Position, StreamRefused, follow
+
+    if args.no_follow:
+        args.parser.error("--no-follow reads the store; through the API the stream follows")
+    start = None
+    if args.start is not None:
+        try:
+            point = parse_point(args.start)
+        except BadPoint as exc:
+            args.parser.error(str(exc))
+        start = str(max(point - 1, 0)) if isinstance(point, int) else args.start
+    query = {
+        k: ",".join(v) if isinstance(v, list) else v
+        for k, v in (("type", args.type), ("category", args.category),
+                     ("resource", args.resource), ("project", args.project))
+        if v
+    }  # fmt: skip
+    printer = Printer(args)
+    async with aiohttp.ClientSession() as session:
+        try:
+            login = await Login.resolve(session, args.url, args.token, args.os_cloud)
+        except LoginError as exc:
+            args.parser.exit(1, f"cairn: error: {exc}\n")
+        position = Position(start)
+        reached["position"] = position
+        try:
+            async for document in follow(login.url, login.token, query, position,
+                                         session=session):  # fmt: skip
+                if printer.show(document_row(document)):
+                    return 0
+        except StreamRefused as exc:
+            args.parser.exit(1, f"cairn: error: {exc}\n")
+    return 0
