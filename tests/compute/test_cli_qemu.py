@@ -1,0 +1,117 @@
+"""End to end on real QEMU: ``cairn up`` with the default guest image, driven by the
+real ``openstack`` CLI as a project member. A server boots from the image the
+first start uploaded (kernel + ramdisk + disk, fetched by the agent through the
+image API), prints on its serial console, stops, starts, reboots and is deleted;
+another project cannot see it; libvirt keeps nothing of it afterwards."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+
+import libvirt
+import pytest
+from tests.cloud_process import build_guest, cairn_up
+from tests.identity.test_real_clients import Running
+
+QEMU = "qemu:///system"
+#: TCG boots the guest in 4-6 s on these machines; CI may be slower.
+BOOT_TIMEOUT = 90.0
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    data = tmp_path_factory.mktemp("qemu-cloud") / "data"
+    options = ("--hypervisor", QEMU, "--compute-hosts", "1", "--guest-dir", str(build_guest()))
+    with cairn_up(data, *options) as (running, _pid):
+        yield running
+
+
+def _until(what: str, probe: Callable[[], bool], timeout: float = BOOT_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def _status(cloud: Running, server: str) -> str:
+    return cloud.openstack("server", "show", server, "-c", "status", "-f", "value",
+                           cloud="cairn-demo").stdout.strip()  # fmt: skip
+
+
+def _console(cloud: Running, server: str) -> str:
+    return cloud.openstack("console", "log", "show", server, cloud="cairn-demo").stdout
+
+
+def _domain_names() -> set[str]:
+    connection = libvirt.open(QEMU)
+    try:
+        return {domain.name() for domain in connection.listAllDomains()}
+    finally:
+        connection.close()
+
+
+def test_a_real_guest_boots_prints_and_obeys_the_cli(cloud: Running) -> None:
+    images = cloud.json("image", "list", cloud="cairn-demo")
+    assert isinstance(images, list)
+    assert {i["Name"]: i["Status"] for i in images}["cairn-guest"] == "active"
+
+    made = cloud.json("server", "create", "--image", "cairn-guest", "--flavor", "m1.nano",
+                      "--wait", "qemu-one", cloud="cairn-demo")  # fmt: skip
+    assert isinstance(made, dict)
+    server = str(made["id"])
+    assert made["status"] == "ACTIVE"
+    _until("the guest's GUEST-UP line", lambda: "GUEST-UP" in _console(cloud, server))
+    # The guest booted the kernel and ramdisk images with the disk image as vda.
+    assert "DISKS" in _console(cloud, server)
+
+    admin_view = cloud.json("server", "show", server)
+    assert isinstance(admin_view, dict)
+    instance_name = str(admin_view["OS-EXT-SRV-ATTR:instance_name"])
+    assert instance_name in _domain_names()
+
+    cloud.openstack("server", "stop", server, cloud="cairn-demo")
+    _until("SHUTOFF", lambda: _status(cloud, server) == "SHUTOFF")
+    cloud.openstack("server", "start", server, cloud="cairn-demo")
+    _until("ACTIVE after start", lambda: _status(cloud, server) == "ACTIVE")
+    cloud.openstack("server", "reboot", "--hard", "--wait", server, cloud="cairn-demo")
+    assert _status(cloud, server) == "ACTIVE"
+    _until("a boot after the reboot", lambda: _console(cloud, server).count("GUEST-UP") >= 1)
+
+    actions = cloud.json("server", "event", "list", server, cloud="cairn-demo")
+    assert isinstance(actions, list)
+    assert [a["Action"] for a in actions] == ["reboot", "start", "stop", "create"]
+
+    cloud.openstack("server", "delete", "--wait", server, cloud="cairn-demo")
+    listed = cloud.json("server", "list", cloud="cairn-demo")
+    assert listed == []
+    assert instance_name not in _domain_names()
+    # The instance actions outlive the server (answered from the event log).
+    history = cloud.json("server", "event", "list", server, cloud="cairn-admin")
+    assert isinstance(history, list)
+    assert history[0]["Action"] == "delete"
+
+
+def test_another_projects_server_is_invisible(cloud: Running) -> None:
+    cloud.openstack("project", "create", "elsewhere")
+    cloud.openstack("user", "create", "--password", "bob-pw-1", "--project", "elsewhere", "bob")
+    cloud.openstack("role", "add", "--user", "bob", "--project", "elsewhere", "member")
+    bob = {
+        "OS_AUTH_URL": f"{cloud.url}/identity", "OS_USERNAME": "bob", "OS_PASSWORD": "bob-pw-1",
+        "OS_PROJECT_NAME": "elsewhere", "OS_USER_DOMAIN_NAME": "Default",
+        "OS_PROJECT_DOMAIN_NAME": "Default", "OS_IDENTITY_API_VERSION": "3",
+    }  # fmt: skip
+    made = cloud.json("server", "create", "--image", "cairn-guest", "--flavor", "m1.nano",
+                      "--wait", "demo-private", cloud="cairn-demo")  # fmt: skip
+    assert isinstance(made, dict)
+    try:
+        seen = cloud.openstack("server", "show", str(made["id"]), cloud="", env=bob, check=False)
+        assert seen.returncode != 0
+        assert "No Server found" in seen.stderr or "404" in seen.stderr, seen.stderr
+        listed = json.loads(cloud.openstack("server", "list", "-f", "json", cloud="",
+                                            env=bob).stdout)  # fmt: skip
+        assert listed == []
+    finally:
+        cloud.openstack("server", "delete", "--wait", str(made["id"]), cloud="cairn-demo")
