@@ -394,5 +394,7 @@ async def test_deactivate_and_reactivate(cloud: Cloud) -> None:
 async def test_without_a_token_it_is_a_401(cloud: Cloud) -> None:
     response = await cloud.client.get("/image/v2/images")
     assert response.status == 401
+    response = await cloud.client.get("/image/v2/schemas/image")
+    assert response.status == 401
     response = await cloud.client.get("/image/v2/images", headers={"X-Auth-Token": "bogus"})
     assert response.status == 401
