@@ -68,7 +68,7 @@ class Images:
             data = await self.files.receive(chunks, dest, max_bytes=self._room(image_id, limits))
             await self.run(decide.finish_upload(image_id, data, limits, meta))
         except BaseException as exc:
-            await asyncio.shield(self._abandon(image_id, dest, exc, meta))
+            await asyncio.shield(self._abandon(image_id, exc, meta, "ImageDataUploaded"))
             raise
         return self.get(image_id)
 
@@ -80,7 +80,7 @@ class Images:
             data = await self.files.receive(chunks, dest, max_bytes=self._room(image_id))
             await self.run(decide.finish_staging(image_id, data, meta))
         except BaseException as exc:
-            await asyncio.shield(self._abandon(image_id, dest, exc, meta))
+            await asyncio.shield(self._abandon(image_id, exc, meta, "ImageDataStaged"))
             raise
         return self.get(image_id)
 
@@ -94,7 +94,7 @@ class Images:
             await self.files.adopt(self.files.staged_path(image_id), dest)
             await self.run(decide.finish_upload(image_id, staged, self.limits, meta))
         except BaseException as exc:
-            await asyncio.shield(self._abandon(image_id, dest, exc, meta))
+            await asyncio.shield(self._abandon(image_id, exc, meta, "ImageDataUploaded"))
             raise
 
     def _room(self, image_id: str, limits: Limits | None = None) -> int | None:
@@ -102,15 +102,17 @@ class Images:
         image = self.get(image_id)
         return (limits or self.limits).remaining_bytes(decide.usage(self.state, image.owner))
 
-    async def _abandon(self, image_id: str, dest: object, exc: BaseException,
-                       meta: Metadata) -> None:  # fmt: skip
+    async def _abandon(self, image_id: str, exc: BaseException, meta: Metadata,
+                       landed: str) -> None:  # fmt: skip
+        """Undo a data command that failed: remove its file, back to ``queued``;
+        unless its final event (``landed``) was appended after all."""
         if isinstance(exc, ImageError):
             reason = str(exc)
         elif isinstance(exc, asyncio.CancelledError):
             reason = "The upload was cancelled: the client went away."
         else:
             reason = f"{type(exc).__name__}: {exc}"
-        if await self._landed(image_id):
+        if await self._landed(image_id, landed):
             # The data event was appended (only the read-your-write wait failed):
             # the image is active, its file must stay.
             log.warning("upload stored, but its answer failed", image_id=image_id, reason=reason)
@@ -122,12 +124,12 @@ class Images:
         except Exception:  # the store is gone: the restart reconciles it
             log.warning("cannot record a failed upload", image_id=image_id, exc_info=True)
 
-    async def _landed(self, image_id: str) -> bool:
+    async def _landed(self, image_id: str, event_type: str) -> bool:
         try:
             events = await self.store.read_stream(image_stream(image_id))
         except Exception:
             return False
-        return bool(events) and events[-1].type == "ImageDataUploaded"
+        return bool(events) and events[-1].type == event_type
 
     async def delete(self, image_id: str, meta: Metadata) -> None:
         await self.run(decide.delete(image_id, meta))
