@@ -190,6 +190,9 @@ async def test_byte_quota_stops_an_upload_and_frees_on_delete(tmp_path: Path) ->
         first = await cloud.create("alpha")
         assert await cloud.upload(first["id"], b"x" * 600, as_="alpha") == 204
         assert await cloud.upload(big["id"], b"x" * 600, as_="alpha") == 413
+        _, info = await cloud.call("GET", "/v2/info/usage", as_="alpha")
+        assert info["usage"]["image_count_total"] == {"limit": 100, "usage": 2}
+        assert info["usage"]["image_size_total"] == {"limit": 1, "usage": 1}  # MiB, rounded up
         await cloud.call("DELETE", f"/v2/images/{first['id']}", as_="alpha")
         assert await cloud.upload(big["id"], b"x" * 600, as_="alpha") == 204
 
