@@ -288,3 +288,21 @@ async def test_download_ranges(cloud: Cloud, header: str, status: int, part: sli
         assert body == data[part]
         first = range(1000)[part][0]
         assert response.headers["Content-Range"] == f"bytes {first}-{first + len(body) - 1}/1000"
+
+
+async def test_two_uploads_to_one_image_one_wins(cloud: Cloud) -> None:
+    image = await cloud.create("alpha")
+
+    async def body(fill: bytes) -> AsyncIterator[bytes]:
+        yield fill * 100_000
+        await asyncio.sleep(0.2)  # still streaming when the other one starts
+        yield fill * 100_000
+
+    statuses = await asyncio.gather(
+        cloud.upload(image["id"], body(b"a"), as_="alpha"),  # type: ignore[arg-type]
+        cloud.upload(image["id"], body(b"b"), as_="alpha"),  # type: ignore[arg-type]
+    )
+    assert sorted(statuses) == [204, 409]
+    _, data = await cloud.call("GET", f"/v2/images/{image['id']}/file", as_="alpha")
+    assert data in (b"a" * 200_000, b"b" * 200_000)
+    assert files_of(cloud) == [image["id"]]
