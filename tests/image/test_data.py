@@ -24,7 +24,8 @@ OCTET = {"Content-Type": "application/octet-stream"}
 
 def files_of(cloud: Cloud) -> list[str]:
     root = cloud.images.files.root
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    found = (p for p in root.rglob("*") if p.is_file() and p.name != ".node")
+    return sorted(str(p.relative_to(root)) for p in found)
 
 
 async def test_upload_then_download_with_checksums_and_range(any_cloud: Cloud) -> None:
@@ -255,6 +256,12 @@ async def test_a_restart_puts_interrupted_uploads_back_to_queued(tmp_path: Path)
     async with running_cloud(settings, restart=True) as cloud:
         assert cloud.images.get(image["id"]).status == "queued"
         assert files_of(cloud) == []
+        # an upload another image store is receiving is that store's business
+        other = await cloud.create("alpha")
+        await cloud.images.run(decide.start_upload(other["id"], Metadata(), node="elsewhere"))
+    async with running_cloud(settings, restart=True) as cloud:
+        assert cloud.images.get(other["id"]).status == "saving"
+        assert cloud.images.get(other["id"]).node == "elsewhere"
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import os
 import secrets
+import uuid
 from collections import deque
 from collections.abc import AsyncIterable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from cairn.image.errors import QuotaExceeded
 from cairn.logs import get_logger
 from cairn.projections.image import ImageData
 
+NODE_FILE = ".node"
 #: Bytes gathered before one hand-off to the writer threads.
 BUFFER = 4 * 1024 * 1024
 #: Batches queued for the threads before the event loop waits for them.
@@ -109,11 +111,18 @@ class ImageFiles:
         self.root = root
         self.tmp = root / "tmp"
         self.staging = root / "staging"
+        #: this store's name in events (``ImageUploadStarted.node``), kept in ``.node``
+        self.node = ""
 
     def prepare(self) -> int:
-        """Create the directories; remove what interrupted uploads left. Returns how many."""
+        """Create the directories and the store's name; remove what interrupted
+        uploads left. Returns how many files that was."""
         for directory in (self.root, self.tmp, self.staging):
             directory.mkdir(parents=True, exist_ok=True)
+        name = self.root / NODE_FILE
+        if not name.exists():
+            name.write_text(uuid.uuid4().hex + "\n")
+        self.node = name.read_text().strip()
         left = list(self.tmp.iterdir())
         for path in left:
             path.unlink(missing_ok=True)

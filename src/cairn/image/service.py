@@ -20,7 +20,7 @@ from cairn.events import Metadata
 from cairn.image import decide
 from cairn.image.decide import Limits
 from cairn.image.errors import ImageError
-from cairn.image.files import ImageFiles
+from cairn.image.files import NODE_FILE, ImageFiles
 from cairn.logs import get_logger
 from cairn.projections.image import Image, ImageData, ImageState, image_stream
 from cairn.readmodel import ProjectionRunner
@@ -62,7 +62,7 @@ class Images:
         """Store ``chunks`` as the data of queued image ``image_id`` (within ``limits``,
         the service's by default)."""
         limits = limits or self.limits
-        await self.run(decide.start_upload(image_id, meta))
+        await self.run(decide.start_upload(image_id, meta, node=self.files.node))
         dest = self.files.path(image_id)
         try:
             data = await self.files.receive(chunks, dest, max_bytes=self._room(image_id, limits))
@@ -74,7 +74,7 @@ class Images:
 
     async def stage(self, image_id: str, chunks: AsyncIterable[bytes], meta: Metadata) -> Image:
         """Stage ``chunks`` for an import (``PUT /v2/images/{id}/stage``)."""
-        await self.run(decide.start_upload(image_id, meta, staging=True))
+        await self.run(decide.start_upload(image_id, meta, staging=True, node=self.files.node))
         dest = self.files.staged_path(image_id)
         try:
             data = await self.files.receive(chunks, dest, max_bytes=self._room(image_id))
@@ -86,7 +86,7 @@ class Images:
 
     async def import_staged(self, image_id: str, method: str, meta: Metadata) -> None:
         """``glance-direct``: the staged file becomes the image's data."""
-        await self.run(decide.start_import(image_id, method, meta))
+        await self.run(decide.start_import(image_id, method, meta, node=self.files.node))
         staged = self.get(image_id).staged
         assert staged is not None  # start_import checked it
         dest = self.files.path(image_id)
@@ -141,17 +141,21 @@ class Images:
     # -- start -----------------------------------------------------------------------
 
     async def reconcile(self) -> None:
-        """After a start: uploads in flight were cut off (back to ``queued``), and files
-        that belong to no image any more (a crash between delete and unlink) go."""
+        """After a start: this store's uploads in flight were cut off (back to
+        ``queued``; another store's are its own business), and files that belong
+        to no image any more (a crash between delete and unlink) go."""
         meta = Metadata(request_id="cairn-image-reconcile")
         for image in list(self.state.images.values()):
-            if image.status in ("saving", "uploading", "importing"):
+            ours = image.node in (None, self.files.node)
+            if ours and image.status in ("saving", "uploading", "importing"):
                 await self.files.remove(image.id)
                 await self.run(decide.fail_upload(image.id, RESTART_REASON, meta))
 
         def orphans() -> list[str]:
             state = self.state
-            names = [p.name for p in self.files.root.iterdir() if p.is_file()]
+            names = [
+                p.name for p in self.files.root.iterdir() if p.is_file() and p.name != NODE_FILE
+            ]
             names += [p.name for p in self.files.staging.iterdir() if p.is_file()]
             return [n for n in names if n not in state.images or state.images[n].status == "queued"]
 
