@@ -51,10 +51,13 @@ class ImageUpdated(DomainEvent, frozen=True):
 
 @registry.event
 class ImageUploadStarted(DomainEvent, frozen=True):
-    """Data started to arrive (status ``saving``, or ``uploading`` when staged)."""
+    """Data started to arrive (status ``saving``, or ``uploading`` when staged).
+    ``node`` names the image store (data directory) receiving it: only that one
+    may declare the upload lost after a restart."""
 
     image_id: str
     staging: bool = False
+    node: str | None = None
 
 
 @registry.event
@@ -79,10 +82,11 @@ class ImageDataStaged(DomainEvent, frozen=True):
 
 @registry.event
 class ImageImportStarted(DomainEvent, frozen=True):
-    """An import began (status ``importing``)."""
+    """An import began (status ``importing``) on image store ``node``."""
 
     image_id: str
     method: str
+    node: str | None = None
 
 
 @registry.event

@@ -46,6 +46,8 @@ class Image(msgspec.Struct):
     data: ImageData | None = None
     staged: ImageData | None = None
     members: dict[str, Member] = {}
+    #: the image store that received the last upload, stage or import started
+    node: str | None = None
 
     @property
     def visibility(self) -> str:
@@ -101,6 +103,9 @@ class ImageProjection(Projection[ImageState]):
 
     @handles("ImageUploadStarted")
     def _started(self, s: ImageState, e: RecordedEvent, d: ev.ImageUploadStarted) -> Any:
+        image = s.images.get(d.image_id)
+        if image is not None:
+            image.node = d.node
         return _status(s, d.image_id, "uploading" if d.staging else "saving", e)
 
     @handles("ImageUploadFailed")
@@ -119,6 +124,9 @@ class ImageProjection(Projection[ImageState]):
 
     @handles("ImageImportStarted")
     def _importing(self, s: ImageState, e: RecordedEvent, d: ev.ImageImportStarted) -> Any:
+        image = s.images.get(d.image_id)
+        if image is not None:
+            image.node = d.node
         return _status(s, d.image_id, "importing", e)
 
     @handles("ImageDataUploaded")

@@ -64,6 +64,25 @@ async def test_create_show_list_delete_and_tenants_never_see_each_other(any_clou
     assert status == 404
 
 
+async def test_another_projects_private_image_is_a_404_even_for_its_data(cloud: Cloud) -> None:
+    private = await cloud.create("alpha", visibility="private")
+    await cloud.upload(private["id"], b"secret", as_="alpha")
+    for path in ("", "/file", "/members", "/members/x"):
+        status, fault = await cloud.call("GET", f"/v2/images/{private['id']}{path}", as_="beta")
+        assert status == 404, (path, fault)
+    status, _ = await cloud.call("PUT", f"/v2/images/{private['id']}/tags/mine", as_="beta")
+    assert status == 404
+    status, _ = await cloud.call(
+        "POST", f"/v2/images/{private['id']}/actions/deactivate", as_="beta"
+    )
+    assert status == 404
+    _, listed = await cloud.call("GET", "/v2/images?visibility=private", as_="beta")
+    assert listed["images"] == []
+    # an admin sees every image
+    status, _ = await cloud.call("GET", f"/v2/images/{private['id']}", as_="admin")
+    assert status == 200
+
+
 async def test_a_chosen_id_is_kept_and_cannot_be_taken_twice(cloud: Cloud) -> None:
     ident = "0b3c3a8e-1f2b-4f5e-9a41-6a1d7c2b9e10"
     made = await cloud.create("alpha", id=ident)
@@ -393,6 +412,8 @@ async def test_deactivate_and_reactivate(cloud: Cloud) -> None:
 
 async def test_without_a_token_it_is_a_401(cloud: Cloud) -> None:
     response = await cloud.client.get("/image/v2/images")
+    assert response.status == 401
+    response = await cloud.client.get("/image/v2/schemas/image")
     assert response.status == 401
     response = await cloud.client.get("/image/v2/images", headers={"X-Auth-Token": "bogus"})
     assert response.status == 401

@@ -285,3 +285,17 @@ def test_an_upload_cut_off_half_way_in_the_real_server(cloud: Running, chunked: 
     assert not list((cloud.data / "images").rglob(f"{image}*"))
     assert "unhandled error" not in cloud.stderr_path.read_text()
     requests.delete(f"{base}/{image}", headers=headers, timeout=30)
+
+
+def test_create_by_interoperable_import(cloud: Running, tmp_path: Path) -> None:
+    payload = tmp_path / "imported.raw"
+    payload.write_bytes(hashlib.sha512(b"import").digest() * 20_000)
+    made = cloud.json(
+        "image", "create", "--import", "--file", str(payload), "--disk-format", "raw",
+        "--container-format", "bare", "imported", cloud="cairn-demo",
+    )  # fmt: skip
+    assert isinstance(made, dict)
+    shown = show(cloud, "imported", who="cairn-demo")
+    assert (shown["status"], shown["size"]) == ("active", payload.stat().st_size)
+    assert shown["checksum"] == hashlib.md5(payload.read_bytes()).hexdigest()
+    cloud.openstack("image", "delete", "imported", cloud="cairn-demo")

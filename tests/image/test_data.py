@@ -24,7 +24,8 @@ OCTET = {"Content-Type": "application/octet-stream"}
 
 def files_of(cloud: Cloud) -> list[str]:
     root = cloud.images.files.root
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    found = (p for p in root.rglob("*") if p.is_file() and p.name != ".node")
+    return sorted(str(p.relative_to(root)) for p in found)
 
 
 async def test_upload_then_download_with_checksums_and_range(any_cloud: Cloud) -> None:
@@ -190,6 +191,9 @@ async def test_byte_quota_stops_an_upload_and_frees_on_delete(tmp_path: Path) ->
         first = await cloud.create("alpha")
         assert await cloud.upload(first["id"], b"x" * 600, as_="alpha") == 204
         assert await cloud.upload(big["id"], b"x" * 600, as_="alpha") == 413
+        _, info = await cloud.call("GET", "/v2/info/usage", as_="alpha")
+        assert info["usage"]["image_count_total"] == {"limit": 100, "usage": 2}
+        assert info["usage"]["image_size_total"] == {"limit": 1, "usage": 1}  # MiB, rounded up
         await cloud.call("DELETE", f"/v2/images/{first['id']}", as_="alpha")
         assert await cloud.upload(big["id"], b"x" * 600, as_="alpha") == 204
 
@@ -252,6 +256,12 @@ async def test_a_restart_puts_interrupted_uploads_back_to_queued(tmp_path: Path)
     async with running_cloud(settings, restart=True) as cloud:
         assert cloud.images.get(image["id"]).status == "queued"
         assert files_of(cloud) == []
+        # an upload another image store is receiving is that store's business
+        other = await cloud.create("alpha")
+        await cloud.images.run(decide.start_upload(other["id"], Metadata(), node="elsewhere"))
+    async with running_cloud(settings, restart=True) as cloud:
+        assert cloud.images.get(other["id"]).status == "saving"
+        assert cloud.images.get(other["id"]).node == "elsewhere"
 
 
 @pytest.mark.parametrize(
@@ -285,3 +295,21 @@ async def test_download_ranges(cloud: Cloud, header: str, status: int, part: sli
         assert body == data[part]
         first = range(1000)[part][0]
         assert response.headers["Content-Range"] == f"bytes {first}-{first + len(body) - 1}/1000"
+
+
+async def test_two_uploads_to_one_image_one_wins(cloud: Cloud) -> None:
+    image = await cloud.create("alpha")
+
+    async def body(fill: bytes) -> AsyncIterator[bytes]:
+        yield fill * 100_000
+        await asyncio.sleep(0.2)  # still streaming when the other one starts
+        yield fill * 100_000
+
+    statuses = await asyncio.gather(
+        cloud.upload(image["id"], body(b"a"), as_="alpha"),  # type: ignore[arg-type]
+        cloud.upload(image["id"], body(b"b"), as_="alpha"),  # type: ignore[arg-type]
+    )
+    assert sorted(statuses) == [204, 409]
+    _, data = await cloud.call("GET", f"/v2/images/{image['id']}/file", as_="alpha")
+    assert data in (b"a" * 200_000, b"b" * 200_000)
+    assert files_of(cloud) == [image["id"]]

@@ -94,7 +94,8 @@ def update(image_id: str, attributes: ev.ImageAttributes, meta: Metadata) -> Dec
     return decide
 
 
-def start_upload(image_id: str, meta: Metadata, *, staging: bool = False) -> Decider[ImageState]:
+def start_upload(image_id: str, meta: Metadata, *, staging: bool = False,
+                 node: str | None = None) -> Decider[ImageState]:  # fmt: skip
     def decide(state: ImageState) -> Sequence[StreamWrite]:
         image = existing(state, image_id)
         if image.status != "queued":
@@ -105,7 +106,7 @@ def start_upload(image_id: str, meta: Metadata, *, staging: bool = False) -> Dec
             raise Invalid(
                 "Properties disk_format and container_format must be set prior to saving data."
             )
-        started = ev.ImageUploadStarted(image_id=image_id, staging=staging)
+        started = ev.ImageUploadStarted(image_id=image_id, staging=staging, node=node)
         return [_image_write(state, image_id, [started], meta)]
 
     return decide
@@ -174,14 +175,15 @@ def finish_staging(image_id: str, data: ImageData, meta: Metadata) -> Decider[Im
     return decide
 
 
-def start_import(image_id: str, method: str, meta: Metadata) -> Decider[ImageState]:
+def start_import(image_id: str, method: str, meta: Metadata,
+                 node: str | None = None) -> Decider[ImageState]:  # fmt: skip
     def decide(state: ImageState) -> Sequence[StreamWrite]:
         image = existing(state, image_id)
         if image.status != "uploading" or image.staged is None:
             raise Conflict(f"Image {image_id} is {image.status}; it has no staged data to import.")
         if not (image.attributes.disk_format and image.attributes.container_format):
             raise Invalid("Properties disk_format and container_format must be set to import.")
-        started = ev.ImageImportStarted(image_id=image_id, method=method)
+        started = ev.ImageImportStarted(image_id=image_id, method=method, node=node)
         return [_image_write(state, image_id, [started], meta)]
 
     return decide

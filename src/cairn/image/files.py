@@ -12,8 +12,8 @@ the file is fsynced and renamed into place, and the directory fsynced, only
 once every byte arrived. The rename happens before the ``ImageDataUploaded``
 event is appended: an image is never ``active`` without its complete file.
 Nothing holds a whole image in memory: chunks are gathered into batches of
-about :data:`BUFFER` bytes, hashed and written in worker threads, one batch in
-flight while the next fills.
+about :data:`BUFFER` bytes, hashed and written by two threads (:class:`_Lanes`),
+a few batches in flight while the next fills.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ import asyncio
 import hashlib
 import os
 import secrets
+import uuid
+from collections import deque
 from collections.abc import AsyncIterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cairn.image import qcow2
@@ -30,8 +33,11 @@ from cairn.image.errors import QuotaExceeded
 from cairn.logs import get_logger
 from cairn.projections.image import ImageData
 
+NODE_FILE = ".node"
 #: Bytes gathered before one hand-off to the writer threads.
 BUFFER = 4 * 1024 * 1024
+#: Batches queued for the threads before the event loop waits for them.
+AHEAD = 2
 #: Most chunks in one hand-off (writev takes at most IOV_MAX buffers, 1024 on Linux).
 MAX_BATCH = 512
 #: How far behind the write position written pages are dropped from the page cache.
@@ -105,11 +111,18 @@ class ImageFiles:
         self.root = root
         self.tmp = root / "tmp"
         self.staging = root / "staging"
+        #: this store's name in events (``ImageUploadStarted.node``), kept in ``.node``
+        self.node = ""
 
     def prepare(self) -> int:
-        """Create the directories; remove what interrupted uploads left. Returns how many."""
+        """Create the directories and the store's name; remove what interrupted
+        uploads left. Returns how many files that was."""
         for directory in (self.root, self.tmp, self.staging):
             directory.mkdir(parents=True, exist_ok=True)
+        name = self.root / NODE_FILE
+        if not name.exists():
+            name.write_text(uuid.uuid4().hex + "\n")
+        self.node = name.read_text().strip()
         left = list(self.tmp.iterdir())
         for path in left:
             path.unlink(missing_ok=True)
@@ -131,7 +144,7 @@ class ImageFiles:
         """
         tmp = self.tmp / f"{dest.name}.{secrets.token_hex(4)}"
         sink = await asyncio.to_thread(_Sink, tmp)
-        inflight: list[asyncio.Future[None]] = []
+        lanes = _Lanes(sink)
         try:
             # Chunks are handed over as a list (no copy on the event loop's thread),
             # about BUFFER bytes at a time.
@@ -146,21 +159,21 @@ class ImageFiles:
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= BUFFER or len(batch) >= MAX_BATCH:
-                    await _settle(inflight)
-                    inflight = _hand_off(sink, batch)
+                    await lanes.submit(batch)
                     batch, batched = [], 0
-            await _settle(inflight)
             if batch:
-                inflight = _hand_off(sink, batch)
-                await _settle(inflight)
+                await lanes.submit(batch)
+            await lanes.drain()
             data = await asyncio.to_thread(sink.finish)
             await asyncio.to_thread(_install, tmp, dest)
             return data
         except BaseException:
-            if inflight:  # the threads must be done with the file before it goes
-                await asyncio.shield(asyncio.wait(inflight))
+            # the threads must be done with the file before it goes
+            await asyncio.shield(lanes.stop())
             await asyncio.shield(asyncio.to_thread(sink.discard))
             raise
+        finally:
+            lanes.close()
 
     async def adopt(self, source: Path, dest: Path) -> None:
         """Move a complete file (staged data) into place, durably."""
@@ -176,21 +189,50 @@ class ImageFiles:
         await asyncio.to_thread(unlink)
 
 
-def _hand_off(sink: _Sink, batch: list[bytes]) -> list[asyncio.Future[None]]:
-    """Hash and write ``batch`` in two threads; the futures of both."""
-    return [
-        asyncio.ensure_future(asyncio.to_thread(sink.digest, batch)),
-        asyncio.ensure_future(asyncio.to_thread(sink.write, batch)),
-    ]
+class _Lanes:
+    """Two single-thread lanes for one upload: md5 in one, sha512 and the writes in
+    the other. Each lane takes batches in order; the event loop waits only when
+    :data:`AHEAD` batches are queued, so reading the socket goes on while the
+    threads work, and memory stays bounded (``AHEAD + 1`` batches)."""
 
+    def __init__(self, sink: _Sink) -> None:
+        self.sink = sink
+        self.digester = ThreadPoolExecutor(1, thread_name_prefix="cairn-image-md5")
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="cairn-image-write")
+        self.queued: deque[tuple[asyncio.Future[None], asyncio.Future[None]]] = deque()
 
-async def _settle(inflight: list[asyncio.Future[None]]) -> None:
-    """Wait for both parts of a hand-off; raise what either raised."""
-    if inflight:
-        await asyncio.wait(inflight)
-        for future in inflight:
-            future.result()
-        inflight.clear()
+    async def submit(self, batch: list[bytes]) -> None:
+        loop = asyncio.get_running_loop()
+        self.queued.append((
+            loop.run_in_executor(self.digester, self.sink.digest, batch),
+            loop.run_in_executor(self.writer, self.sink.write, batch),
+        ))  # fmt: skip
+        while len(self.queued) > AHEAD:
+            await self._oldest()
+
+    async def _oldest(self) -> None:
+        pair = self.queued.popleft()
+        await asyncio.wait(pair)
+        for future in pair:
+            future.result()  # what a lane raised
+
+    async def drain(self) -> None:
+        while self.queued:
+            await self._oldest()
+
+    async def stop(self) -> None:
+        """Wait for what is queued, ignoring its failures."""
+        pending = [future for pair in self.queued for future in pair]
+        self.queued.clear()
+        if pending:
+            await asyncio.wait(pending)
+            for future in pending:  # retrieved, so asyncio does not report them
+                if not future.cancelled():
+                    future.exception()
+
+    def close(self) -> None:
+        self.digester.shutdown(wait=False)
+        self.writer.shutdown(wait=False)
 
 
 def _install(source: Path, dest: Path) -> None:

@@ -20,7 +20,7 @@ from cairn.events import Metadata
 from cairn.image import decide
 from cairn.image.decide import Limits
 from cairn.image.errors import ImageError
-from cairn.image.files import ImageFiles
+from cairn.image.files import NODE_FILE, ImageFiles
 from cairn.logs import get_logger
 from cairn.projections.image import Image, ImageData, ImageState, image_stream
 from cairn.readmodel import ProjectionRunner
@@ -62,31 +62,31 @@ class Images:
         """Store ``chunks`` as the data of queued image ``image_id`` (within ``limits``,
         the service's by default)."""
         limits = limits or self.limits
-        await self.run(decide.start_upload(image_id, meta))
+        await self.run(decide.start_upload(image_id, meta, node=self.files.node))
         dest = self.files.path(image_id)
         try:
             data = await self.files.receive(chunks, dest, max_bytes=self._room(image_id, limits))
             await self.run(decide.finish_upload(image_id, data, limits, meta))
         except BaseException as exc:
-            await asyncio.shield(self._abandon(image_id, dest, exc, meta))
+            await asyncio.shield(self._abandon(image_id, exc, meta, "ImageDataUploaded"))
             raise
         return self.get(image_id)
 
     async def stage(self, image_id: str, chunks: AsyncIterable[bytes], meta: Metadata) -> Image:
         """Stage ``chunks`` for an import (``PUT /v2/images/{id}/stage``)."""
-        await self.run(decide.start_upload(image_id, meta, staging=True))
+        await self.run(decide.start_upload(image_id, meta, staging=True, node=self.files.node))
         dest = self.files.staged_path(image_id)
         try:
             data = await self.files.receive(chunks, dest, max_bytes=self._room(image_id))
             await self.run(decide.finish_staging(image_id, data, meta))
         except BaseException as exc:
-            await asyncio.shield(self._abandon(image_id, dest, exc, meta))
+            await asyncio.shield(self._abandon(image_id, exc, meta, "ImageDataStaged"))
             raise
         return self.get(image_id)
 
     async def import_staged(self, image_id: str, method: str, meta: Metadata) -> None:
         """``glance-direct``: the staged file becomes the image's data."""
-        await self.run(decide.start_import(image_id, method, meta))
+        await self.run(decide.start_import(image_id, method, meta, node=self.files.node))
         staged = self.get(image_id).staged
         assert staged is not None  # start_import checked it
         dest = self.files.path(image_id)
@@ -94,7 +94,7 @@ class Images:
             await self.files.adopt(self.files.staged_path(image_id), dest)
             await self.run(decide.finish_upload(image_id, staged, self.limits, meta))
         except BaseException as exc:
-            await asyncio.shield(self._abandon(image_id, dest, exc, meta))
+            await asyncio.shield(self._abandon(image_id, exc, meta, "ImageDataUploaded"))
             raise
 
     def _room(self, image_id: str, limits: Limits | None = None) -> int | None:
@@ -102,15 +102,17 @@ class Images:
         image = self.get(image_id)
         return (limits or self.limits).remaining_bytes(decide.usage(self.state, image.owner))
 
-    async def _abandon(self, image_id: str, dest: object, exc: BaseException,
-                       meta: Metadata) -> None:  # fmt: skip
+    async def _abandon(self, image_id: str, exc: BaseException, meta: Metadata,
+                       landed: str) -> None:  # fmt: skip
+        """Undo a data command that failed: remove its file, back to ``queued``;
+        unless its final event (``landed``) was appended after all."""
         if isinstance(exc, ImageError):
             reason = str(exc)
         elif isinstance(exc, asyncio.CancelledError):
             reason = "The upload was cancelled: the client went away."
         else:
             reason = f"{type(exc).__name__}: {exc}"
-        if await self._landed(image_id):
+        if await self._landed(image_id, landed):
             # The data event was appended (only the read-your-write wait failed):
             # the image is active, its file must stay.
             log.warning("upload stored, but its answer failed", image_id=image_id, reason=reason)
@@ -122,12 +124,12 @@ class Images:
         except Exception:  # the store is gone: the restart reconciles it
             log.warning("cannot record a failed upload", image_id=image_id, exc_info=True)
 
-    async def _landed(self, image_id: str) -> bool:
+    async def _landed(self, image_id: str, event_type: str) -> bool:
         try:
             events = await self.store.read_stream(image_stream(image_id))
         except Exception:
             return False
-        return bool(events) and events[-1].type == "ImageDataUploaded"
+        return bool(events) and events[-1].type == event_type
 
     async def delete(self, image_id: str, meta: Metadata) -> None:
         await self.run(decide.delete(image_id, meta))
@@ -139,17 +141,21 @@ class Images:
     # -- start -----------------------------------------------------------------------
 
     async def reconcile(self) -> None:
-        """After a start: uploads in flight were cut off (back to ``queued``), and files
-        that belong to no image any more (a crash between delete and unlink) go."""
+        """After a start: this store's uploads in flight were cut off (back to
+        ``queued``; another store's are its own business), and files that belong
+        to no image any more (a crash between delete and unlink) go."""
         meta = Metadata(request_id="cairn-image-reconcile")
         for image in list(self.state.images.values()):
-            if image.status in ("saving", "uploading", "importing"):
+            ours = image.node in (None, self.files.node)
+            if ours and image.status in ("saving", "uploading", "importing"):
                 await self.files.remove(image.id)
                 await self.run(decide.fail_upload(image.id, RESTART_REASON, meta))
 
         def orphans() -> list[str]:
             state = self.state
-            names = [p.name for p in self.files.root.iterdir() if p.is_file()]
+            names = [
+                p.name for p in self.files.root.iterdir() if p.is_file() and p.name != NODE_FILE
+            ]
             names += [p.name for p in self.files.staging.iterdir() if p.is_file()]
             return [n for n in names if n not in state.images or state.images[n].status == "queued"]
 

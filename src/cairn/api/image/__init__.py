@@ -45,6 +45,7 @@ ROUTES: list[Route] = [
     get("/v2/schemas/members", schemas.members),
     get("/v2/info/import", data.import_info),
     get("/v2/info/stores", data.stores_info),
+    get("/v2/info/usage", data.usage_info),
 ]
 
 SERVICE = Service(

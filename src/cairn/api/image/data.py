@@ -1,6 +1,7 @@
 """Image data: upload (``PUT /file``), download (``GET /file``, with ``Range``), and
 the interoperable import (``PUT /stage`` then ``POST /import`` with
-``glance-direct``), plus ``/v2/info/import`` and ``/v2/info/stores``.
+``glance-direct``), plus ``/v2/info/import``, ``/v2/info/stores`` and
+``/v2/info/usage``.
 
 Bodies stream: the upload reads the request in chunks straight into
 :meth:`cairn.image.service.Images.upload`; the download is a file response
@@ -19,6 +20,7 @@ from cairn.api.body import read_json
 from cairn.api.faults import HTTPFault
 from cairn.api.image.common import caller, images, json, owned_image, require, visible_image
 from cairn.api.image.sendfile import send_file
+from cairn.image.decide import usage
 from cairn.image.errors import Invalid
 
 CHUNK = 1024 * 1024
@@ -105,6 +107,30 @@ async def import_info(request: web.Request) -> web.Response:
             "value": list(IMPORT_METHODS),
         }
     })  # fmt: skip
+
+
+async def usage_info(request: web.Request) -> web.Response:
+    """``/v2/info/usage``: the caller's project's quota and what it uses (Glance 2.9)."""
+    who = await caller(request, "image:get_images", {"project_id": None})
+    service = images(request)
+    used = usage(service.state, who.project)
+    mine = [i for i in service.state.images.values() if i.owner == who.project]
+    staged = sum(i.staged.size for i in mine if i.staged is not None)
+    uploading = sum(1 for i in mine if i.status in ("saving", "uploading", "importing"))
+    limits = service.limits
+    return json({
+        "usage": {
+            "image_size_total": {"limit": _mib(limits.bytes), "usage": _mib(used.bytes)},
+            "image_stage_total": {"limit": _mib(limits.bytes), "usage": _mib(staged)},
+            "image_count_total": {"limit": limits.images, "usage": used.images},
+            "image_count_uploading": {"limit": limits.images, "usage": uploading},
+        }
+    })  # fmt: skip
+
+
+def _mib(size: int) -> int:
+    """Glance counts image sizes in MiB (rounded up); -1 stays "no limit"."""
+    return size if size < 0 else -(-size // (1024 * 1024))
 
 
 async def stores_info(request: web.Request) -> web.Response:

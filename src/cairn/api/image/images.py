@@ -12,11 +12,18 @@ from cairn.api.body import read_json
 from cairn.api.faults import HTTPFault
 from cairn.api.image import listing, patch
 from cairn.api.image.common import Caller, caller, images, json, owned_image, require, visible_image
+from cairn.api.image.data import IMPORT_METHODS
 from cairn.api.image.render import image_body
 from cairn.events.image import ImageAttributes
 from cairn.image import decide, rules
 from cairn.image.errors import Invalid
 from cairn.projections.image import Image
+
+#: What Glance announces on an image (openstacksdk reads it before an import).
+IMPORT_HEADERS = {
+    "OpenStack-image-import-methods": ",".join(IMPORT_METHODS),
+    "OpenStack-image-store-ids": "file",
+}
 
 
 async def _check_visibility(request: web.Request, who: Caller, visibility: str,
@@ -50,7 +57,8 @@ async def create(request: web.Request) -> web.Response:
     service = images(request)
     await service.run(decide.create(ident, owner, attributes, service.limits, who.meta))
     image = service.get(ident)
-    return json(image_body(image), status=201, headers={"Location": f"/v2/images/{ident}"})
+    headers = {"Location": f"/v2/images/{ident}", **IMPORT_HEADERS}
+    return json(image_body(image), status=201, headers=headers)
 
 
 async def index(request: web.Request) -> web.Response:
@@ -62,7 +70,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def show(request: web.Request) -> web.Response:
     who = await caller(request, "image:get_image", {"project_id": None})
-    return json(image_body(visible_image(request, who)))
+    return json(image_body(visible_image(request, who)), headers=IMPORT_HEADERS)
 
 
 async def update(request: web.Request) -> web.Response:

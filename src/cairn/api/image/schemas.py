@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cairn.api.image.common import json
+from cairn.api.image.common import caller, json
 from cairn.image import rules
 
 UUID_PATTERN = (
@@ -115,16 +115,20 @@ def members_schema() -> dict[str, Any]:
 
 
 async def image(request: web.Request) -> web.Response:
+    await caller(request, "image:get_images", {"project_id": None})
     return json(image_schema())
 
 
 async def images(request: web.Request) -> web.Response:
+    await caller(request, "image:get_images", {"project_id": None})
     return json(images_schema())
 
 
 async def member(request: web.Request) -> web.Response:
+    await caller(request, "image:get_images", {"project_id": None})
     return json(member_schema())
 
 
 async def members(request: web.Request) -> web.Response:
+    await caller(request, "image:get_images", {"project_id": None})
     return json(members_schema())

@@ -1,8 +1,9 @@
 """Streaming an image file to a client, with ``Range``, reading ahead of the socket.
 
-A worker thread reads the next block (``pread``) while the event loop sends the
-one before it, so a cold download runs at the speed of the slower of the two,
-not of their sum. At most two blocks are in memory. One byte range is
+Worker threads read the next blocks (``pread``, :data:`DEPTH` ahead) while the
+event loop sends the current one, so a cold download runs at the speed of the
+slower of the two, not of their sum. At most ``DEPTH + 1`` blocks (a few MiB)
+are in memory. One byte range is
 supported (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``), as Glance does; a range
 that cannot be satisfied is a 416 with ``Content-Range: bytes */size``.
 """
@@ -12,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections import deque
 from pathlib import Path
 
 from aiohttp import web
 
 from cairn.api.faults import HTTPFault
 
-BLOCK = 4 * 1024 * 1024
+BLOCK = 1024 * 1024
+#: Blocks read ahead of the one being sent.
+DEPTH = 3
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -53,27 +57,27 @@ async def send_file(request: web.Request, path: Path, size: int,
     response.headers["Accept-Ranges"] = "bytes"
     response.content_length = end - start
     fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
-    ahead: asyncio.Future[bytes] | None = None
+    ahead: deque[asyncio.Future[bytes]] = deque()
     try:
         await asyncio.to_thread(os.posix_fadvise, fd, start, end - start, os.POSIX_FADV_SEQUENTIAL)
         await response.prepare(request)
         if request.method == "HEAD":
             return response
         offset = start
-        ahead = _read(fd, offset, end)
-        while ahead is not None:
-            block = await ahead
+        while offset < end or ahead:
+            while offset < end and len(ahead) < DEPTH:
+                ahead.append(_read(fd, offset, end))
+                offset += min(BLOCK, end - offset)
+            block = await ahead.popleft()
             if not block:
                 raise OSError(f"{path} is shorter than its recorded size")
-            offset += len(block)
-            ahead = _read(fd, offset, end) if offset < end else None
             await response.write(block)
         await response.write_eof()
         return response
     finally:
-        # A read still running must finish before its descriptor is closed (and reused).
-        if ahead is not None and not ahead.done():
-            await asyncio.shield(asyncio.wait([ahead]))
+        # Reads still running must finish before their descriptor is closed (and reused).
+        if ahead:
+            await asyncio.shield(asyncio.wait(ahead))
         await asyncio.shield(asyncio.to_thread(os.close, fd))
 
 
