@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.compute.conftest import ComputeCloud
+from tests.compute.conftest import IMAGE_ID, ComputeCloud
 
 from cairn.events import compute as ev
 
@@ -238,3 +238,29 @@ async def test_flavor_shape_follows_the_microversion(cloud: ComputeCloud) -> Non
     assert "OS-EXT-SRV-ATTR:reservation_id" not in v21["server"]
     _, new = await cloud.call("GET", f"/servers/{server_id}", version="2.47")
     assert new["server"]["flavor"]["original_name"] == "m1.nano"
+
+
+async def test_metadata_and_group_member_quotas(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    member = await cloud.member()
+    project = member.project_id
+    await cloud.call(
+        "PUT", f"/os-quota-sets/{project}",
+        json={"quota_set": {"metadata_items": 2, "server_group_members": 1}},
+    )  # fmt: skip
+    status, answer = await cloud.boot(member, metadata={"a": "1", "b": "2", "c": "3"})
+    assert status == 403
+    assert "metadata_items" in answer["forbidden"]["message"]
+    _, group = await cloud.call(
+        "POST", "/os-server-groups", member,
+        {"server_group": {"name": "g", "policy": "anti-affinity"}}, version="2.64",
+    )  # fmt: skip
+    hints = {"group": group["server_group"]["id"]}
+    status, _ = await cloud.call("POST", "/servers", member, {
+        "server": {"name": "a", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none"},
+        "os:scheduler_hints": hints}, version="2.64")  # fmt: skip
+    assert status == 202
+    status, answer = await cloud.call("POST", "/servers", member, {
+        "server": {"name": "b", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none"},
+        "os:scheduler_hints": hints}, version="2.64")  # fmt: skip
+    assert status == 403

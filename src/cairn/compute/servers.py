@@ -133,10 +133,22 @@ def create_many(
 def _admit(state: ComputeState, req: BootRequest, pending: Usage | None) -> list[str]:
     """The ids of ``req`` the quota admits (after ``pending``), or the refusal."""
     flavor = req.flavor
+    limits = quota.limits(state, req.project_id)
+    if limits["metadata_items"] != quota.UNLIMITED and len(req.metadata) > limits["metadata_items"]:
+        raise QuotaExceeded(
+            "Quota exceeded for metadata_items: Maximum number of metadata items exceeds "
+            f"{limits['metadata_items']}",
+            ("metadata_items",),
+        )
     for group_id in req.scheduler_hints.get("group", []):
         group = state.server_groups.get(group_id)
         if group is None or group.project_id != req.project_id:
             raise Invalid(f"Invalid server group {group_id}")
+        members = limits["server_group_members"]
+        if members != quota.UNLIMITED and len(group.members) + req.min_count > members:
+            raise QuotaExceeded(
+                "Quota exceeded, too many servers in group", ("server_group_members",)
+            )
     room = quota.headroom(state, req.project_id, flavor.vcpus, flavor.ram_mb, pending)
     count = min(len(req.server_ids), room)
     if count < req.min_count:
