@@ -15,8 +15,9 @@ API's decisions or the scheduler.
 Then ``--qemu`` real guests, one after the other, on ``qemu:///system`` (the
 test guest of scripts/build-guest-image, direct kernel boot, after one boot
 that fills the image cache): for each, placement to ServerSpawned, of which
-QEMU's own define + start (the driver's spawn), and the rest, the agent's;
-and when the guest printed GUEST-UP. Figures only; nothing is asserted.
+the driver's spawn (qcow2 overlay, QEMU's define and start), and the rest, the
+agent's own (feed, stream reads, appends); and when the guest printed
+GUEST-UP. Figures only; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -211,8 +212,9 @@ async def qemu(count: int) -> None:
                         continue  # filled the image cache
                     total, own = spawned - started, spawn_times[-1]
                     print(
-                        f"qemu {i}: placement to ACTIVE {total * 1000:6.0f} ms = QEMU define+start "
-                        f"{own * 1000:5.0f} ms + agent {(total - own) * 1000:4.0f} ms; "
+                        f"qemu {i}: placement to ACTIVE {total * 1000:6.0f} ms = driver spawn "
+                        f"(overlay, define, start) {own * 1000:5.0f} ms + agent "
+                        f"{(total - own) * 1000:4.0f} ms; "
                         f"GUEST-UP {up - spawned:.1f} s later"
                     )
                 for server_id in ids:
