@@ -97,7 +97,7 @@ def serve(port: int, data: Path, hosts: int) -> None:
     app.cleanup_ctx.append(
         compute_hosts_context(
             settings, images=agent_images, cpu_allocation_ratio=1000.0,
-            ram_allocation_ratio=100.0, disk_allocation_ratio=100.0, concurrency=32,
+            ram_allocation_ratio=100.0, disk_allocation_ratio=100.0, concurrency=8,
         )
     )  # fmt: skip
     app[IMAGE_PORT] = MemoryImages([ev.ImageSnapshot(image_id=IMAGE_ID, name="bench")])
