@@ -1,6 +1,6 @@
 """Compute agent benchmark: spawns and deletes per second of the agent alone.
 
-    python -m bench.compute_agent [--servers 500] [--hosts 2] [--concurrency 8]
+    python -m bench.compute_agent [--servers 500] [--hosts 2] [--concurrency 8] [--qemu 5]
 
 Runs ``--hosts`` compute agents on libvirt's test driver in this process, on a
 fresh SQLite store with the in-process bus and the outbox relay (as ``cairn
@@ -10,7 +10,14 @@ qcow2 overlay with qemu-img). Appends what the API and the scheduler would
 the hosts, all at once, and measures from each placement's append to its
 ServerSpawned; then the same for deletes (request to ServerDeleted). This is
 the agent's share of the issue's request-to-ACTIVE figure, without HTTP, the
-API's decisions or the scheduler. Figures only; nothing is asserted.
+API's decisions or the scheduler.
+
+Then ``--qemu`` real guests, one after the other, on ``qemu:///system`` (the
+test guest of scripts/build-guest-image, direct kernel boot, after one boot
+that fills the image cache): for each, placement to ServerSpawned, of which
+the driver's spawn (qcow2 overlay, QEMU's define and start), and the rest, the
+agent's own (feed, stream reads, appends); and when the guest printed
+GUEST-UP. Figures only; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import uvloop
 
 from cairn import logs
 from cairn.agents.compute import disk
+from cairn.agents.compute.driver import GuestDefinition, GuestInfo
 from cairn.agents.compute.images import ImageInfo
 from cairn.agents.compute.images_local import LocalImageSource
 from cairn.agents.compute.runtime import start_host
@@ -51,14 +59,14 @@ def cpu_reference() -> float:
     return time.perf_counter() - started
 
 
-async def boot(store: EventStore, host: str, server_id: str) -> float:
+async def boot(store: EventStore, host: str, server_id: str, image_id: str = IMAGE_ID) -> float:
     create = ev.ServerCreateRequested(
         server_id=server_id,
         project_id="bench",
         user_id="bench",
         name=server_id[:8],
         flavor=FLAVOR,
-        image=ev.ImageSnapshot(image_id=IMAGE_ID),
+        image=ev.ImageSnapshot(image_id=image_id),
         created_at="2026-11-21T00:00:00Z",
     )
     await store.append(StreamWrite(f"server-{server_id}", [registry.new(create)], NO_STREAM))
@@ -160,6 +168,68 @@ async def main(servers: int, hosts: int, concurrency: int) -> None:
                 await bus.close()
 
 
+async def qemu(count: int) -> None:
+    """``count`` real boots on QEMU, one at a time: where the time goes."""
+    from tests.agents.compute.cloud import IMAGE_ID as GUEST_IMAGE
+    from tests.agents.compute.cloud import build_guest, guest_images
+
+    with tempfile.TemporaryDirectory(prefix="cairn-bench-qemu-") as tmp:
+        data = Path(tmp)
+        images = guest_images(data / "images", *build_guest())
+        host = f"bench-qemu-{uuid.uuid4().hex[:6]}"
+        async with await SQLiteEventStore.open(data / "cairn.sqlite") as store:
+            running = await start_host(
+                host, uri="qemu:///system", data_dir=data, store=store, bus=None, images=images
+            )
+            driver = running.driver
+            spawn_times: list[float] = []
+            real_spawn = driver.spawn
+
+            async def timed_spawn(definition: GuestDefinition) -> GuestInfo:
+                started = time.perf_counter()
+                try:
+                    return await real_spawn(definition)
+                finally:
+                    spawn_times.append(time.perf_counter() - started)
+
+            driver.spawn = timed_spawn  # type: ignore[method-assign]
+            watcher = Watcher(store)
+            watching = asyncio.create_task(watcher.run())
+            ids = []
+            try:
+                for i in range(count + 1):
+                    server_id = str(uuid.uuid4())
+                    ids.append(server_id)
+                    started = await boot(store, host, server_id, GUEST_IMAGE)
+                    (spawned,) = await watcher.until([server_id], "ServerSpawned")
+                    console = running.agent.ctx.config.paths.console_log(server_id)
+                    while True:  # the console log is a file: poll it
+                        if "GUEST-UP" in await asyncio.to_thread(_read, console):
+                            break
+                        await asyncio.sleep(0.05)
+                    up = time.perf_counter()
+                    if i == 0:
+                        continue  # filled the image cache
+                    total, own = spawned - started, spawn_times[-1]
+                    print(
+                        f"qemu {i}: placement to ACTIVE {total * 1000:6.0f} ms = driver spawn "
+                        f"(overlay, define, start) {own * 1000:5.0f} ms + agent "
+                        f"{(total - own) * 1000:4.0f} ms; "
+                        f"GUEST-UP {up - spawned:.1f} s later"
+                    )
+                for server_id in ids:
+                    request = ev.ServerDeleteRequested(server_id=server_id, host=host)
+                    await store.append(StreamWrite(f"server-{server_id}", [registry.new(request)]))
+                await watcher.until(ids, "ServerDeleted")
+            finally:
+                watching.cancel()
+                await running.stop()
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", type=int, default=500, help="servers to boot (default: 500)")
@@ -167,10 +237,15 @@ def cli() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=8, help="servers an agent works on at once (default: 8)"
     )
+    parser.add_argument(
+        "--qemu", type=int, default=5, help="real QEMU guests to boot, 0 for none (default: 5)"
+    )
     args = parser.parse_args()
     logs.configure("warning")
     print(f"CPU reference before: {cpu_reference():.2f} s", file=sys.stderr)
     uvloop.run(main(args.servers, args.hosts, args.concurrency))
+    if args.qemu:
+        uvloop.run(qemu(args.qemu))
     print(f"CPU reference after: {cpu_reference():.2f} s", file=sys.stderr)
 
 

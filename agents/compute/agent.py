@@ -207,7 +207,10 @@ class ComputeAgent:
                 case Step.ACTION:
                     await steps.action(ctx, view)
                 case Step.SYNC:
-                    await steps.sync_power_state(ctx, view)
+                    # Right after a step of ours the guest is as the step left it; a
+                    # change since then came with a lifecycle event, which looks again.
+                    if taken == 0:
+                        await steps.sync_power_state(ctx, view)
                     return
                 case Step.NOTHING:
                     # Only what the log left this host with (a step just taken

@@ -16,6 +16,7 @@ built from that.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -107,23 +108,28 @@ async def load(ctx: HostContext, server_id: str) -> ServerView:
 
 async def append_outcome(
     ctx: HostContext,
-    server_id: str,
+    view: ServerView,
     still_pending: Callable[[ServerView], bool],
     writes: Callable[[ServerView], Sequence[StreamWrite]],
 ) -> bool:
     """Append ``writes(view)`` at the stream's version, re-deciding on conflict;
-    False when the stream no longer waits for it (``still_pending`` says)."""
+    False when the stream no longer waits for it (``still_pending`` says).
+
+    ``view`` is the stream as the step last knew it: the first try appends at its
+    version without reading the stream again (usually nobody appended meanwhile)."""
     for _ in range(MAX_CONFLICTS):
-        view = await load(ctx, server_id)
         if not still_pending(view):
-            log.info("compute.outcome_dropped", host=ctx.host, server_id=server_id)
+            log.info("compute.outcome_dropped", host=ctx.host, server_id=view.server_id)
             return False
         try:
             await ctx.store.append(*writes(view))
         except WrongExpectedVersion:
+            view = await load(ctx, view.server_id)
             continue
         return True
-    raise OutcomeConflict(f"server {server_id}: its stream kept changing ({MAX_CONFLICTS} tries)")
+    raise OutcomeConflict(
+        f"server {view.server_id}: its stream kept changing ({MAX_CONFLICTS} tries)"
+    )
 
 
 async def remove_guest(ctx: HostContext, server_id: str) -> None:
@@ -151,21 +157,28 @@ def _spawn_pending(host: str, attempt: int) -> Callable[[ServerView], bool]:
 async def spawn(ctx: HostContext, view: ServerView) -> None:
     """Build and start the server's guest: ServerSpawnStarted, then ServerSpawned,
     or ServerSpawnFailed with the release of the host's claim."""
-    assert view.created is not None
+    request = view.created
+    assert request is not None
     host, attempt, cause = ctx.host, view.attempt, view.scheduled_event
+    # What an earlier attempt on this host (a process that died mid-spawn) may have left.
+    leftovers = view.spawn_starts > 0 or view.attempt > 1
     started = ev.ServerSpawnStarted(server_id=view.server_id, host=host)
     try:
-        await ctx.store.append(on_server(view, [started], cause))
+        result = await ctx.store.append(on_server(view, [started], cause))
     except WrongExpectedVersion:
         return  # the stream moved: the caller decides again
+    view = dataclasses.replace(
+        view,
+        version=result.versions[server_stream(view.server_id)],
+        spawn_starts=view.spawn_starts + 1,
+    )
     name = guest_name(host, view.server_id)
     log.info("compute.spawn_started", host=host, server_id=view.server_id, attempt=attempt)
     try:
         async with asyncio.timeout(ctx.config.spawn_timeout):
-            if view.spawn_starts > 0 or view.attempt > 1:
-                # What an earlier attempt (a process that died mid-spawn) may have left.
+            if leftovers:
                 await remove_guest(ctx, view.server_id)
-            definition = await plan_guest(host, ctx.config.paths, ctx.images, view.created)
+            definition = await plan_guest(host, ctx.config.paths, ctx.images, request)
             await ctx.driver.spawn(definition)
     except Exception as exc:
         reason = _reason(exc, "spawn", ctx.config.spawn_timeout)
@@ -180,7 +193,7 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
         )
         await append_outcome(
             ctx,
-            view.server_id,
+            view,
             _spawn_pending(host, attempt),
             lambda v: [on_server(v, [failed], cause), release_claim(host, v, cause)],
         )
@@ -194,7 +207,7 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
     )
     await append_outcome(
         ctx,
-        view.server_id,
+        view,
         _spawn_pending(host, attempt),
         lambda v: [on_server(v, [spawned], cause)],
     )
@@ -213,7 +226,7 @@ async def fail_spawn(ctx: HostContext, view: ServerView) -> None:
     )
     await append_outcome(
         ctx,
-        view.server_id,
+        view,
         _spawn_pending(host, attempt),
         lambda v: [on_server(v, [failed], cause), release_claim(host, v, cause)],
     )
@@ -239,9 +252,7 @@ async def delete(ctx: HostContext, view: ServerView) -> None:
         errored = ev.ServerErrored(
             server_id=view.server_id, fault_code=500, fault_message=f"Delete failed: {reason}"
         )
-        await append_outcome(
-            ctx, view.server_id, pending, lambda v: [on_server(v, [errored], cause)]
-        )
+        await append_outcome(ctx, view, pending, lambda v: [on_server(v, [errored], cause)])
         return
 
     def writes(v: ServerView) -> list[StreamWrite]:
@@ -254,7 +265,7 @@ async def delete(ctx: HostContext, view: ServerView) -> None:
             )
         return result
 
-    if await append_outcome(ctx, view.server_id, pending, writes):
+    if await append_outcome(ctx, view, pending, writes):
         log.info("compute.deleted", host=host, server_id=view.server_id)
 
 
@@ -288,9 +299,7 @@ async def action(ctx: HostContext, view: ServerView) -> None:
         failed = ev.ServerActionFailed(
             server_id=view.server_id, host=ctx.host, action=request.action, reason=reason
         )
-        await append_outcome(
-            ctx, view.server_id, pending, lambda v: [on_server(v, [failed], cause)]
-        )
+        await append_outcome(ctx, view, pending, lambda v: [on_server(v, [failed], cause)])
         return
     done = ev.ServerActionCompleted(
         server_id=view.server_id,
@@ -299,7 +308,7 @@ async def action(ctx: HostContext, view: ServerView) -> None:
         vm_state=vm_state,
         power_state=power_state,
     )
-    await append_outcome(ctx, view.server_id, pending, lambda v: [on_server(v, [done], cause)])
+    await append_outcome(ctx, view, pending, lambda v: [on_server(v, [done], cause)])
     log.info("compute.action_done", host=ctx.host, server_id=view.server_id, action=request.action)
 
 
@@ -367,9 +376,7 @@ async def sync_power_state(ctx: HostContext, view: ServerView) -> None:
             fault_code=500,
             fault_message=f"The server's guest vanished from its host {ctx.host}.",
         )
-        await append_outcome(
-            ctx, view.server_id, pending, lambda v: [on_server(v, [errored], None)]
-        )
+        await append_outcome(ctx, view, pending, lambda v: [on_server(v, [errored], None)])
         return
     observed = OBSERVED.get(state)
     if observed is None or observed[0] == before:
@@ -378,9 +385,7 @@ async def sync_power_state(ctx: HostContext, view: ServerView) -> None:
     changed = ev.ServerPowerStateChanged(
         server_id=view.server_id, host=ctx.host, vm_state=vm_state, power_state=power_state
     )
-    if await append_outcome(
-        ctx, view.server_id, pending, lambda v: [on_server(v, [changed], None)]
-    ):
+    if await append_outcome(ctx, view, pending, lambda v: [on_server(v, [changed], None)]):
         log.info(
             "compute.power_state_changed",
             host=ctx.host,

@@ -237,3 +237,16 @@ async def test_update_and_metadata(cloud: ComputeCloud) -> None:
         "PUT", f"/servers/{server_id}/metadata/a", json={"meta": {"other": "9"}}
     )
     assert status == 400
+
+
+async def test_no_token_is_a_401_and_a_bad_one_too(cloud: ComputeCloud) -> None:
+    response = await cloud.client.get("/compute/v2.1/servers")
+    assert response.status == 401
+    assert "unauthorized" in await response.json()
+    response = await cloud.client.get(
+        "/compute/v2.1/servers", headers={"X-Auth-Token": "not-a-token"}
+    )
+    assert response.status == 401
+    # Version documents need no token.
+    response = await cloud.client.get("/compute/")
+    assert response.status == 200

@@ -151,3 +151,30 @@ async def test_servers_spread_over_the_hosts(cloud: ComputeCloud) -> None:
     assert sorted(hosts.count(h) for h in state.hosts) == [2, 2]
     _, body = await cloud.call("GET", "/servers?name=^many-")
     assert len(body["servers"]) == 4
+
+
+async def test_a_spawn_that_fails_everywhere_ends_in_error_with_nothing_held(
+    cloud: ComputeCloud,
+) -> None:
+    await cloud.wait_for(lambda: len(cloud.compute.state.hosts) == 2)
+    broken = ev.ImageSnapshot(
+        image_id="4c1f2b7e-0000-4000-8000-00000000dead", name="broken",
+        properties={"kernel_id": "00000000-0000-4000-8000-00000000beef"},
+    )  # fmt: skip
+    cloud.images.add(broken)
+    status, body = await cloud.boot(imageRef=broken.image_id)
+    assert status == 202, body
+    server_id = body["server"]["id"]
+    await _status_is(cloud, server_id, "ERROR")
+    server = cloud.compute.state.servers[server_id]
+    assert server.tried_hosts  # placed, failed, and given up on (or retried first)
+    assert server.fault is not None
+    assert "not found" in server.fault.message
+    state = cloud.compute.state
+    await cloud.wait_for(lambda: all(not h.claims for h in state.hosts.values()))
+    _, body = await cloud.call("GET", f"/servers/{server_id}/os-instance-actions/"
+                               f"{server.actions[0].request_id}", version="2.84")  # fmt: skip
+    assert body["instanceAction"]["events"][0]["result"] == "Error"
+    status, _ = await cloud.call("DELETE", f"/servers/{server_id}")
+    assert status == 204
+    assert state.usage[cloud.admin.project_id].instances == 0

@@ -359,6 +359,22 @@ async def test_suspend_saves_the_guest_and_resume_restores_it(host: Host) -> Non
         assert "GUEST-UP" not in await host.console(name)
 
 
+async def test_a_root_disk_can_sit_on_a_raw_image(host: Host) -> None:
+    base = host.tmp / "base.raw"
+    await disk.create(base, size_gb=1, format="raw")
+    overlay = host.tmp / "root.qcow2"
+    definition = host.definition(
+        root_disk=RootDisk(overlay, backing=base, size_gb=1, backing_format="raw")
+    )
+
+    await host.driver.spawn(definition)
+
+    info = await disk.info(overlay)
+    assert (info["format"], info["backing-filename-format"]) == ("qcow2", "raw")
+    if host.has(Capability.CONSOLE):
+        await host.wait_console(definition.name, lambda out: "DISKS vda" in out, "its disk")
+
+
 # -- destroy ------------------------------------------------------------------------------
 
 

@@ -97,6 +97,12 @@ def register(commands: Any) -> None:
         help="boot images from this directory (ID.json + ID) instead of the image service",
     )
     compute.add_argument(
+        "--availability-zone",
+        metavar="ZONE",
+        default="nova",
+        help="the availability zone the host is in (default: nova)",
+    )
+    compute.add_argument(
         "--heartbeat-interval",
         metavar="SECONDS",
         type=float,
@@ -115,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"invalid --host {host!r}: expected a host name")
     if not 1 <= args.heartbeat_interval <= 3600:
         raise ConfigError("invalid --heartbeat-interval: expected 1 to 3600 seconds")
+    if not args.availability_zone or ":" in args.availability_zone:
+        raise ConfigError(f"invalid --availability-zone {args.availability_zone!r}")
     if args.image_dir is not None and not args.image_dir.is_dir():
         raise ConfigError(f"invalid --image-dir {str(args.image_dir)!r}: no such directory")
 
@@ -124,10 +132,18 @@ def run(args: argparse.Namespace) -> int:
 
     logs.configure(settings.log_level, settings.log_format)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(_serve(settings, host, args.image_dir, args.heartbeat_interval))
+        return runner.run(
+            _serve(
+                settings,
+                host,
+                args.image_dir,
+                heartbeat_interval=args.heartbeat_interval,
+                availability_zone=args.availability_zone,
+            )
+        )
 
 
-async def _serve(settings: Settings, host: str, image_dir: Path | None, heartbeat: float) -> int:
+async def _serve(settings: Settings, host: str, image_dir: Path | None, **options: Any) -> int:
     from cairn.agents.compute.images import ImageSource
     from cairn.agents.compute.images_local import LocalImageSource
     from cairn.agents.compute.runtime import glance_source, start_host
@@ -167,7 +183,7 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, heartbea
             store=store,
             bus=bus,
             images=images,
-            heartbeat_interval=heartbeat,
+            **options,
         )
         resources.push_async_callback(running.stop)
         log.info(

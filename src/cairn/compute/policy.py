@@ -69,6 +69,7 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-hypervisors:show": ADMIN,
     "os_compute_api:os-hypervisors:statistics": ADMIN,
     "os_compute_api:os-services:list": ADMIN,
+    "os_compute_api:os-aggregates:index": ADMIN,
     "os_compute_api:os-services:update": ADMIN,
     "os_compute_api:os-server-groups:index": READER,
     "os_compute_api:os-server-groups:index:all_projects": ADMIN,

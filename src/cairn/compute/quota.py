@@ -50,8 +50,17 @@ def limits(state: ComputeState, project_id: str) -> dict[str, int]:
     return {**defaults(state), **state.quota_sets.get(project_id, {})}
 
 
-def usage(state: ComputeState, project_id: str) -> Usage:
-    return state.usage.get(project_id) or Usage()
+def usage(state: ComputeState, project_id: str, pending: Usage | None = None) -> Usage:
+    """What ``project_id`` consumed, plus ``pending`` (boots decided in the same
+    append but not yet folded)."""
+    found = state.usage.get(project_id) or Usage()
+    if pending is None:
+        return found
+    return Usage(
+        instances=found.instances + pending.instances,
+        cores=found.cores + pending.cores,
+        ram_mb=found.ram_mb + pending.ram_mb,
+    )
 
 
 def in_use(state: ComputeState, project_id: str, user_id: str | None = None) -> dict[str, int]:
@@ -72,10 +81,12 @@ def in_use(state: ComputeState, project_id: str, user_id: str | None = None) -> 
     }
 
 
-def headroom(state: ComputeState, project_id: str, cores: int, ram_mb: int) -> int:
+def headroom(
+    state: ComputeState, project_id: str, cores: int, ram_mb: int, pending: Usage | None = None
+) -> int:
     """How many more servers of ``cores`` and ``ram_mb`` the project may have
     (a large number when unlimited)."""
-    limit, used = limits(state, project_id), usage(state, project_id)
+    limit, used = limits(state, project_id), usage(state, project_id, pending)
     room = 1 << 30
     for resource, have, each in (
         ("instances", used.instances, 1),
@@ -89,11 +100,16 @@ def headroom(state: ComputeState, project_id: str, cores: int, ram_mb: int) -> i
 
 
 def check_servers(
-    state: ComputeState, project_id: str, wanted: int, cores: int, ram_mb: int
+    state: ComputeState,
+    project_id: str,
+    wanted: int,
+    cores: int,
+    ram_mb: int,
+    pending: Usage | None = None,
 ) -> None:
     """Raise :class:`QuotaExceeded`, worded as Nova words it, when ``wanted``
     servers of this size do not fit."""
-    limit, used = limits(state, project_id), usage(state, project_id)
+    limit, used = limits(state, project_id), usage(state, project_id, pending)
     over = [
         resource
         for resource, have, each in (

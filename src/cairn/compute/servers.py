@@ -9,14 +9,23 @@ on, and is decided again against the usage that now includes the first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cairn.compute import quota
 from cairn.compute.decide import Writes, append_any, new_stream, write
-from cairn.compute.errors import Conflict, Forbidden, Invalid, NotFound, QuotaExceeded
-from cairn.events import Metadata
+from cairn.compute.errors import (
+    ComputeError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    QuotaExceeded,
+)
+from cairn.events import NO_STREAM, Metadata, NewEvent, registry
 from cairn.events import compute as ev
-from cairn.projections.compute import ComputeState, Server
+from cairn.projections.compute import ComputeState, Server, Usage
+from cairn.store.port import StreamWrite
 
 
 def server_stream(server_id: str) -> str:
@@ -67,43 +76,87 @@ def find(state: ComputeState, server_id: str, project_id: str | None = None) -> 
 def create(state: ComputeState, meta: Metadata, req: BootRequest) -> tuple[Writes, list[str]]:
     """The writes of a boot request and the ids of the servers it creates: as many
     as the quota allows between ``min_count`` and ``len(server_ids)``."""
+    writes, outcomes = create_many(state, [(meta, req)])
+    if isinstance(outcomes[0], ComputeError):
+        raise outcomes[0]
+    return writes, outcomes[0]
+
+
+Outcome = list[str] | ComputeError
+
+
+def create_many(
+    state: ComputeState, requests: Sequence[tuple[Metadata, BootRequest]]
+) -> tuple[Writes, list[Outcome]]:
+    """Several boot requests decided in order as one append: each is checked against
+    the quota the ones before it consumed. Each outcome is the ids created, or the
+    error that refused that request (which then writes nothing)."""
+    writes: Writes = []
+    consumed: dict[str, list[NewEvent]] = {}
+    pending: dict[str, Usage] = {}
+    outcomes: list[Outcome] = []
+    for meta, req in requests:
+        try:
+            ids = _admit(state, req, pending.get(req.project_id))
+        except ComputeError as refused:
+            outcomes.append(refused)
+            continue
+        outcomes.append(ids)
+        flavor = req.flavor
+        extra = pending.setdefault(req.project_id, Usage())
+        extra.instances += len(ids)
+        extra.cores += len(ids) * flavor.vcpus
+        extra.ram_mb += len(ids) * flavor.ram_mb
+        for index, server_id in enumerate(ids):
+            name = req.name if len(req.server_ids) == 1 else f"{req.name}-{index + 1}"
+            requested = ev.ServerCreateRequested(
+                server_id=server_id, project_id=req.project_id, user_id=req.user_id, name=name,
+                flavor=flavor, image=req.image, created_at=req.created_at,
+                description=req.description, key_name=req.key_name, public_key=req.public_key,
+                user_data=req.user_data, metadata=req.metadata,
+                availability_zone=req.availability_zone, networks=req.networks,
+                scheduler_hints=req.scheduler_hints, reservation_id=req.reservation_id,
+                launch_index=index, requested_host=req.requested_host,
+            )  # fmt: skip
+            writes.append(new_stream(server_stream(server_id), [requested], meta))
+            used = ev.ComputeQuotaConsumed(
+                project_id=req.project_id, server_id=server_id, instances=1,
+                cores=flavor.vcpus, ram_mb=flavor.ram_mb,
+            )  # fmt: skip
+            consumed.setdefault(req.project_id, []).append(registry.new(used, meta))
+    for project_id, events in consumed.items():
+        stream = quota.quota_stream(project_id)
+        writes.append(StreamWrite(stream, events, state.versions.get(stream, NO_STREAM)))
+    return writes, outcomes
+
+
+def _admit(state: ComputeState, req: BootRequest, pending: Usage | None) -> list[str]:
+    """The ids of ``req`` the quota admits (after ``pending``), or the refusal."""
     flavor = req.flavor
+    limits = quota.limits(state, req.project_id)
+    if limits["metadata_items"] != quota.UNLIMITED and len(req.metadata) > limits["metadata_items"]:
+        raise QuotaExceeded(
+            "Quota exceeded for metadata_items: Maximum number of metadata items exceeds "
+            f"{limits['metadata_items']}",
+            ("metadata_items",),
+        )
     for group_id in req.scheduler_hints.get("group", []):
         group = state.server_groups.get(group_id)
         if group is None or group.project_id != req.project_id:
             raise Invalid(f"Invalid server group {group_id}")
-    wanted = len(req.server_ids)
-    room = quota.headroom(state, req.project_id, flavor.vcpus, flavor.ram_mb)
-    count = min(wanted, room)
-    if count < req.min_count:
-        quota.check_servers(state, req.project_id, req.min_count, flavor.vcpus, flavor.ram_mb)
-        raise QuotaExceeded("Quota exceeded for instances", ("instances",))  # pragma: no cover
-    ids = req.server_ids[:count]
-    writes: Writes = []
-    consumed: list[ev.ComputeQuotaConsumed] = []
-    for index, server_id in enumerate(ids):
-        name = req.name if wanted == 1 else f"{req.name}-{index + 1}"
-        requested = ev.ServerCreateRequested(
-            server_id=server_id, project_id=req.project_id, user_id=req.user_id, name=name,
-            flavor=flavor, image=req.image, created_at=req.created_at,
-            description=req.description, key_name=req.key_name, public_key=req.public_key,
-            user_data=req.user_data, metadata=req.metadata,
-            availability_zone=req.availability_zone, networks=req.networks,
-            scheduler_hints=req.scheduler_hints, reservation_id=req.reservation_id,
-            launch_index=index, requested_host=req.requested_host,
-        )  # fmt: skip
-        writes.append(new_stream(server_stream(server_id), [requested], meta))
-        consumed.append(
-            ev.ComputeQuotaConsumed(
-                project_id=req.project_id,
-                server_id=server_id,
-                instances=1,
-                cores=flavor.vcpus,
-                ram_mb=flavor.ram_mb,
+        members = limits["server_group_members"]
+        if members != quota.UNLIMITED and len(group.members) + req.min_count > members:
+            raise QuotaExceeded(
+                "Quota exceeded, too many servers in group", ("server_group_members",)
             )
+    room = quota.headroom(state, req.project_id, flavor.vcpus, flavor.ram_mb, pending)
+    count = min(len(req.server_ids), room)
+    if count < req.min_count:
+        quota.check_servers(
+            state, req.project_id, req.min_count, flavor.vcpus, flavor.ram_mb, pending
         )
-    writes.append(write(state, quota.quota_stream(req.project_id), consumed, meta))
-    return writes, ids
+        raise QuotaExceeded("Quota exceeded for instances", ("instances",))  # pragma: no cover
+    return req.server_ids[:count]
 
 
 def _not_locked(server: Server, is_admin: bool) -> None:

@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from cairn.app.executor import CommandExecutor, Decider
 from cairn.compute import flavors, servers
@@ -33,6 +34,8 @@ log = get_logger(__name__)
 BOOTSTRAP = Metadata(user_id="cairn-bootstrap")
 #: compute commands re-decide this often on conflicts before giving up
 MAX_ATTEMPTS = 20
+#: boot requests of one project decided in one append, at most
+BOOT_BATCH = 100
 
 
 class Compute:
@@ -59,7 +62,9 @@ class Compute:
         self.sweeper = DeadlineSweeper(
             store, self.runner, config.deadline, config.sweep_interval, clock=clock
         )
-        self._boot_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._waiting: defaultdict[str, list[_Boot]] = defaultdict(list)
+        self._draining: set[asyncio.Task[None]] = set()
+        self._draining_projects: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -89,16 +94,59 @@ class Compute:
 
     async def boot(self, meta: Metadata, request: servers.BootRequest) -> list[str]:
         """Append a boot request with its quota; return the ids of the servers made."""
-        created: list[str] = []
+        loop = asyncio.get_running_loop()
+        item = _Boot(meta, request, loop.create_future())
+        project = request.project_id
+        self._waiting[project].append(item)
+        if project not in self._draining_projects:
+            self._draining_projects.add(project)
+            task = loop.create_task(self._drain(project), name=f"compute-boots-{project}")
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
+        return await item.done
 
-        def decide(state: ComputeState) -> Writes:
-            writes, ids = servers.create(state, meta, request)
-            created[:] = ids
-            return writes
+    async def _drain(self, project: str) -> None:
+        """Decide the project's queued boot requests, a batch per append."""
+        waiting = self._waiting[project]
+        try:
+            while waiting:
+                batch, waiting[:] = waiting[:BOOT_BATCH], waiting[BOOT_BATCH:]
+                outcomes: list[servers.Outcome] = []
 
-        async with self._boot_locks[request.project_id]:
-            await self.execute(decide)
-        return created
+                def decide(
+                    state: ComputeState,
+                    batch: list[_Boot] = batch,
+                    outcomes: list[servers.Outcome] = outcomes,
+                ) -> Writes:
+                    writes, found = servers.create_many(state, [(b.meta, b.request) for b in batch])
+                    outcomes[:] = found
+                    return writes
+
+                try:
+                    await self.execute(decide)
+                except Exception as exc:
+                    for item in batch:
+                        if not item.done.done():
+                            item.done.set_exception(exc)
+                    continue
+                for item, outcome in zip(batch, outcomes, strict=True):
+                    if item.done.done():
+                        continue  # the caller went away; its servers exist all the same
+                    if isinstance(outcome, Exception):
+                        item.done.set_exception(outcome)
+                    else:
+                        item.done.set_result(outcome)
+        finally:
+            self._draining_projects.discard(project)
+            if not waiting:
+                self._waiting.pop(project, None)
+
+
+@dataclass
+class _Boot:
+    meta: Metadata
+    request: servers.BootRequest
+    done: asyncio.Future[list[str]]
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -426,3 +426,45 @@ async def test_a_kernel_image_boots_by_itself_and_a_ramdisk_image_does_not(
     # The kernel image is no root disk: the server gets a blank one of the flavor's size.
     root = await disk.info(agent.agent.ctx.config.paths.instance(kernel) / "disk")
     assert (root["virtual-size"], root.get("backing-filename")) == (1024**3, None)
+
+
+class GatedImages(LocalImageSource):
+    """Downloads wait until the test opens the gate."""
+
+    def __init__(self, source: LocalImageSource) -> None:
+        super().__init__(source._images)
+        self.gate = asyncio.Event()
+
+    async def download(self, image_id: str, dest: Path) -> None:
+        await self.gate.wait()
+        await super().download(image_id, dest)
+
+
+async def test_requests_that_arrive_during_a_spawn_are_done_after_it(
+    cloud: Cloud, host: str, tmp_path: Path, images: LocalImageSource
+) -> None:
+    gated = GatedImages(images)
+    running = await start(cloud, host, tmp_path, gated)
+    try:
+        server_id = await cloud.request_boot(host)
+        await cloud.wait_for(f"server-{server_id}", "ServerSpawnStarted")
+        # The API renames the server and the user deletes it while it builds.
+        await cloud.append(
+            f"server-{server_id}", ev.ServerUpdated(server_id=server_id, name="renamed")
+        )
+        await cloud.delete(host, server_id)
+        gated.gate.set()
+        await cloud.wait_for(f"server-{server_id}", "ServerDeleted")
+    finally:
+        await running.stop()
+
+    assert await cloud.types(f"server-{server_id}") == [
+        "ServerCreateRequested",
+        "ServerScheduled",
+        "ServerSpawnStarted",
+        "ServerUpdated",
+        "ServerDeleteRequested",
+        "ServerSpawned",  # appended at the version after the API's, not lost
+        "ServerDeleted",
+    ]
+    assert server_id not in await cloud.claims(host)

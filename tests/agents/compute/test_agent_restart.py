@@ -75,6 +75,7 @@ class AgentProcess:
             "-m", "cairn.cli.main", "agent", "compute",
             "--host", host, "--data-dir", str(data), "--hypervisor", QEMU_URI,
             "--image-dir", str(images), "--heartbeat-interval", "1",
+            "--availability-zone", "zone-b",
         ]  # fmt: skip
         self.log = data / f"agent-{host}.log"
         self.process: asyncio.subprocess.Process | None = None
@@ -196,7 +197,11 @@ async def test_an_agent_killed_mid_boot_and_restarted_leaves_nothing_stuck_or_le
         starts = await cloud.types(f"server-{booting}")
         assert starts.count("ServerSpawnStarted") == 2  # the killed attempt, then the finished one
         assert await agent.stop() == 0
-        assert (await cloud.types(f"computehost-{host}"))[-1] == "ComputeHostStopped"
+        host_events = await cloud.events(f"computehost-{host}")
+        assert host_events[-1].type == "ComputeHostStopped"
+        registered = registry.decode(host_events[0])
+        assert isinstance(registered, ev.ComputeHostRegistered)
+        assert registered.availability_zone == "zone-b"
 
 
 async def claim_released(cloud: Cloud, host: str, server_id: str) -> bool:

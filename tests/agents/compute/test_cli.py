@@ -43,21 +43,21 @@ def test_bad_options_fail_in_one_line(
     assert len(err.strip().splitlines()) == 1
 
 
-def test_an_unreachable_hypervisor_fails_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    status = main(
-        [
-            "agent", "compute", "--host", "h", "--data-dir", str(tmp_path),
-            "--hypervisor", f"qemu+unix:///system?socket={tmp_path}/no-such-socket",
-            "--image-dir", str(tmp_path), "--log-level", "critical",
-        ]
+async def test_an_unreachable_hypervisor_fails_in_one_line(tmp_path: Path) -> None:
+    # A process of its own: the command configures logging for the whole process.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cairn.cli.main", "agent", "compute", "--host", "h",
+        "--data-dir", str(tmp_path),
+        "--hypervisor", f"qemu+unix:///system?socket={tmp_path}/no-such-socket",
+        "--image-dir", str(tmp_path), "--log-level", "critical",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    _, err = await asyncio.wait_for(process.communicate(), 60)
 
-    assert status == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("cairn: error: cannot connect to libvirt")
-    assert len(err.splitlines()) == 1
+    assert process.returncode == 1
+    text = err.decode().strip()
+    assert text.startswith("cairn: error: cannot connect to libvirt")
+    assert len(text.splitlines()) == 1
 
 
 async def test_sigterm_stops_the_agent_cleanly(tmp_path: Path) -> None:

@@ -90,6 +90,7 @@ ROUTES: list[Route] = [
     get(V + "/os-hypervisors/{hypervisor_id}", hosts.show_hypervisor),
     get(V + "/os-services", hosts.list_services),
     put(V + "/os-services/{service_id}", hosts.put_service),
+    get(V + "/os-aggregates", hosts.list_aggregates),
     get(V + "/os-availability-zone", hosts.availability_zones),
     get(V + "/os-availability-zone/detail", hosts.availability_zones_detail),
 ]

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import msgspec
 from aiohttp import web
 
 from cairn.api.body import read_json
@@ -30,8 +31,15 @@ def v(request: web.Request) -> tuple[int, int]:
     return version(request)
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers)
+    """A JSON response, encoded by msgspec (several times faster than ``json.dumps``
+    on the server views that polling clients ask for most)."""
+    return web.Response(
+        body=_encode(body), status=status, headers=headers, content_type="application/json"
+    )
 
 
 def invalid(field: str, value: Any, reason: str) -> HTTPFault:
