@@ -192,3 +192,28 @@ async def _cut_off_and_resume(cloud: StreamCloud) -> None:
     rest = [p for p in positions if p > reached]
     again = await take(StreamReader(cloud, "ws", category="gadget", **{"from": reached}), len(rest))
     assert [e["position"] for e in again] == rest
+
+
+class BrokenSink(MemorySink):
+    def write(self, wire: bytes) -> None:
+        raise ConnectionResetError("gone")
+
+
+async def test_a_broken_connection_costs_the_others_nothing(tmp_path: Path) -> None:
+    async with await SQLiteEventStore.open(tmp_path / "b.sqlite") as store:
+        hub = EventHub(store)
+        await hub.start()
+        try:
+            broken, fine = BrokenSink(), MemorySink()
+            lost = Subscriber(Selection(), broken, after=0, limit=1 << 20)
+            kept = Subscriber(Selection(), fine, after=0, limit=1 << 20)
+            await hub.serve(lost)
+            await hub.serve(kept)
+            positions = await append_gadgets(store, 5)
+            async with asyncio.timeout(10):
+                while ws_positions(bytes(fine.pending))[0] != positions:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            assert lost.finished
+            assert hub.subscribers == 1
+        finally:
+            await hub.stop()

@@ -47,12 +47,14 @@ def _uuid(raw: bytes) -> uuid.UUID:
     """``uuid.UUID(bytes=raw)`` at a third of the cost: replay builds one per event."""
     value = _new_uuid(uuid.UUID)
     _set(value, "int", int.from_bytes(raw, "big"))
-    _set(value, "is_safe", uuid.SafeUUID.unknown)
+    _set(value, "is_safe", _UNKNOWN_SAFETY)
     return value
 
 
 _new_uuid = object.__new__
 _set = object.__setattr__
+# An enum member's attribute lookup costs as much as the rest of _uuid.
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
 
 
 def _row_to_event(row: Sequence[Any]) -> RecordedEvent:
