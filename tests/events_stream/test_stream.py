@@ -189,3 +189,14 @@ async def test_a_token_in_the_query_for_browsers(cloud: StreamCloud, transport: 
                     got.append(body)
                     break
     assert got[0]["data"]["gadget_id"] == "q-0"
+
+
+async def test_head_answers_without_streaming(cloud: StreamCloud) -> None:
+    response = await cloud.client.head(
+        "/events/v1/stream", headers={"X-Auth-Token": cloud.admin_token}
+    )
+    assert response.status == 200
+    assert response.content_type == "text/event-stream"
+    # the connection is still good for another request
+    response = await cloud.client.get("/events/v1/", headers={"X-Auth-Token": cloud.admin_token})
+    assert response.status == 200
