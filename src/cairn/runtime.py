@@ -50,7 +50,10 @@ from cairn.store import open_store
 log = get_logger(__name__)
 
 #: The services this process serves. A new service adds one line here.
-SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE, EVENTS_SERVICE)
+SERVICES: tuple[Service, ...] = (
+    IDENTITY_SERVICE,
+    EVENTS_SERVICE,
+)
 
 PROBE_TIMEOUT = 5.0
 
