@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import random
@@ -339,21 +340,13 @@ class Child:
 
     async def stop(self) -> None:
         if self.process.returncode is None:
-            with _suppress():
+            with contextlib.suppress(Exception):  # it may be gone already
                 await self.say("quit")
             try:
                 await asyncio.wait_for(self.process.wait(), 30)
             except TimeoutError:
                 self.process.send_signal(signal.SIGKILL)
                 await self.process.wait()
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 def percentile(samples: Sequence[Sequence[float]], q: float, *, conservative: bool) -> float:
