@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import random
@@ -238,15 +239,17 @@ class Subscription(asyncio.Protocol):
             start = at + header
             at = start + length
             if self.counter.measuring and buffer.startswith(_EVENTS, start):
-                self.measure(bytes(buffer[start:at]), now)
+                self.measure(buffer, start, at, now)
         del buffer[:at]
 
-    def measure(self, message: bytes, now: float) -> None:
-        first = message.find(_RECORDED) + len(_RECORDED)
-        last = message.rfind(_RECORDED) + len(_RECORDED)
-        oldest = datetime.fromisoformat(message[first : message.index(b'"', first)].decode())
-        newest = datetime.fromisoformat(message[last : message.index(b'"', last)].decode())
-        count = message.count(_RECORDED)
+    def measure(self, buffer: bytearray, start: int, end: int, now: float) -> None:
+        """Read the message in place (no copy): its events' count, and the
+        recorded times of its first and last event."""
+        first = buffer.find(_RECORDED, start, end) + len(_RECORDED)
+        last = buffer.rfind(_RECORDED, start, end) + len(_RECORDED)
+        oldest = datetime.fromisoformat(buffer[first : buffer.index(b'"', first)].decode())
+        newest = datetime.fromisoformat(buffer[last : buffer.index(b'"', last)].decode())
+        count = buffer.count(_RECORDED, start, end)
         self.counter.record(now - oldest.timestamp(), now - newest.timestamp(), count)
 
 
@@ -337,21 +340,13 @@ class Child:
 
     async def stop(self) -> None:
         if self.process.returncode is None:
-            with _suppress():
+            with contextlib.suppress(Exception):  # it may be gone already
                 await self.say("quit")
             try:
                 await asyncio.wait_for(self.process.wait(), 30)
             except TimeoutError:
                 self.process.send_signal(signal.SIGKILL)
                 await self.process.wait()
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 def percentile(samples: Sequence[Sequence[float]], q: float, *, conservative: bool) -> float:

@@ -61,7 +61,12 @@ from cairn.store import open_store
 log = get_logger(__name__)
 
 #: The services this process serves. A new service adds one line here.
-SERVICES: tuple[Service, ...] = (IDENTITY_SERVICE, IMAGE_SERVICE, COMPUTE_SERVICE, EVENTS_SERVICE)
+SERVICES: tuple[Service, ...] = (
+    IDENTITY_SERVICE,
+    IMAGE_SERVICE,
+    COMPUTE_SERVICE,
+    EVENTS_SERVICE,
+)
 
 PROBE_TIMEOUT = 5.0
 

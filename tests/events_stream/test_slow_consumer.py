@@ -116,17 +116,27 @@ async def test_the_hub_cuts_off_a_full_buffer_at_a_served_position(tmp_path: Pat
             await hub.stop()
 
 
-def raw_sse_request(port: int, token: str, query: str) -> socket.socket:
+def raw_request(port: int, token: str, query: str, transport: str) -> socket.socket:
     """A client that sends its request and then does not read: a tiny receive
     buffer, so the server's side fills up fast."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
+    upgrade = (
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        if transport == "ws"
+        else ""
+    )
     sock.sendall(
-        f"GET /events/v1/stream?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"GET /events/v1/stream?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n{upgrade}"
         f"X-Auth-Token: {token}\r\n\r\n".encode()
     )
     return sock
+
+
+def body_of(received: bytearray) -> bytes:
+    return bytes(received).partition(b"\r\n\r\n")[2]
 
 
 def dechunk(body: bytes) -> bytes:
@@ -141,27 +151,49 @@ def dechunk(body: bytes) -> bytes:
     return bytes(out)
 
 
+def ws_messages(raw: bytes, *, decode: bool = True) -> tuple[list[dict[str, Any]], bool]:
+    """The text messages in a run of server frames (if ``decode``), and whether a
+    close frame ended it."""
+    messages, at = [], 0
+    while at + 2 <= len(raw):
+        opcode, length, header = raw[at] & 0x0F, raw[at + 1] & 0x7F, 2
+        if length == 126:
+            length, header = int.from_bytes(raw[at + 2 : at + 4], "big"), 4
+        elif length == 127:
+            length, header = int.from_bytes(raw[at + 2 : at + 10], "big"), 10
+        if at + header + length > len(raw):
+            break  # not all here yet
+        payload = raw[at + header : at + header + length]
+        at += header + length
+        if opcode == 0x8:
+            return messages, True
+        if decode:
+            messages.append(json.loads(payload))
+    return messages, False
+
+
+@pytest.mark.parametrize("transport", ["sse", "ws"])
 @pytest.mark.parametrize(
     "store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 async def test_a_reader_that_stops_reading_is_cut_off_and_resumes(
-    tmp_path: Path, store: str
+    tmp_path: Path, store: str, transport: str
 ) -> None:
     if store == "sqlite":
         async with stream_cloud(tmp_path, stream_buffer=16 * 1024) as cloud:
-            await _cut_off_and_resume(cloud)
+            await _cut_off_and_resume(cloud, transport)
         return
     async with (
         fresh_pg_database() as dsn,
         stream_cloud(tmp_path, dsn, stream_buffer=16 * 1024) as cloud,
     ):
-        await _cut_off_and_resume(cloud)
+        await _cut_off_and_resume(cloud, transport)
 
 
-async def _cut_off_and_resume(cloud: StreamCloud) -> None:
+async def _cut_off_and_resume(cloud: StreamCloud, transport: str) -> None:
     port = cloud.client.server.port
     assert port is not None
-    sock = raw_sse_request(port, cloud.admin_token, "from=0&category=gadget")
+    sock = raw_request(port, cloud.admin_token, "from=0&category=gadget", transport)
     loop = asyncio.get_running_loop()
     positions: list[int] = []
     try:
@@ -169,7 +201,7 @@ async def _cut_off_and_resume(cloud: StreamCloud) -> None:
             while cloud.hub.subscribers == 0:  # noqa: ASYNC110 - until it is served live
                 await asyncio.sleep(0.01)
             while cloud.hub.subscribers > 0 or not positions:
-                positions += await append_gadgets(cloud.store, 20, filler="y" * 4000)
+                positions += await append_gadgets(cloud.store, 10, filler="y" * 30_000)
             sock.setblocking(False)
             received = bytearray()
             while True:
@@ -177,13 +209,22 @@ async def _cut_off_and_resume(cloud: StreamCloud) -> None:
                 if not chunk:
                     break
                 received += chunk
+                if transport == "ws" and ws_messages(body_of(received), decode=False)[1]:
+                    await loop.sock_sendall(sock, b"\x88\x80\x00\x00\x00\x00")  # close, in reply
     finally:
         sock.close()
     head, _, body = bytes(received).partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200")
-    messages = parse_sse(dechunk(body).decode())
-    closing = [json.loads(data) for name, _, data in messages if name == "closing"]
-    delivered = [int(ident) for name, ident, _ in messages if name == "message" and ident]
+    if transport == "sse":
+        assert head.startswith(b"HTTP/1.1 200")
+        messages = parse_sse(dechunk(body).decode())
+        closing = [json.loads(data) for name, _, data in messages if name == "closing"]
+        delivered = [int(ident) for name, ident, _ in messages if name == "message" and ident]
+    else:
+        assert head.startswith(b"HTTP/1.1 101")
+        frames, closed = ws_messages(body)
+        assert closed
+        closing = [m for m in frames if m["type"] == "closing"]
+        delivered = [e["position"] for m in frames if m["type"] == "events" for e in m["events"]]
     assert len(closing) == 1
     assert closing[0]["reason"].startswith("slow consumer")
     reached = closing[0]["position"]
@@ -192,3 +233,28 @@ async def _cut_off_and_resume(cloud: StreamCloud) -> None:
     rest = [p for p in positions if p > reached]
     again = await take(StreamReader(cloud, "ws", category="gadget", **{"from": reached}), len(rest))
     assert [e["position"] for e in again] == rest
+
+
+class BrokenSink(MemorySink):
+    def write(self, wire: bytes) -> None:
+        raise ConnectionResetError("gone")
+
+
+async def test_a_broken_connection_costs_the_others_nothing(tmp_path: Path) -> None:
+    async with await SQLiteEventStore.open(tmp_path / "b.sqlite") as store:
+        hub = EventHub(store)
+        await hub.start()
+        try:
+            broken, fine = BrokenSink(), MemorySink()
+            lost = Subscriber(Selection(), broken, after=0, limit=1 << 20)
+            kept = Subscriber(Selection(), fine, after=0, limit=1 << 20)
+            await hub.serve(lost)
+            await hub.serve(kept)
+            positions = await append_gadgets(store, 5)
+            async with asyncio.timeout(10):
+                while ws_positions(bytes(fine.pending))[0] != positions:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            assert lost.finished
+            assert hub.subscribers == 1
+        finally:
+            await hub.stop()

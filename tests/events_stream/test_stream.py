@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.events_stream.conftest import StreamCloud, StreamReader
+from cairn.events import registry
+from cairn.store import EventStore, StreamWrite
+from cairn.store.postgres import PostgresEventStore
+from tests.events_stream.conftest import GadgetMade, StreamCloud, StreamReader
 
 TRANSPORTS = ["ws", "sse"]
 
@@ -105,14 +108,24 @@ async def test_several_writers_random_disconnects_every_event_exactly_once(
     rng = random.Random(7)
     writers, per_writer = 4, 60
     start = await cloud.store.head()
+    # On PostgreSQL one writer is another process's store (its own connections):
+    # the hub learns of its commits through the database's notifications.
+    other = (
+        await PostgresEventStore.open(cloud.store.dsn)
+        if isinstance(cloud.store, PostgresEventStore)
+        else cloud.store
+    )
 
-    async def write(name: str) -> None:
+    async def write(name: str, store: EventStore) -> None:
         for i in range(per_writer):
-            await cloud.gadgets(1, writer=f"{name}x{i}")
+            made = registry.new(GadgetMade(gadget_id=f"{name}x{i}"))
+            await store.append(StreamWrite(f"gadget-{name}x{i}", [made]))
             if rng.random() < 0.3:
                 await asyncio.sleep(0.002)
 
-    appending = asyncio.gather(*(write(f"w{n}") for n in range(writers)))
+    appending = asyncio.gather(
+        *(write(f"w{n}", other if n == 0 else cloud.store) for n in range(writers))
+    )
     got: list[dict[str, Any]] = []
     last, rounds = start, 0
     async with asyncio.timeout(60):
@@ -132,6 +145,8 @@ async def test_several_writers_random_disconnects_every_event_exactly_once(
                     if seen >= cut_after or len(got) == writers * per_writer:
                         break
         await appending
+    if other is not cloud.store:
+        await other.close()
     assert rounds > 3
     positions = [e["position"] for e in got]
     assert positions == sorted(set(positions)), "an event came twice or out of order"
@@ -174,3 +189,14 @@ async def test_a_token_in_the_query_for_browsers(cloud: StreamCloud, transport: 
                     got.append(body)
                     break
     assert got[0]["data"]["gadget_id"] == "q-0"
+
+
+async def test_head_answers_without_streaming(cloud: StreamCloud) -> None:
+    response = await cloud.client.head(
+        "/events/v1/stream", headers={"X-Auth-Token": cloud.admin_token}
+    )
+    assert response.status == 200
+    assert response.content_type == "text/event-stream"
+    # the connection is still good for another request
+    response = await cloud.client.get("/events/v1/", headers={"X-Auth-Token": cloud.admin_token})
+    assert response.status == 200

@@ -31,7 +31,7 @@ from cairn.store.wakeup import HeadSignal
 from cairn.stream.filters import Selection
 from cairn.stream.frames import http_chunk, sse_events, ws_events, ws_frame
 from cairn.stream.item import Item, make_item
-from cairn.stream.subscriber import SHUTDOWN, SLOW, Kind, Subscriber
+from cairn.stream.subscriber import GONE, SHUTDOWN, SLOW, Kind, Subscriber
 
 log = get_logger(__name__)
 
@@ -128,7 +128,11 @@ class EventHub:
                     frames = wires.get(subscriber.kind)
                     if frames is None:
                         frames = wires[subscriber.kind] = wire(subscriber.kind, matched, position)
-                subscriber.offer(frames, count, position)
+                try:
+                    subscriber.offer(frames, count, position)
+                except Exception as exc:  # one broken connection must not cost the others
+                    log.warning("subscriber write failed", error=str(exc))
+                    subscriber.finish(GONE)
                 if subscriber.finished:
                     group.discard(subscriber)
             if not group:

@@ -31,19 +31,25 @@ from cairn.stream.subscriber import SHUTDOWN
 log = get_logger(__name__)
 
 
+def _v1(request: web.Request) -> dict[str, object]:
+    base = f"{request.url.origin()}/events/v1"
+    return {
+        "id": "v1",
+        "status": "CURRENT",
+        "links": [
+            {"rel": "self", "href": f"{base}/"},
+            {"rel": "stream", "href": f"{base}/stream"},
+            {"rel": "history", "href": f"{base}/resources/{{kind}}/{{id}}/history"},
+        ],
+    }
+
+
 async def versions(request: web.Request) -> web.Response:
-    base = f"{request.url.origin()}/events"
-    return web.json_response(
-        {
-            "versions": [
-                {
-                    "id": "v1",
-                    "status": "CURRENT",
-                    "links": [{"rel": "self", "href": f"{base}/v1/"}],
-                }
-            ]
-        }
-    )
+    return web.json_response({"versions": [_v1(request)]})
+
+
+async def version(request: web.Request) -> web.Response:
+    return web.json_response({"version": _v1(request)})
 
 
 async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -82,6 +88,8 @@ SERVICE = EventsService(
     routes=[
         get("", versions),
         get("/", versions),
+        get("/v1", version),
+        get("/v1/", version),
         get("/v1/stream", stream.stream),
         get("/v1/resources/{kind}/{id}/history", history.history),
     ],

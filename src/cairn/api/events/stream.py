@@ -64,6 +64,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     hub = request.config_dict[HUB]
     after = await _start(request, hub)
     config = request.config_dict.get(STREAM_CONFIG) or StreamConfig()
+    if request.method == "HEAD":  # checked and allowed, but nothing to stream
+        return web.Response(headers={hdrs.CONTENT_TYPE: "text/event-stream"})
     if _wants_websocket(request):
         return await _websocket(request, who, selection, after, hub, config)
     return await _sse(request, who, selection, after, hub, config)
