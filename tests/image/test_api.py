@@ -417,3 +417,21 @@ async def test_without_a_token_it_is_a_401(cloud: Cloud) -> None:
     assert response.status == 401
     response = await cloud.client.get("/image/v2/images", headers={"X-Auth-Token": "bogus"})
     assert response.status == 401
+
+
+async def test_a_reader_reads_but_does_not_write(cloud: Cloud) -> None:
+    await cloud.add_project_user("gamma", role="reader")
+    status, _ = await cloud.call("GET", "/v2/images", as_="gamma")
+    assert status == 200
+    status, fault = await cloud.call("POST", "/v2/images", as_="gamma", json={"name": "no"})
+    assert status == 403, fault
+    assert "image:add_image" in fault["message"]
+    # an image of gamma's project, made by an admin: gamma sees it, cannot change it
+    made = await cloud.create("admin", owner=cloud.projects["gamma"], name="theirs")
+    assert made["owner"] == cloud.projects["gamma"]
+    status, _ = await cloud.call("GET", f"/v2/images/{made['id']}", as_="gamma")
+    assert status == 200
+    status, _ = await cloud.patch(made["id"], [{"op": "remove", "path": "/name"}], as_="gamma")
+    assert status == 403
+    status, _ = await cloud.call("DELETE", f"/v2/images/{made['id']}", as_="gamma")
+    assert status == 403

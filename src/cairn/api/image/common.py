@@ -54,6 +54,7 @@ async def caller(request: web.Request, rule: str, target: dict[str, Any] | None 
 
 
 async def require(request: web.Request, rule: str, target: dict[str, Any]) -> None:
+    """A second policy check, once the target (the image's owner) is known."""
     await authorize(request, rule, target)
 
 
