@@ -16,7 +16,13 @@ polling its server (every ``--poll`` seconds, 20 ms by default) until ACTIVE:
 boots/s over the phase, p50/p99 from the POST to the first GET that shows
 ACTIVE, and of the POST alone (the API's own share: validation, quota, append).
 Then the same clients delete every server and poll until it is gone (404). A
-CPU reference (a 10M-iteration loop) is printed before and after. Figures only; nothing is asserted.
+CPU reference (a 10M-iteration loop) is printed before and after.
+
+With ``--qemu N``, a second cloud (one host on ``qemu:///system``, the test
+guest of ``scripts/build-guest-image``) boots N real guests one at a time and
+prints, per guest, request-to-ACTIVE beside the agent's own spawn (qcow2
+overlay, define, QEMU start; from the event log) and their difference, the
+control plane's time. Figures only; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -41,7 +47,10 @@ import uvloop
 import yaml
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
 IMAGE_ID = "00000000-0000-4000-8000-0000000be7c2"
+KERNEL_ID = "00000000-0000-4000-8000-0000000be7c3"
+RAMDISK_ID = "00000000-0000-4000-8000-0000000be7c4"
 
 
 def cpu_reference() -> float:
@@ -62,9 +71,11 @@ def free_port() -> int:
 # -- the cloud under test --------------------------------------------------------------
 
 
-def serve(port: int, data: Path, hosts: int) -> None:
+def serve(port: int, data: Path, hosts: int, qemu: bool) -> None:
     """``--serve``: what ``cairn up`` runs, with an in-memory image for the API and
-    a tiny local qcow2 for the agents, and allocation ratios that fit the bench."""
+    a tiny local qcow2 for the agents, and allocation ratios that fit the bench;
+    with ``qemu``, one host on ``qemu:///system`` and the test guest (direct
+    kernel boot from ``scripts/build-guest-image``'s kernel and initramfs)."""
     import subprocess
 
     from aiohttp import web
@@ -88,10 +99,24 @@ def serve(port: int, data: Path, hosts: int) -> None:
     root = data / "bench-root.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(root), "16M"], check=True)
     agent_images = LocalImageSource({})
-    agent_images.add(root, ImageInfo(id=IMAGE_ID, name="bench", disk_format="qcow2"))
+    properties: dict[str, str] = {}
+    if qemu:
+        built = subprocess.run(
+            [str(REPO / "scripts" / "build-guest-image")], capture_output=True, text=True,
+            check=True,
+        ).stdout.split()  # fmt: skip
+        for image_id, path, disk_format in ((KERNEL_ID, built[0], "aki"),
+                                            (RAMDISK_ID, built[1], "ari")):  # fmt: skip
+            agent_images.add(Path(path), ImageInfo(id=image_id, disk_format=disk_format))
+        properties = {"kernel_id": KERNEL_ID, "ramdisk_id": RAMDISK_ID,
+                      "os_command_line": "console=ttyS0 quiet"}  # fmt: skip
+    agent_images.add(
+        root, ImageInfo(id=IMAGE_ID, name="bench", disk_format="qcow2", properties=properties)
+    )
     settings = Settings(
         data_dir=data, listen=Listen("127.0.0.1", port), bcrypt_cost=4,
-        hypervisor="test:///default", compute_hosts=hosts, log_level="warning",
+        hypervisor="qemu:///system" if qemu else "test:///default", compute_hosts=hosts,
+        log_level="warning",
     )  # fmt: skip
     app = build_api([IDENTITY_SERVICE, COMPUTE_SERVICE], contexts=resource_contexts(settings))
     app.cleanup_ctx.append(
@@ -100,7 +125,9 @@ def serve(port: int, data: Path, hosts: int) -> None:
             ram_allocation_ratio=100.0, disk_allocation_ratio=100.0, concurrency=8,
         )
     )  # fmt: skip
-    app[IMAGE_PORT] = MemoryImages([ev.ImageSnapshot(image_id=IMAGE_ID, name="bench")])
+    app[IMAGE_PORT] = MemoryImages(
+        [ev.ImageSnapshot(image_id=IMAGE_ID, name="bench", properties=properties)]
+    )
 
     async def run() -> None:
         runner = web.AppRunner(app, **RUNNER_OPTIONS)
@@ -117,12 +144,11 @@ def serve(port: int, data: Path, hosts: int) -> None:
 
 
 @asynccontextmanager
-async def cloud(args: argparse.Namespace) -> AsyncIterator[tuple[str, str]]:
-    """A running cloud: its URL and the admin password."""
+async def cloud(args: argparse.Namespace, qemu: bool = False) -> AsyncIterator[tuple[str, Path]]:
+    """A running cloud: its URL and its data directory."""
     with tempfile.TemporaryDirectory(prefix="cairn-bench-compute-") as tmp:
         port, data = free_port(), (args.keep or Path(tmp)) / "data"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
-        env["CAIRN_ADMIN_PASSWORD"] = "bench-admin-pw"
         if args.image:
             command = [str(BIN / "cairn"), "up", "--data-dir", str(data),
                        "--listen", f"127.0.0.1:{port}", "--bcrypt-cost", "4",
@@ -130,17 +156,17 @@ async def cloud(args: argparse.Namespace) -> AsyncIterator[tuple[str, str]]:
                        "--log-level", "warning"]  # fmt: skip
         else:
             command = [sys.executable, "-m", "bench.compute", "--serve", str(port),
-                       "--data", str(data), "--hosts", str(args.hosts)]  # fmt: skip
+                       "--data", str(data), "--hosts", "1" if qemu else str(args.hosts),
+                       *(["--qemu", "1"] if qemu else [])]  # fmt: skip
         process = await asyncio.create_subprocess_exec(
             *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
         )
         try:
             assert process.stdout is not None
-            line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+            line = (await asyncio.wait_for(process.stdout.readline(), 120)).decode()
             if not line.startswith("Cairn is up"):
                 raise RuntimeError(f"the cloud did not start: {line!r}")
-            clouds = yaml.safe_load((data / "clouds.yaml").read_text())
-            yield f"http://127.0.0.1:{port}", clouds["clouds"]["cairn-admin"]["auth"]["password"]
+            yield f"http://127.0.0.1:{port}", data
         finally:
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), 60)
@@ -312,27 +338,108 @@ async def main(args: argparse.Namespace) -> None:
     print(f"compute bench: {args.servers} servers, {args.clients} clients, {args.hosts} hosts "
           f"on test:///default, {os.cpu_count()} CPUs", flush=True)  # fmt: skip
     print(f"CPU reference before: {cpu_reference():.2f} s", flush=True)
-    async with cloud(args) as (base, password):
-        admin, project = (await token(base, password)).split()
-        headers = {"X-Auth-Token": admin, "OpenStack-API-Version": "compute 2.100"}
-        setup = await Connection.open(base)
-        try:
-            unlimited = {"quota_set": {"instances": -1, "cores": -1, "ram": -1}}
-            await setup.request("PUT", f"/compute/v2.1/os-quota-sets/{project}", headers, unlimited)
-            flavor = {"name": "bench.tiny", "id": "bench.tiny", "ram": 16, "vcpus": 1, "disk": 0}
-            await setup.request("POST", "/compute/v2.1/flavors", headers, {"flavor": flavor})
-            # Let every host register before the clock starts.
-            for _ in range(200):
-                status, found = await setup.request("GET", "/compute/v2.1/os-hypervisors", headers)
-                if status == 200 and len(found["hypervisors"]) >= args.hosts:
-                    break
-                await asyncio.sleep(0.05)
-        finally:
-            await setup.close()
-        image = args.image or IMAGE_ID
-        ids = await boots(base, headers, args.servers, args.clients, image, args.poll)
-        await deletes(base, headers, ids, args.clients, args.poll)
+    if args.servers:
+        async with cloud(args) as (base, data):
+            headers = await prepare(base, data, args.hosts)
+            image = args.image or IMAGE_ID
+            ids = await boots(base, headers, args.servers, args.clients, image, args.poll)
+            await deletes(base, headers, ids, args.clients, args.poll)
+    if args.qemu:
+        async with cloud(args, qemu=True) as (base, data):
+            headers = await prepare(base, data, 1)
+            await real_guests(base, headers, data, args.qemu)
     print(f"CPU reference after: {cpu_reference():.2f} s", flush=True)
+
+
+async def prepare(base: str, data: Path, hosts: int) -> dict[str, str]:
+    """An admin token, no quota limits, the bench's flavor, every host registered."""
+    clouds = yaml.safe_load((data / "clouds.yaml").read_text())
+    admin, project = (
+        await token(base, clouds["clouds"]["cairn-admin"]["auth"]["password"])
+    ).split()
+    headers = {"X-Auth-Token": admin, "OpenStack-API-Version": "compute 2.100"}
+    setup = await Connection.open(base)
+    try:
+        unlimited = {"quota_set": {"instances": -1, "cores": -1, "ram": -1}}
+        await setup.request("PUT", f"/compute/v2.1/os-quota-sets/{project}", headers, unlimited)
+        flavor = {"name": "bench.tiny", "id": "bench.tiny", "ram": 16, "vcpus": 1, "disk": 0}
+        await setup.request("POST", "/compute/v2.1/flavors", headers, {"flavor": flavor})
+        for _ in range(400):
+            status, found = await setup.request("GET", "/compute/v2.1/os-hypervisors", headers)
+            if status == 200 and len(found["hypervisors"]) >= hosts:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await setup.close()
+    return headers
+
+
+async def real_guests(base: str, headers: dict[str, str], data: Path, count: int) -> None:
+    """``count`` real guests (m1.nano, one at a time): request to ACTIVE, beside the
+    agent's own spawn (qcow2 overlay, define, QEMU start) read from the event log."""
+    from cairn.events import compute as ev
+    from cairn.events import registry
+    from cairn.store.sqlite import SQLiteEventStore
+
+    connection = await Connection.open(base)
+    totals: list[float] = []
+    ids: list[str] = []
+    try:
+        for index in range(count):
+            body = {"server": {"name": f"qemu-{index}", "imageRef": IMAGE_ID,
+                               "flavorRef": "42", "networks": "none"}}  # fmt: skip
+            started = time.perf_counter()
+            status, answer = await connection.request(
+                "POST", "/compute/v2.1/servers", headers, body
+            )
+            if status != 202:
+                raise RuntimeError(f"boot refused: {status} {answer}")
+            server_id = answer["server"]["id"]
+            ids.append(server_id)
+            while True:
+                status, shown = await connection.request(
+                    "GET", f"/compute/v2.1/servers/{server_id}", headers
+                )
+                if shown["server"]["status"] == "ACTIVE":
+                    break
+                if shown["server"]["status"] == "ERROR":
+                    raise RuntimeError(f"boot failed: {shown['server'].get('fault')}")
+                await asyncio.sleep(0.005)
+            totals.append(time.perf_counter() - started)
+        async with await SQLiteEventStore.open(data / "cairn.sqlite") as store:
+            spawns = []
+            for server_id in ids:
+                began = done = None
+                for recorded in await store.read_stream(f"server-{server_id}"):
+                    event = registry.decode(recorded)
+                    if isinstance(event, ev.ServerSpawnStarted):
+                        began = recorded.recorded_at
+                    elif isinstance(event, ev.ServerSpawned) and began is not None:
+                        done = recorded.recorded_at
+                if began is not None and done is not None:
+                    spawns.append((done - began).total_seconds())
+        # Delete them, and wait until they are gone: no guest outlives the bench.
+        for server_id in ids:
+            await connection.request("DELETE", f"/compute/v2.1/servers/{server_id}", headers)
+        for server_id in ids:
+            for _ in range(6000):
+                status, _ = await connection.request(
+                    "GET", f"/compute/v2.1/servers/{server_id}", headers
+                )
+                if status == 404:
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await connection.close()
+    for index, total in enumerate(totals):
+        spawn = spawns[index] if index < len(spawns) else float("nan")
+        print(f"real guest {index + 1}: request -> ACTIVE {total * 1000:7.1f} ms, of which the "
+              f"agent's spawn (overlay, define, QEMU start) {spawn * 1000:7.1f} ms: "
+              f"control plane {(total - spawn) * 1000:6.1f} ms", flush=True)  # fmt: skip
+    if totals and spawns:
+        overhead = statistics.median(t - s for t, s in zip(totals, spawns, strict=False))
+        print(f"real guests: p50 control-plane time on top of the spawn {overhead * 1000:.1f} ms",
+              flush=True)  # fmt: skip
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -345,6 +452,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         "image service (default: the bench's own in-memory image)")  # fmt: skip
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the cloud's data (its event log) in DIR")  # fmt: skip
+    parser.add_argument("--qemu", type=int, default=0, metavar="N",
+                        help="then boot N real QEMU guests, one at a time")  # fmt: skip
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -353,6 +462,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse()
     if arguments.serve:
-        serve(arguments.serve, arguments.data, arguments.hosts)
+        serve(arguments.serve, arguments.data, arguments.hosts, bool(arguments.qemu))
     else:
         uvloop.run(main(arguments))

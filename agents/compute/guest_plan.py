@@ -73,6 +73,9 @@ class HostPaths:
         return self.root / "instances"
 
     def instance(self, server_id: str) -> Path:
+        if not server_id or "/" in server_id or server_id.startswith("."):
+            # The directory is removed with the server: never let an id name another.
+            raise ValueError(f"{server_id!r} is not a server id")
         return self.instances / server_id
 
     def console_log(self, server_id: str) -> Path:

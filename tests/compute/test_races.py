@@ -25,7 +25,7 @@ from cairn.events import compute as ev
 from cairn.projections.compute import ComputeProjection
 from cairn.readmodel import ProjectionRunner
 from cairn.store import open_store
-from cairn.store.port import EventStore
+from cairn.store.port import EventStore, StreamWrite
 
 HOSTS = 4
 PER_HOST = 25  # m1.nano servers (128 MB) a host fits: 4 x 25 = 100 in all
@@ -124,6 +124,52 @@ async def test_two_processes_booting_at_once_never_exceed_the_quota(tmp_path: Pa
         consumed = [registry.decode(e) for e in await store.read_stream("computequota-p1")]
         assert len(consumed) == 10
         assert all(isinstance(e, ev.ComputeQuotaConsumed) for e in consumed)
+    finally:
+        await first.stop()
+        await second.stop()
+        await store.close()
+
+
+async def test_two_processes_placing_boots_never_overbook(tmp_path: Path) -> None:
+    """Boots are placed in their own append: two API processes booting at once race
+    for the same hosts' capacity, and the host streams' versions decide."""
+    store = await open_store(f"sqlite:///{tmp_path / 'cairn.sqlite'}")
+    config = ComputeConfig(public_url="http://127.0.0.1:1", run_scheduler=True)
+    first, second = (Compute(store, MemoryImages([IMAGE]), config) for _ in range(2))
+    await first.start()
+    await second.start()
+    try:
+        meta = Metadata(user_id="u1", project_id="p1")
+        for index in range(2):
+            event = ev.ComputeHostRegistered(
+                host=f"h{index}", hypervisor_type="QEMU", hypervisor_version=1,
+                hypervisor_uri="x", availability_zone="nova",
+                capacity=ev.ResourceAmounts(vcpus=64, memory_mb=50 * 128, disk_gb=1000),
+            )  # fmt: skip
+            await store.append(StreamWrite(f"computehost-h{index}", [registry.new(event, meta)]))
+        await store.append(StreamWrite("computequotaset-p1", [registry.new(
+            ev.ComputeQuotaSetUpdated(project_id="p1", limits={"instances": -1, "cores": -1,
+                                                               "ram": -1}), meta)]))  # fmt: skip
+        await first.runner.wait_for(await store.head())
+        await second.runner.wait_for(await store.head())
+        flavor = first.state.flavors["42"].snapshot()
+
+        async def boot(compute: Compute, index: int) -> str:
+            server_id = f"00000000-0000-4000-8000-{index:012d}"
+            request = BootRequest(
+                server_ids=[server_id], project_id="p1", user_id="u1", name=f"vm-{index}",
+                flavor=flavor, image=IMAGE, created_at="", reservation_id=f"r-{index}",
+            )  # fmt: skip
+            await compute.boot(meta, request)
+            return server_id
+
+        ids = await asyncio.gather(*(boot(first if i % 2 else second, i) for i in range(200)))
+        await first.runner.wait_for(await store.head())
+        outcome = Counter(first.state.servers[i].vm_state for i in ids)
+        assert outcome == {"building": 100, "error": 100}
+        for index in range(2):
+            claims = await _replayed_claims(store, f"h{index}")
+            assert sum(claims.values()) <= 50 * 128
     finally:
         await first.stop()
         await second.stop()

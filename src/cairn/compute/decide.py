@@ -31,3 +31,20 @@ def append_any(stream: str, events: Iterable[DomainEvent], meta: Metadata) -> St
     """``events`` for ``stream`` at whatever version it has: for releases, which
     only give back and are idempotent, so no decision rests on the version."""
     return StreamWrite(stream, [registry.new(event, meta) for event in events], ANY_VERSION)
+
+
+def merge(*groups: Iterable[StreamWrite]) -> Writes:
+    """Writes for one append with each stream once: the events of a stream named
+    twice are joined, in order, at the first write's expected version."""
+    merged: dict[str, StreamWrite] = {}
+    for group in groups:
+        for found in group:
+            before = merged.get(found.stream)
+            merged[found.stream] = (
+                found
+                if before is None
+                else StreamWrite(
+                    found.stream, [*before.events, *found.events], before.expected_version
+                )
+            )
+    return list(merged.values())

@@ -111,9 +111,14 @@ def _hosts_of(ctx: Context, server_ids: Sequence[str], planned: dict[str, str]) 
     return hosts
 
 
-def make_affinity_filters(planned: dict[str, str]) -> list[Filter]:
+def make_affinity_filters(
+    planned: dict[str, str], planned_groups: dict[str, list[str]] | None = None
+) -> list[Filter]:
     """same_host, different_host and server group (anti-)affinity; ``planned``
-    maps servers placed earlier in this pass to their hosts."""
+    maps servers placed earlier in this pass to their hosts, ``planned_groups``
+    each group to the servers placed in it in this pass (new servers are not
+    members in the state yet when they are placed in their own boot's append)."""
+    in_pass = planned_groups if planned_groups is not None else {}
 
     def same_host(c: Candidate, server: Server, ctx: Context) -> bool:
         wanted = server.scheduler_hints.get("same_host", [])
@@ -128,7 +133,7 @@ def make_affinity_filters(planned: dict[str, str]) -> list[Filter]:
             found = ctx.state.server_groups.get(group_id)
             if found is None or found.policy.startswith("soft-"):
                 continue
-            others = [m for m in found.members if m != server.id]
+            others = [m for m in (*found.members, *in_pass.get(group_id, ())) if m != server.id]
             hosts = _hosts_of(ctx, others, planned)
             if found.policy == "affinity" and hosts and c.host.host not in hosts:
                 return False

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cairn.compute.decide import Writes
@@ -57,6 +57,8 @@ class Plan:
     events: dict[str, list[NewEvent]] = field(default_factory=dict)
     placed: dict[str, str] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
+    #: group id -> servers placed in it by this plan
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, stream: str, event: DomainEvent, meta: Metadata) -> None:
         self.events.setdefault(stream, []).append(registry.new(event, meta))
@@ -77,14 +79,20 @@ def _meta(server: Server) -> Metadata:
 
 def plan(state: ComputeState, config: SchedulerConfig, now: float, limit: int = BATCH) -> Plan:
     """Place up to ``limit`` pending servers: a pure function of the state."""
+    waiting = [state.servers.get(server_id) for server_id in list(state.pending)[:limit]]
+    return place(state, config, now, [s for s in waiting if s is not None and not s.deleted])
+
+
+def place(
+    state: ComputeState, config: SchedulerConfig, now: float, servers: Sequence[Server]
+) -> Plan:
+    """Place ``servers`` in order (pending ones, or new ones of a boot request not
+    yet in the state), each against the hosts plus the claims placed before it."""
     result = Plan(state)
     candidates = {name: Candidate.of(host) for name, host in state.hosts.items()}
-    filters = (*BASE_FILTERS, *make_affinity_filters(result.placed))
+    filters = (*BASE_FILTERS, *make_affinity_filters(result.placed, result.groups))
     ctx = Context(state, now)
-    for server_id in list(state.pending)[:limit]:
-        server = state.servers.get(server_id)
-        if server is None or server.deleted:
-            continue
+    for server in servers:
         meta = _meta(server)
         tried = len(server.tried_hosts)
         if tried and (not server.retryable or tried >= config.max_attempts):
@@ -112,6 +120,8 @@ def plan(state: ComputeState, config: SchedulerConfig, now: float, limit: int = 
         chosen.disk_gb += amounts.disk_gb
         name = chosen.host.host
         result.placed[server.id] = name
+        for group_id in server.scheduler_hints.get("group", []):
+            result.groups.setdefault(group_id, []).append(server.id)
         result.add(
             host_stream(name),
             ev.HostResourcesClaimed(host=name, server_id=server.id, amounts=amounts),

@@ -86,11 +86,14 @@ Outcome = list[str] | ComputeError
 
 
 def create_many(
-    state: ComputeState, requests: Sequence[tuple[Metadata, BootRequest]]
+    state: ComputeState,
+    requests: Sequence[tuple[Metadata, BootRequest]],
+    created: list[Server] | None = None,
 ) -> tuple[Writes, list[Outcome]]:
     """Several boot requests decided in order as one append: each is checked against
     the quota the ones before it consumed. Each outcome is the ids created, or the
-    error that refused that request (which then writes nothing)."""
+    error that refused that request (which then writes nothing). The new servers,
+    as the state will hold them, are added to ``created`` (for the scheduler)."""
     writes: Writes = []
     consumed: dict[str, list[NewEvent]] = {}
     pending: dict[str, Usage] = {}
@@ -119,6 +122,8 @@ def create_many(
                 launch_index=index, requested_host=req.requested_host,
             )  # fmt: skip
             writes.append(new_stream(server_stream(server_id), [requested], meta))
+            if created is not None:
+                created.append(as_server(requested))
             used = ev.ComputeQuotaConsumed(
                 project_id=req.project_id, server_id=server_id, instances=1,
                 cores=flavor.vcpus, ram_mb=flavor.ram_mb,
@@ -128,6 +133,17 @@ def create_many(
         stream = quota.quota_stream(project_id)
         writes.append(StreamWrite(stream, events, state.versions.get(stream, NO_STREAM)))
     return writes, outcomes
+
+
+def as_server(d: ev.ServerCreateRequested) -> Server:
+    """The server a boot request creates, as the projection will fold it."""
+    return Server(
+        id=d.server_id, project_id=d.project_id, user_id=d.user_id, name=d.name,
+        flavor=d.flavor, image=d.image, created_at=d.created_at, updated_at=d.created_at,
+        metadata=dict(d.metadata), availability_zone=d.availability_zone,
+        scheduler_hints=dict(d.scheduler_hints), requested_host=d.requested_host,
+        launch_index=d.launch_index, reservation_id=d.reservation_id,
+    )  # fmt: skip
 
 
 def _admit(state: ComputeState, req: BootRequest, pending: Usage | None) -> list[str]:

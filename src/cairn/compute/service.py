@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from cairn.app.executor import CommandExecutor, Decider
 from cairn.compute import flavors, servers
 from cairn.compute.config import ComputeConfig
-from cairn.compute.decide import Writes
+from cairn.compute.decide import Writes, merge
 from cairn.compute.images import ImagePort
-from cairn.compute.scheduler import Scheduler, SchedulerConfig
+from cairn.compute.scheduler import Scheduler, SchedulerConfig, place
 from cairn.compute.sweeper import DeadlineSweeper
 from cairn.events import Metadata
 from cairn.logs import get_logger
-from cairn.projections.compute import ComputeProjection, ComputeState
+from cairn.projections.compute import ComputeProjection, ComputeState, Server
 from cairn.readmodel import ProjectionRunner
 from cairn.store.port import AppendResult, EventStore
 
@@ -118,9 +118,7 @@ class Compute:
                     batch: list[_Boot] = batch,
                     outcomes: list[servers.Outcome] = outcomes,
                 ) -> Writes:
-                    writes, found = servers.create_many(state, [(b.meta, b.request) for b in batch])
-                    outcomes[:] = found
-                    return writes
+                    return self._decide_boots(state, batch, outcomes)
 
                 try:
                     await self.execute(decide)
@@ -140,6 +138,20 @@ class Compute:
             self._draining_projects.discard(project)
             if not waiting:
                 self._waiting.pop(project, None)
+
+    def _decide_boots(
+        self, state: ComputeState, batch: list[_Boot], outcomes: list[servers.Outcome]
+    ) -> Writes:
+        """The batch's boot requests with their quota and, when this process
+        schedules, their placement in the same append (one round trip less to
+        ACTIVE; what cannot be placed fails with NoValidHost there too)."""
+        created: list[Server] = []
+        writes, found = servers.create_many(state, [(b.meta, b.request) for b in batch], created)
+        outcomes[:] = found
+        if not self.config.run_scheduler or not created:
+            return writes
+        placed = place(state, self.scheduler.config, self.clock(), created)
+        return merge(writes, placed.writes())
 
 
 @dataclass

@@ -11,9 +11,6 @@ guests, directories and claims are exactly those of its live servers."""
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,14 +25,8 @@ from cairn.events import compute as ev
 from cairn.events import registry
 from cairn.store.port import StreamWrite
 from cairn.store.sqlite import SQLiteEventStore
-from tests.agents.compute.cloud import (
-    IMAGE_ID,
-    KERNEL_ID,
-    RAMDISK_ID,
-    Cloud,
-    build_guest,
-    guest_images,
-)
+from tests.agents.compute.agent_process import AgentProcess, image_dir
+from tests.agents.compute.cloud import Cloud, build_guest
 
 pytestmark = pytest.mark.qemu
 QEMU_URI = "qemu:///system"
@@ -45,67 +36,6 @@ BOOT_TIMEOUT = 90.0
 @pytest.fixture(scope="module")
 def guest() -> tuple[Path, Path]:
     return build_guest()
-
-
-def image_dir(directory: Path, guest: tuple[Path, Path]) -> Path:
-    """The test guest as --image-dir wants it: ID.json (a Glance document) + ID."""
-    source = guest_images(directory / "src", *guest)
-    directory.mkdir(exist_ok=True)
-    for image_id in (KERNEL_ID, RAMDISK_ID, IMAGE_ID):
-        path, info = source._images[image_id]
-        (directory / image_id).symlink_to(path)
-        document = {
-            "id": info.id,
-            "name": info.name,
-            "status": "active",
-            "disk_format": info.disk_format,
-            "container_format": "bare",
-            "size": path.stat().st_size,
-            **info.properties,
-        }
-        (directory / f"{image_id}.json").write_text(json.dumps(document))
-    return directory
-
-
-class AgentProcess:
-    """``cairn agent compute`` as a child process; its log goes to a file."""
-
-    def __init__(self, host: str, data: Path, images: Path) -> None:
-        self.args = [
-            "-m", "cairn.cli.main", "agent", "compute",
-            "--host", host, "--data-dir", str(data), "--hypervisor", QEMU_URI,
-            "--image-dir", str(images), "--heartbeat-interval", "1",
-            "--availability-zone", "zone-b",
-        ]  # fmt: skip
-        self.log = data / f"agent-{host}.log"
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, *self.args, stdout=asyncio.subprocess.PIPE, stderr=log
-            )
-        assert self.process.stdout is not None
-        line = (await asyncio.wait_for(self.process.stdout.readline(), 60)).decode()
-        if "is up" not in line:
-            pytest.fail(f"the agent did not start: {line!r}\n{self.log.read_text()[-3000:]}")
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> int | None:
-        """SIGTERM, and the exit status (None if it had already exited)."""
-        if self.process is None or self.process.returncode is not None:
-            return None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.process.wait(), 30)
-        finally:
-            if self.process.returncode is None:
-                self.process.kill()
-                await self.process.wait()
 
 
 @pytest.fixture
@@ -130,7 +60,14 @@ async def driver(host: str) -> AsyncIterator[LibvirtDriver]:
 async def agent(host: str, tmp_path: Path, guest: tuple[Path, Path]) -> AsyncIterator[AgentProcess]:
     data = tmp_path / "data"
     data.mkdir()
-    process = AgentProcess(host, data, image_dir(tmp_path / "images", guest))
+    process = AgentProcess(
+        host,
+        data,
+        image_dir(tmp_path / "images", guest),
+        "--hypervisor", QEMU_URI,
+        "--heartbeat-interval", "1",
+        "--availability-zone", "zone-b",
+    )  # fmt: skip
     try:
         yield process
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -71,7 +70,6 @@ async def create_server(request: web.Request) -> web.Response:
         "id": server_id,
         "links": links,
         "OS-DCF:diskConfig": "MANUAL",
-        "adminPass": secrets.token_urlsafe(9),
     }
     if boot.networks != []:
         answer["security_groups"] = [{"name": "default"}]

@@ -1,0 +1,240 @@
+"""The compute read model's state: the values the compute projection folds into.
+
+Server states follow Nova's names: ``vm_state`` (building, active, stopped,
+paused, suspended, error, deleted), ``task_state`` (scheduling, spawning,
+powering-off, ..., deleting, or ``None``) and ``power_state`` codes (0 no state,
+1 running, 3 paused, 4 shutdown, 7 suspended).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from cairn.events import RecordedEvent
+from cairn.events import compute as ev
+
+FLAVOR_STREAM = "computeflavors-catalog"
+DEFAULT_QUOTA = "default"
+
+#: task state while an action is in flight, by action (Nova's names)
+ACTION_TASK_STATES: dict[str, str] = {
+    "start": "powering-on",
+    "stop": "powering-off",
+    "reboot": "rebooting",
+    "reboot_hard": "rebooting_hard",
+    "pause": "pausing",
+    "unpause": "unpausing",
+    "suspend": "suspending",
+    "resume": "resuming",
+}
+#: what os-instance-actions calls the compute step of each action
+ACTION_EVENT_NAMES: dict[str, str] = {
+    "create": "compute__do_build_and_run_instance",
+    "delete": "compute_terminate_instance",
+    "start": "compute_start_instance",
+    "stop": "compute_stop_instance",
+    "reboot": "compute_reboot_instance",
+    "pause": "compute_pause_instance",
+    "unpause": "compute_unpause_instance",
+    "suspend": "compute_suspend_instance",
+    "resume": "compute_resume_instance",
+}
+
+
+class Flavor(msgspec.Struct):
+    id: str
+    name: str
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    ephemeral_gb: int = 0
+    swap_mb: int = 0
+    rxtx_factor: float = 1.0
+    is_public: bool = True
+    description: str | None = None
+    extra_specs: dict[str, str] = {}
+    #: projects a private flavor is shared with
+    projects: list[str] = []
+    created_position: int = 0
+
+    def snapshot(self) -> ev.FlavorSnapshot:
+        return ev.FlavorSnapshot(
+            flavor_id=self.id, name=self.name, vcpus=self.vcpus, ram_mb=self.ram_mb,
+            disk_gb=self.disk_gb, ephemeral_gb=self.ephemeral_gb, swap_mb=self.swap_mb,
+            extra_specs=dict(self.extra_specs),
+        )  # fmt: skip
+
+
+class Host(msgspec.Struct):
+    host: str
+    hypervisor_type: str
+    hypervisor_version: int
+    hypervisor_uri: str
+    availability_zone: str
+    capacity: ev.ResourceAmounts
+    reserved: ev.ResourceAmounts
+    cpu_allocation_ratio: float
+    ram_allocation_ratio: float
+    disk_allocation_ratio: float
+    architecture: str
+    heartbeat_interval: float
+    #: when the agent last spoke (registration or heartbeat), epoch seconds
+    last_seen: float
+    stopped: bool = False
+    enabled: bool = True
+    disabled_reason: str | None = None
+    #: server id -> what it holds on this host
+    claims: dict[str, ev.ResourceAmounts] = {}
+    used_vcpus: int = 0
+    used_memory_mb: int = 0
+    used_disk_gb: int = 0
+    updated_at: str = ""
+
+    def limit(self, resource: str) -> int:
+        """What may be allocated of ``resource``: capacity x ratio - reserved."""
+        capacity, reserved = self.capacity, self.reserved
+        if resource == "vcpus":
+            return int(capacity.vcpus * self.cpu_allocation_ratio) - reserved.vcpus
+        if resource == "memory_mb":
+            return int(capacity.memory_mb * self.ram_allocation_ratio) - reserved.memory_mb
+        return int(capacity.disk_gb * self.disk_allocation_ratio) - reserved.disk_gb
+
+    def is_up(self, now: float) -> bool:
+        """Nova's service "up": heard from within three heartbeat periods."""
+        return not self.stopped and now - self.last_seen <= 3 * self.heartbeat_interval
+
+
+class Fault(msgspec.Struct):
+    code: int
+    message: str
+    details: str
+    created: str
+
+
+class ActionEvent(msgspec.Struct):
+    event: str
+    start_time: str
+    finish_time: str | None = None
+    result: str | None = None
+    host: str | None = None
+    details: str | None = None
+
+
+class InstanceAction(msgspec.Struct):
+    action: str
+    request_id: str
+    user_id: str | None
+    project_id: str | None
+    start_time: str
+    updated_at: str
+    message: str | None = None
+    events: list[ActionEvent] = []
+
+
+class Server(msgspec.Struct):
+    id: str
+    project_id: str
+    user_id: str
+    name: str
+    flavor: ev.FlavorSnapshot
+    image: ev.ImageSnapshot
+    created_at: str
+    updated_at: str
+    description: str | None = None
+    key_name: str | None = None
+    user_data: str | None = None
+    metadata: dict[str, str] = {}
+    availability_zone: str | None = None
+    networks: list[dict[str, str]] = []
+    scheduler_hints: dict[str, list[str]] = {}
+    reservation_id: str = ""
+    launch_index: int = 0
+    requested_host: str | None = None
+    vm_state: str = "building"
+    task_state: str | None = "scheduling"
+    power_state: int = 0
+    host: str | None = None
+    #: the availability zone of the host it runs on
+    host_zone: str | None = None
+    instance_name: str = ""
+    launched_at: str | None = None
+    terminated_at: str | None = None
+    addresses: dict[str, list[dict[str, str | int]]] = {}
+    console_log: str = ""
+    locked: bool = False
+    locked_by: str | None = None
+    locked_reason: str | None = None
+    fault: Fault | None = None
+    #: the scheduling attempt in progress (1-based) and the hosts tried so far
+    attempt: int = 1
+    tried_hosts: list[str] = []
+    #: why the last spawn failed, and whether another host might do better
+    last_failure: str | None = None
+    retryable: bool = True
+    #: the action in flight (``reboot_hard``, ``delete``, ...), and since when
+    pending_action: str | None = None
+    #: epoch seconds the current transitional state began (deadline sweeper)
+    transition_since: float = 0.0
+    deleted: bool = False
+    #: the position of the event that last changed the server
+    position: int = 0
+    actions: list[InstanceAction] = []
+
+    @property
+    def in_transition(self) -> bool:
+        return self.task_state is not None
+
+
+class Keypair(msgspec.Struct):
+    user_id: str
+    name: str
+    public_key: str
+    fingerprint: str
+    key_type: str
+    created_at: str
+
+
+class ServerGroup(msgspec.Struct):
+    id: str
+    project_id: str
+    user_id: str
+    name: str
+    policy: str
+    rules: dict[str, int] = {}
+    members: list[str] = []
+
+
+class Usage(msgspec.Struct):
+    """A project's consumed compute quota; ``servers`` maps each server to (cores, ram)."""
+
+    instances: int = 0
+    cores: int = 0
+    ram_mb: int = 0
+    servers: dict[str, tuple[int, int]] = {}
+
+
+class ComputeState(msgspec.Struct):
+    flavors: dict[str, Flavor] = {}
+    hosts: dict[str, Host] = {}
+    servers: dict[str, Server] = {}
+    #: ids of servers waiting for the scheduler, in request order
+    pending: dict[str, None] = {}
+    #: ids of servers in a transitional state (for the deadline sweeper)
+    transitional: dict[str, None] = {}
+    usage: dict[str, Usage] = {}
+    #: project id (or "default") -> resource -> limit
+    quota_sets: dict[str, dict[str, int]] = {}
+    #: user id -> name -> keypair
+    keypairs: dict[str, dict[str, Keypair]] = {}
+    server_groups: dict[str, ServerGroup] = {}
+    #: stream -> version, for every stream this projection folded
+    versions: dict[str, int] = {}
+
+
+def iso(event: RecordedEvent) -> str:
+    """The event's time as Nova writes it: ``2026-11-21T12:00:00Z``."""
+    return event.recorded_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch(event: RecordedEvent) -> float:
+    return event.recorded_at.timestamp()
