@@ -28,5 +28,9 @@ class HeadSignal:
     async def wait_past(self, after: int, timeout: float) -> None:
         if self.position > after:
             return
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for returns normally
+        # when it is cancelled just as the event is set, swallowing the
+        # cancellation, and a follower's stop() then waits for ever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()

@@ -71,6 +71,7 @@ class EventHub:
         self._groups: dict[Selection, set[Subscriber]] = {}
         self._moved = HeadSignal()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def subscribers(self) -> int:
@@ -82,6 +83,10 @@ class EventHub:
         self._task = asyncio.get_running_loop().create_task(self._follow(), name="event-hub")
 
     async def stop(self) -> None:
+        # The flag as well as the cancel: Python 3.11's asyncio.wait_for (under
+        # the store's wait_for_new) can swallow a cancellation that arrives as
+        # its wait ends; the loop then ends at its next turn instead.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -94,7 +99,7 @@ class EventHub:
 
     async def _follow(self) -> None:
         store = self.store
-        while True:
+        while not self._stopping:
             try:
                 events = await store.read_all(after=self.position, limit=self.page)
                 if events:
