@@ -313,3 +313,25 @@ async def test_two_uploads_to_one_image_one_wins(cloud: Cloud) -> None:
     _, data = await cloud.call("GET", f"/v2/images/{image['id']}/file", as_="alpha")
     assert data in (b"a" * 200_000, b"b" * 200_000)
     assert files_of(cloud) == [image["id"]]
+
+
+async def test_a_restart_keeps_staged_data_waiting_for_its_import(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    data = os.urandom(10_000)
+    async with running_cloud(settings) as cloud:
+        image = await cloud.create("alpha")
+        status, _ = await cloud.call(
+            "PUT", f"/v2/images/{image['id']}/stage", as_="alpha", data=data, headers=OCTET
+        )
+        assert status == 204
+    async with running_cloud(settings, restart=True) as cloud:
+        assert cloud.images.get(image["id"]).status == "uploading"
+        assert files_of(cloud) == [f"staging/{image['id']}"]
+        status, _ = await cloud.call(
+            "POST", f"/v2/images/{image['id']}/import", as_="alpha",
+            json={"method": {"name": "glance-direct"}},
+        )  # fmt: skip
+        assert status == 202
+        _, got = await cloud.call("GET", f"/v2/images/{image['id']}/file", as_="alpha")
+        assert got == data
+

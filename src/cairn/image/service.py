@@ -140,6 +140,13 @@ class Images:
 
     # -- start -----------------------------------------------------------------------
 
+    async def _staged_complete(self, image: Image) -> bool:
+        """Whether ``image`` finished staging (``ImageDataStaged`` leaves it
+        ``uploading``) and its staged file is still there."""
+        if image.staged is None:
+            return False
+        return await asyncio.to_thread(self.files.staged_path(image.id).is_file)
+
     async def reconcile(self) -> None:
         """After a start: this store's uploads in flight were cut off (back to
         ``queued``; another store's are its own business), and files that belong
@@ -148,6 +155,8 @@ class Images:
         for image in list(self.state.images.values()):
             ours = image.node in (None, self.files.node)
             if ours and image.status in ("saving", "uploading", "importing"):
+                if image.status == "uploading" and await self._staged_complete(image):
+                    continue  # staged data waiting for its import: not cut off
                 await self.files.remove(image.id)
                 await self.run(decide.fail_upload(image.id, RESTART_REASON, meta))
 
