@@ -335,3 +335,16 @@ async def test_a_restart_keeps_staged_data_waiting_for_its_import(tmp_path: Path
         _, got = await cloud.call("GET", f"/v2/images/{image['id']}/file", as_="alpha")
         assert got == data
 
+
+async def test_a_failed_answer_keeps_the_file_of_an_image_patched_since(cloud: Cloud) -> None:
+    """The upload's data event landed, then a PATCH: the failure's cleanup must see
+    the image is active and keep its file."""
+    image = await cloud.create("alpha")
+    assert await cloud.upload(image["id"], b"kept", as_="alpha") == 204
+    status, _ = await cloud.patch(
+        image["id"], [{"op": "replace", "path": "/name", "value": "renamed"}], as_="alpha"
+    )
+    assert status == 200
+    await cloud.images._abandon(image["id"], RuntimeError("lost"), Metadata(), "ImageDataUploaded")
+    assert cloud.images.get(image["id"]).status == "active"
+    assert files_of(cloud) == [image["id"]]

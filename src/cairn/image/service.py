@@ -28,6 +28,9 @@ from cairn.store.port import AppendResult, EventStore
 
 log = get_logger(__name__)
 
+#: the events that start a data command (upload, stage, import)
+_STARTS = frozenset({"ImageUploadStarted", "ImageImportStarted"})
+
 RESTART_REASON = "The upload was interrupted by a restart of the image service."
 
 
@@ -125,11 +128,18 @@ class Images:
             log.warning("cannot record a failed upload", image_id=image_id, exc_info=True)
 
     async def _landed(self, image_id: str, event_type: str) -> bool:
+        """Whether ``event_type`` was appended after the command's start event:
+        other events (a PATCH) may have landed after it since."""
         try:
             events = await self.store.read_stream(image_stream(image_id))
         except Exception:
             return False
-        return bool(events) and events[-1].type == event_type
+        for event in reversed(events):
+            if event.type == event_type:
+                return True
+            if event.type in _STARTS:
+                return False
+        return False
 
     async def delete(self, image_id: str, meta: Metadata) -> None:
         await self.run(decide.delete(image_id, meta))
