@@ -208,6 +208,21 @@ async def test_patch_properties_and_tags(cloud: Cloud) -> None:
         ([{"op": "replace", "path": "/disk_format", "value": "floppy"}], 400),
         ([{"op": "replace", "path": "/min_ram", "value": -5}], 400),
         ([{"op": "add", "path": "/tags/7", "value": "x"}], 400),
+        ([{"op": "add", "path": "/tags/\u00b2", "value": "x"}], 400),
+        (
+            [
+                {"op": "replace", "path": "/tags", "value": "abc"},
+                {"op": "add", "path": "/tags/0", "value": "x"},
+            ],
+            400,
+        ),
+        (
+            [
+                {"op": "replace", "path": "/tags", "value": None},
+                {"op": "remove", "path": "/tags/0"},
+            ],
+            400,
+        ),
         ([{"op": "add", "path": "/custom", "value": 12}], 400),
         ([{"op": "add", "path": "/name", "value": "x", "extra": 1}], 400),
         ([{"op": "replace", "path": "/status", "value": "active"}], 403),
@@ -265,7 +280,8 @@ async def test_listing_pages_with_limit_marker_and_next(cloud: Cloud) -> None:
     ["limit=-1", "limit=x", "marker=00000000-0000-0000-0000-000000000000", "sort=nope:asc",
      "sort=name:sideways", "sort_key=name&sort_dir=up", "visibility=everyone",
      "member_status=maybe", "size_min=-3", "created_at=after:2020-01-01",
-     "created_at=gt:yesterday", "sort=name&sort_key=name", "os_hidden=perhaps"],
+     "created_at=gt:yesterday", "sort=name&sort_key=name", "os_hidden=perhaps",
+     "limit=\u00b2", "size_min=\u00b2", "size_max=\u00b2"],
 )  # fmt: skip
 async def test_bad_listing_queries_are_400s(cloud: Cloud, query: str) -> None:
     status, fault = await cloud.call("GET", f"/v2/images?{query}", as_="alpha")

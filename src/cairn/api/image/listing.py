@@ -68,9 +68,12 @@ def _int(request: web.Request, name: str, low: int, high: int | None = None) -> 
     raw = request.query.get(name)
     if raw is None:
         return None
-    if not raw.strip().isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+    text = raw.strip()
+    # isdecimal, not isdigit: int() refuses digits such as "²"
+    value = int(text) if text.isascii() and text.isdecimal() else None
+    if value is None or value < low or (high is not None and value > high):
         raise Invalid(f"Invalid {name} {raw!r}: expected a whole number of at least {low}.")
-    return int(raw)
+    return value
 
 
 def _bool(request: web.Request, name: str) -> bool | None:

@@ -90,17 +90,16 @@ def apply_patch(document: dict[str, Any], operations: list[dict[str, Any]]) -> d
 
 
 def _patch_tag(doc: dict[str, Any], kind: str, index_text: str, value: Any) -> None:
-    tags: list[Any] = doc.setdefault("tags", [])
+    tags = doc.setdefault("tags", [])
+    if not isinstance(tags, list):  # an earlier operation of this patch replaced them
+        raise Invalid("Invalid tags: expected a list of strings.")
     if index_text == "-" and kind == "add":
         tags.append(value)
         return
-    if (
-        not index_text.isdigit()
-        or int(index_text) > len(tags)
-        or (kind != "add" and int(index_text) >= len(tags))
-    ):
+    # isdecimal, not isdigit: int() refuses digits such as "²"
+    index = int(index_text) if index_text.isascii() and index_text.isdecimal() else -1
+    if index < 0 or index > len(tags) or (kind != "add" and index >= len(tags)):
         raise Invalid(f"Invalid tag index {index_text!r}.")
-    index = int(index_text)
     if kind == "add":
         tags.insert(index, value)
     elif kind == "replace":
