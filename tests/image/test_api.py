@@ -451,3 +451,23 @@ async def test_a_reader_reads_but_does_not_write(cloud: Cloud) -> None:
     assert status == 403
     status, _ = await cloud.call("DELETE", f"/v2/images/{made['id']}", as_="gamma")
     assert status == 403
+
+
+async def test_formats_change_only_while_the_image_is_queued(cloud: Cloud) -> None:
+    image = await cloud.create("alpha")
+    to_qcow2 = [{"op": "replace", "path": "/disk_format", "value": "qcow2"}]
+    status, _ = await cloud.patch(image["id"], to_qcow2, as_="alpha")
+    assert status == 200
+    await cloud.upload(image["id"], b"data", as_="alpha")
+    for ops in (
+        [{"op": "replace", "path": "/disk_format", "value": "raw"}],
+        [{"op": "replace", "path": "/container_format", "value": "ovf"}],
+    ):
+        status, fault = await cloud.patch(image["id"], ops, as_="alpha")
+        assert status == 403, fault
+    _, shown = await cloud.call("GET", f"/v2/images/{image['id']}", as_="alpha")
+    assert (shown["disk_format"], shown["container_format"]) == ("qcow2", "bare")
+    status, _ = await cloud.patch(
+        image["id"], [{"op": "replace", "path": "/name", "value": "still-editable"}], as_="alpha"
+    )
+    assert status == 200

@@ -88,6 +88,10 @@ def update(image_id: str, attributes: ev.ImageAttributes, meta: Metadata) -> Dec
         image = existing(state, image_id)
         if image.attributes == attributes:
             return []
+        for key in ("disk_format", "container_format"):
+            changed = getattr(attributes, key) != getattr(image.attributes, key)
+            if changed and image.status != "queued":
+                raise Forbidden(f"Attribute {key} can be only replaced for a queued image.")
         updated = ev.ImageUpdated(image_id=image_id, attributes=attributes)
         return [_image_write(state, image_id, [updated], meta)]
 
