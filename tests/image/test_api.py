@@ -6,11 +6,12 @@ test_data.py; the ``openstack`` CLI against ``cairn up`` in test_cli.py.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.image.conftest import Cloud
+from tests.image.conftest import USER_PASSWORD, Cloud, running_cloud, settings_for
 
 
 async def test_discovery_lists_v2_with_300_and_versions_with_200(cloud: Cloud) -> None:
@@ -471,3 +472,26 @@ async def test_formats_change_only_while_the_image_is_queued(cloud: Cloud) -> No
         image["id"], [{"op": "replace", "path": "/name", "value": "still-editable"}], as_="alpha"
     )
     assert status == 200
+
+
+async def test_a_token_of_no_project_cannot_create_images(tmp_path: Path) -> None:
+    """Images of no project would count on no quota: a domain-scoped member is refused."""
+    async with running_cloud(settings_for(tmp_path, image_quota_images=1)) as cloud:
+        user = (await cloud.identity("GET", "/users?name=alpha"))["users"][0]["id"]
+        member = (await cloud.identity("GET", "/roles?name=member"))["roles"][0]["id"]
+        await cloud.identity("PUT", f"/domains/default/users/{user}/roles/{member}")
+        body = {"auth": {
+            "identity": {"methods": ["password"], "password": {
+                "user": {"id": user, "password": USER_PASSWORD}}},
+            "scope": {"domain": {"id": "default"}},
+        }}  # fmt: skip
+        response = await cloud.client.post("/identity/v3/auth/tokens", json=body)
+        assert response.status == 201, await response.text()
+        cloud.tokens["alpha-domain"] = response.headers["X-Subject-Token"]
+        for _ in range(2):
+            status, fault = await cloud.call(
+                "POST", "/v2/images", as_="alpha-domain",
+                json={"disk_format": "raw", "container_format": "bare"},
+            )  # fmt: skip
+            assert status == 403, fault
+        assert cloud.images.state.images == {}

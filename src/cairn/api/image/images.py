@@ -52,6 +52,9 @@ async def create(request: web.Request) -> web.Response:
     if "owner" in fields and fields["owner"] not in (None, who.project) and not who.admin:
         raise HTTPFault(403, "You are not permitted to create images owned by another project.")
     owner = fields.pop("owner", None) or who.project
+    if owner is None and not who.admin:
+        # an image of no project would count on no quota
+        raise HTTPFault(403, "Creating an image needs a project-scoped token.")
     attributes = rules.attributes_from(fields)
     await _check_visibility(request, who, attributes.visibility, owner)
     service = images(request)
