@@ -348,3 +348,47 @@ async def test_a_failed_answer_keeps_the_file_of_an_image_patched_since(cloud: C
     await cloud.images._abandon(image["id"], RuntimeError("lost"), Metadata(), "ImageDataUploaded")
     assert cloud.images.get(image["id"]).status == "active"
     assert files_of(cloud) == [image["id"]]
+
+
+async def test_staged_bytes_count_on_the_byte_quota(tmp_path: Path) -> None:
+    async with running_cloud(settings_for(tmp_path, image_quota_bytes=1000)) as cloud:
+        project = cloud.projects["alpha"]
+        staged, other = await cloud.create("alpha"), await cloud.create("alpha")
+
+        async def stage(image_id: str, size: int) -> int:
+            status, _ = await cloud.call(
+                "PUT", f"/v2/images/{image_id}/stage", as_="alpha", data=b"s" * size,
+                headers=OCTET,
+            )  # fmt: skip
+            return status
+
+        assert await stage(staged["id"], 600) == 204
+        assert cloud.images.state.usage[project].bytes == 600
+        assert await cloud.upload(other["id"], b"x" * 600, as_="alpha") == 413
+        assert await stage(other["id"], 600) == 413
+        status, _ = await cloud.call(
+            "POST", f"/v2/images/{staged['id']}/import", as_="alpha",
+            json={"method": {"name": "glance-direct"}},
+        )  # fmt: skip
+        assert status == 202
+        assert cloud.images.state.usage[project].bytes == 600  # charged once
+        await cloud.call("DELETE", f"/v2/images/{staged['id']}", as_="alpha")
+        assert cloud.images.state.usage[project].bytes == 0
+        # staged data deleted before its import frees its bytes too
+        assert await stage(other["id"], 600) == 204
+        await cloud.call("DELETE", f"/v2/images/{other['id']}", as_="alpha")
+        assert cloud.images.state.usage[project].bytes == 0
+
+
+async def test_a_failed_import_frees_its_staged_bytes(cloud: Cloud) -> None:
+    image = await cloud.create("alpha")
+    status, _ = await cloud.call(
+        "PUT", f"/v2/images/{image['id']}/stage", as_="alpha", data=b"s" * 500, headers=OCTET
+    )
+    assert status == 204
+    project = cloud.projects["alpha"]
+    assert cloud.images.state.usage[project].bytes == 500
+    await cloud.images.run(decide.start_import(image["id"], "glance-direct", Metadata()))
+    await cloud.images.run(decide.fail_upload(image["id"], "broken", Metadata()))
+    assert cloud.images.get(image["id"]).status == "queued"
+    assert cloud.images.state.usage[project].bytes == 0

@@ -124,7 +124,13 @@ def fail_upload(image_id: str, reason: str, meta: Metadata) -> Decider[ImageStat
         if image is None or image.status not in ("saving", "uploading", "importing"):
             return []
         failed = ev.ImageUploadFailed(image_id=image_id, reason=reason)
-        return [_image_write(state, image_id, [failed], meta)]
+        writes = [_image_write(state, image_id, [failed], meta)]
+        if image.owner is not None and image.staged is not None:
+            # the staged data goes with the failure: its bytes are freed
+            used = usage(state, image.owner)
+            refund = max(0, used.bytes - image.staged.size)
+            writes.append(_usage_write(state, image.owner, used.images, refund, meta))
+        return writes
 
     return decide
 
@@ -145,12 +151,15 @@ def _charge(state: ImageState, image: Image, size: int, limits: Limits,
 
 def finish_upload(image_id: str, data: ImageData, limits: Limits,
                   meta: Metadata) -> Decider[ImageState]:  # fmt: skip
-    """The data is on disk: the image becomes active, and the bytes count on the quota."""
+    """The data is on disk: the image becomes active, and the bytes count on the quota
+    (an import's were counted when they were staged)."""
 
     def decide(state: ImageState) -> Sequence[StreamWrite]:
         image = existing(state, image_id)
         if image.status not in ("saving", "importing"):
             raise Conflict(f"Image {image_id} is {image.status}; its upload was cancelled.")
+        # an import's bytes were charged when they were staged (the same bytes)
+        staged = image.status == "importing" and image.staged is not None
         uploaded = ev.ImageDataUploaded(
             image_id=image_id, size=data.size, checksum=data.checksum,
             os_hash_algo=data.os_hash_algo, os_hash_value=data.os_hash_value,
@@ -158,13 +167,16 @@ def finish_upload(image_id: str, data: ImageData, limits: Limits,
         )  # fmt: skip
         return [
             _image_write(state, image_id, [uploaded], meta),
-            *_charge(state, image, data.size, limits, meta),
+            *([] if staged else _charge(state, image, data.size, limits, meta)),
         ]
 
     return decide
 
 
-def finish_staging(image_id: str, data: ImageData, meta: Metadata) -> Decider[ImageState]:
+def finish_staging(image_id: str, data: ImageData, limits: Limits,
+                   meta: Metadata) -> Decider[ImageState]:  # fmt: skip
+    """The data is staged: its bytes count on the quota from now on, as an upload's."""
+
     def decide(state: ImageState) -> Sequence[StreamWrite]:
         image = existing(state, image_id)
         if image.status != "uploading":
@@ -174,7 +186,10 @@ def finish_staging(image_id: str, data: ImageData, meta: Metadata) -> Decider[Im
             os_hash_algo=data.os_hash_algo, os_hash_value=data.os_hash_value,
             virtual_size=data.virtual_size,
         )  # fmt: skip
-        return [_image_write(state, image_id, [staged], meta)]
+        return [
+            _image_write(state, image_id, [staged], meta),
+            *_charge(state, image, data.size, limits, meta),
+        ]
 
     return decide
 
@@ -201,7 +216,9 @@ def delete(image_id: str, meta: Metadata) -> Decider[ImageState]:
         writes = [_image_write(state, image_id, [ev.ImageDeleted(image_id=image_id)], meta)]
         if image.owner is not None:
             used = usage(state, image.owner)
-            size = image.data.size if image.data else 0
+            size = (image.data.size if image.data else 0) + (
+                image.staged.size if image.staged else 0
+            )
             writes.append(
                 _usage_write(
                     state, image.owner, max(0, used.images - 1), max(0, used.bytes - size), meta

@@ -81,7 +81,7 @@ class Images:
         dest = self.files.staged_path(image_id)
         try:
             data = await self.files.receive(chunks, dest, max_bytes=self._room(image_id))
-            await self.run(decide.finish_staging(image_id, data, meta))
+            await self.run(decide.finish_staging(image_id, data, self.limits, meta))
         except BaseException as exc:
             await asyncio.shield(self._abandon(image_id, exc, meta, "ImageDataStaged"))
             raise
