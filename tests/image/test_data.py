@@ -194,6 +194,9 @@ async def test_byte_quota_stops_an_upload_and_frees_on_delete(tmp_path: Path) ->
         _, info = await cloud.call("GET", "/v2/info/usage", as_="alpha")
         assert info["usage"]["image_count_total"] == {"limit": 100, "usage": 2}
         assert info["usage"]["image_size_total"] == {"limit": 1, "usage": 1}  # MiB, rounded up
+        # no limits of their own: not the count and size limits again
+        assert info["usage"]["image_count_uploading"] == {"limit": -1, "usage": 0}
+        assert info["usage"]["image_stage_total"] == {"limit": -1, "usage": 0}
         await cloud.call("DELETE", f"/v2/images/{first['id']}", as_="alpha")
         assert await cloud.upload(big["id"], b"x" * 600, as_="alpha") == 204
 
@@ -364,6 +367,9 @@ async def test_staged_bytes_count_on_the_byte_quota(tmp_path: Path) -> None:
 
         assert await stage(staged["id"], 600) == 204
         assert cloud.images.state.usage[project].bytes == 600
+        _, info = await cloud.call("GET", "/v2/info/usage", as_="alpha")
+        assert info["usage"]["image_stage_total"] == {"limit": -1, "usage": 1}  # MiB
+        assert info["usage"]["image_size_total"] == {"limit": 1, "usage": 1}
         assert await cloud.upload(other["id"], b"x" * 600, as_="alpha") == 413
         assert await stage(other["id"], 600) == 413
         status, _ = await cloud.call(

@@ -20,7 +20,7 @@ from cairn.api.body import read_json
 from cairn.api.faults import HTTPFault
 from cairn.api.image.common import caller, images, json, owned_image, require, visible_image
 from cairn.api.image.sendfile import send_file
-from cairn.image.decide import usage
+from cairn.image.decide import UNLIMITED, usage
 from cairn.image.errors import Invalid
 
 OCTET_STREAM = "application/octet-stream"
@@ -119,12 +119,14 @@ async def usage_info(request: web.Request) -> web.Response:
     staged = sum(i.staged.size for i in mine if i.staged is not None)
     uploading = sum(1 for i in mine if i.status in ("saving", "uploading", "importing"))
     limits = service.limits
+    # Cairn has no limits of their own on staged bytes (they count on
+    # image_size_total) nor on uploads at a time: -1, no limit
     return json({
         "usage": {
             "image_size_total": {"limit": _mib(limits.bytes), "usage": _mib(used.bytes)},
-            "image_stage_total": {"limit": _mib(limits.bytes), "usage": _mib(staged)},
+            "image_stage_total": {"limit": UNLIMITED, "usage": _mib(staged)},
             "image_count_total": {"limit": limits.images, "usage": used.images},
-            "image_count_uploading": {"limit": limits.images, "usage": uploading},
+            "image_count_uploading": {"limit": UNLIMITED, "usage": uploading},
         }
     })  # fmt: skip
 
