@@ -49,9 +49,33 @@ async def test_a_set_left_incomplete_is_made_again(tmp_path: Path) -> None:
         disk = next(i for i in cloud.images.state.images.values() if i.attributes.name == NAMES[2])
         await cloud.images.delete(disk.id, Metadata())  # as if the start had stopped before it
     async with running_cloud(settings, restart=True) as cloud:
-        names = sorted(i.attributes.name or "" for i in cloud.images.state.images.values())
-        assert names == sorted(NAMES)
-        assert all(i.status == "active" for i in cloud.images.state.images.values())
+        state = cloud.images.state
+        names = sorted(i.attributes.name or "" for i in state.images.values())
+        # the active kernel and ramdisk left over stay (a server may use them)
+        assert names == sorted([*NAMES, NAMES[0], NAMES[1]])
+        assert all(i.status == "active" for i in state.images.values())
+        disk = next(i for i in state.images.values() if i.attributes.name == NAMES[2])
+        for key in ("kernel_id", "ramdisk_id"):
+            assert state.images[disk.attributes.properties[key]].status == "active"
+
+
+async def test_only_the_clouds_own_inactive_leftovers_go(tmp_path: Path) -> None:
+    """A protected leftover does not stop the start; another project's stays."""
+    settings = settings_for(tmp_path, guest_dir=str(tmp_path / "not-built"))
+    async with running_cloud(settings) as cloud:
+        protected = await cloud.create(name=NAMES[2], visibility="public", protected=True)
+        plain = await cloud.create(name=NAMES[0], visibility="public")
+        theirs = await cloud.create(
+            name=NAMES[1], visibility="public", owner=cloud.projects["alpha"]
+        )
+    settings = settings.replace(guest_dir=str(guest(tmp_path)))
+    async with running_cloud(settings, restart=True) as cloud:
+        state = cloud.images.state
+        assert protected["id"] in state.images
+        assert plain["id"] not in state.images
+        assert theirs["id"] in state.images
+        active = [i.attributes.name or "" for i in state.images.values() if i.status == "active"]
+        assert sorted(active) == sorted(NAMES)
 
 
 async def test_without_the_guest_the_cloud_starts_without_a_default_image(tmp_path: Path) -> None:

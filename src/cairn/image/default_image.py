@@ -11,7 +11,10 @@ They become three public images owned by the admin project:
 
 Idempotent: when an active ``cairn-guest`` image exists, nothing happens. An
 earlier start cut off half-way leaves images of these names that are not all
-active; they are deleted and the three made again.
+active: the three are made again, and the leftovers that are the cloud's own
+(the admin project's) and not active are deleted. Active ones may be in use (a
+kernel of a server) and other projects' are theirs: they stay, as does a
+protected leftover (logged).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from cairn.events import Metadata
 from cairn.events.image import ImageAttributes
 from cairn.image import decide, qcow2
+from cairn.image.errors import Forbidden
 from cairn.image.service import Images
 from cairn.logs import get_logger
 from cairn.projections.identity import IdentityState
@@ -67,7 +71,12 @@ async def ensure_default_image(images: Images, identity: IdentityState, guest_di
     owner = next((p.id for p in identity.projects.values() if p.name == ADMIN_PROJECT), None)
     meta = Metadata(request_id=f"cairn-up-default-image-{uuid.uuid4().hex[:8]}", project_id=owner)
     for leftover in ours:
-        await images.delete(leftover.id, meta)
+        if leftover.owner != owner or owner is None or leftover.status == "active":
+            continue
+        try:
+            await images.delete(leftover.id, meta)
+        except Forbidden as exc:  # protected: not worth refusing to start for
+            log.warning("default image leftover kept", image_id=leftover.id, reason=str(exc))
     kernel_id = await _upload(images, owner, meta, NAMES[0], "aki", "aki", {}, _file_chunks(kernel))
     ramdisk_id = await _upload(
         images, owner, meta, NAMES[1], "ari", "ari", {}, _file_chunks(ramdisk)
