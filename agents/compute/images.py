@@ -149,6 +149,29 @@ def _fsync_and_rename(temp: Path, final: Path) -> None:
     with temp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(temp, final)
+    _fsync_directory(final.parent)  # the rename itself survives a crash
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """``text`` as ``path``, whole or not at all: a temporary file, fsynced, renamed."""
+    temp = path.with_name(f".{path.name}.part")
+    try:
+        with temp.open("w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_and_rename(temp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
 
 
 class ImageCache:
@@ -191,7 +214,7 @@ class ImageCache:
                 else:
                     await self.source.download(image_id, temp)
                 await asyncio.to_thread(_verify, temp, info)
-                await asyncio.to_thread(meta.write_text, info.to_json())
+                await asyncio.to_thread(_write_durably, meta, info.to_json())
                 await asyncio.to_thread(_fsync_and_rename, temp, path)
             finally:
                 with contextlib.suppress(FileNotFoundError):
@@ -203,4 +226,8 @@ class ImageCache:
 def _read_cached(path: Path, meta: Path) -> CachedImage | None:
     if not path.exists() or not meta.exists():
         return None
-    return CachedImage(ImageInfo.from_json(meta.read_text()), path)
+    try:
+        info = ImageInfo.from_json(meta.read_text())
+    except (ValueError, TypeError):  # torn by a crash (written in place before): fetch again
+        return None
+    return CachedImage(info, path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,3 +308,31 @@ async def test_an_image_of_properties_only_needs_no_download(tmp_path: Path) -> 
     cached = await ImageCache(tmp_path / "cache", source).fetch(IMAGE)
 
     assert cached.path.read_bytes() == b""
+
+
+async def test_the_cache_writes_its_description_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = LocalImageSource({})
+    (tmp_path / "data").write_bytes(DATA)
+    source.add(tmp_path / "data", ImageInfo(id=IMAGE, size=len(DATA)))
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    # what a crash while writing the description in place left: data, half a JSON
+    (cache_dir / IMAGE).write_bytes(DATA)
+    (cache_dir / f"{IMAGE}.json").write_text('{"id": "' + IMAGE[:8])
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        renamed.append(Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+    cached = await ImageCache(cache_dir, source).fetch(IMAGE)
+
+    assert cached.info.size == len(DATA)
+    # the description, then the data, each renamed into place from a temporary file
+    assert renamed == [f"{IMAGE}.json", IMAGE]
+    assert sorted(p.name for p in cache_dir.iterdir()) == [IMAGE, f"{IMAGE}.json"]
