@@ -250,3 +250,42 @@ async def test_no_token_is_a_401_and_a_bad_one_too(cloud: ComputeCloud) -> None:
     # Version documents need no token.
     response = await cloud.client.get("/compute/")
     assert response.status == 200
+
+
+async def test_odd_numbers_and_dates_are_400s_not_500s(cloud: ComputeCloud) -> None:
+    """``"²"`` passes ``str.isdigit`` and ``"--5"`` passes ``lstrip("-")``; ``int``
+    refuses both. A time late on 9999-12-31 west of UTC is in year 10000."""
+    await cloud.register_host("h1")
+    for bad in ("²", "--5"):
+        for path in (f"/servers?limit={bad}", f"/flavors?minRam={bad}",
+                     f"/flavors/detail?minDisk={bad}"):  # fmt: skip
+            status, body = await cloud.call("GET", path)
+            assert status == 400, (path, body)
+        for field in ("min_count", "max_count"):
+            status, body = await cloud.boot(**{field: bad})
+            assert status == 400, (field, body)
+        status, body = await cloud.call(
+            "PUT", "/os-quota-sets/p", json={"quota_set": {"instances": bad}}
+        )
+        assert status == 400, body
+        status, body = await cloud.call("POST", "/flavors", json={"flavor": {
+            "name": f"f{bad}", "ram": bad, "vcpus": 1, "disk": 1}})  # fmt: skip
+        assert status == 400, body
+    for since in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
+        status, body = await cloud.call("GET", f"/servers?changes-since={since}")
+        assert status == 400, body
+        assert "changes-since" in body["badRequest"]["message"]
+    status, body = await cloud.boot()
+    assert status == 202, body
+    server_id = body["server"]["id"]
+    for bad in ("²", "--5"):
+        status, body = await cloud.call(
+            "POST", f"/servers/{server_id}/action", json={"os-getConsoleOutput": {"length": bad}}
+        )
+        assert status == 400, body
+    # a flavor whose id is a digit int() refuses still lists (ids sort as text)
+    status, body = await cloud.call("POST", "/flavors", json={"flavor": {
+        "name": "sup", "ram": 64, "vcpus": 1, "disk": 1, "id": "²"}})  # fmt: skip
+    if status == 200:
+        status, body = await cloud.call("GET", "/flavors")
+        assert status == 200, body

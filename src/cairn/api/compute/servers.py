@@ -89,13 +89,14 @@ def _changes_since(request: web.Request, key: str) -> str | None:
         return None
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+        # in UTC, a time near either end of the calendar falls off it
+        return now_iso(parsed.timestamp())
+    except (ValueError, OverflowError, OSError):
         raise HTTPFault.bad_request(
             f"Invalid input for query parameters {key}. Value: {raw}. '{raw}' is not a 'date-time'"
         ) from None
-    if parsed.tzinfo is None:
-        return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return now_iso(parsed.timestamp())
 
 
 def _filtered(request: web.Request, who: Authenticated) -> list[Server]:
