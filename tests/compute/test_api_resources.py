@@ -76,6 +76,11 @@ async def test_keypairs_import_generate_and_isolation(cloud: ComputeCloud) -> No
         "POST", "/os-keypairs", alice, {"keypair": {"name": "bad", "public_key": "ssh-rsa nope"}}
     )
     assert status == 400
+    for unknown in ("ssh-foo AAAAB3NzaC1yc2E=", "ssh-foo " + PUBLIC_KEY.split()[1]):
+        status, answer = await cloud.call(
+            "POST", "/os-keypairs", alice, {"keypair": {"name": "bad", "public_key": unknown}}
+        )
+        assert status == 400, answer
     status, answer = await cloud.call(
         "POST", "/os-keypairs", alice, {"keypair": {"name": "g2"}}, version="2.92"
     )
