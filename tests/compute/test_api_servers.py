@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from tests.compute.conftest import IMAGE_ID, ComputeCloud
 
 from cairn.events import compute as ev
@@ -289,3 +291,22 @@ async def test_odd_numbers_and_dates_are_400s_not_500s(cloud: ComputeCloud) -> N
     if status == 200:
         status, body = await cloud.call("GET", "/flavors")
         assert status == 200, body
+
+
+async def test_a_name_pattern_that_could_backtrack_for_ages_is_a_substring(
+    cloud: ComputeCloud,
+) -> None:
+    """Python's ``re`` has no time limit and the listing runs on the event loop."""
+    await cloud.register_host("h1")
+    for name in ("alpha", "beta", "gamma", "alpine"):
+        await cloud.boot(name=name)
+    # A pattern that could backtrack for ages matches as a plain substring;
+    # one longer than a name may be is refused.
+    await cloud.boot(name="a" * 20 + "!")
+    for pattern in ("(a|aa)*$", "(a+)+!"):
+        _, body = await cloud.call("GET", "/servers?name=" + quote(pattern))
+        assert body["servers"] == [], pattern
+    _, body = await cloud.call("GET", "/servers?name=" + quote("^(alp|bet)"))
+    assert {s["name"] for s in body["servers"]} == {"alpha", "alpine", "beta"}
+    status, _ = await cloud.call("GET", "/servers?name=" + "a" * 256)
+    assert status == 400
