@@ -76,6 +76,11 @@ async def test_keypairs_import_generate_and_isolation(cloud: ComputeCloud) -> No
         "POST", "/os-keypairs", alice, {"keypair": {"name": "bad", "public_key": "ssh-rsa nope"}}
     )
     assert status == 400
+    for unknown in ("ssh-foo AAAAB3NzaC1yc2E=", "ssh-foo " + PUBLIC_KEY.split()[1]):
+        status, answer = await cloud.call(
+            "POST", "/os-keypairs", alice, {"keypair": {"name": "bad", "public_key": unknown}}
+        )
+        assert status == 400, answer
     status, answer = await cloud.call(
         "POST", "/os-keypairs", alice, {"keypair": {"name": "g2"}}, version="2.92"
     )
@@ -264,3 +269,45 @@ async def test_metadata_and_group_member_quotas(cloud: ComputeCloud) -> None:
         "server": {"name": "b", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none"},
         "os:scheduler_hints": hints}, version="2.64")  # fmt: skip
     assert status == 403
+
+
+async def test_a_huge_max_count_is_cut_to_the_quota_before_ids_are_made(
+    cloud: ComputeCloud,
+) -> None:
+    await cloud.register_host("h1")
+    member = await cloud.member()
+    project = member.project_id
+    await cloud.call("PUT", f"/os-quota-sets/{project}", json={"quota_set": {"instances": 2}})
+    status, _ = await cloud.boot(member, min_count=1, max_count=10**9)
+    assert status == 202
+    assert cloud.compute.state.usage[project].instances == 2
+    status, answer = await cloud.boot(member, min_count=10**9, max_count=10**9)
+    assert status == 403
+    assert "Quota exceeded for instances" in answer["forbidden"]["message"]
+    # unlimited: a fixed bound on the count still applies
+    await cloud.call("PUT", f"/os-quota-sets/{project}", json={"quota_set": {"instances": -1}})
+    status, answer = await cloud.boot(member, min_count=10**9, max_count=10**9)
+    assert status == 400, answer
+
+
+async def test_group_members_quota_counts_every_admitted_server(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    member = await cloud.member()
+    project = member.project_id
+    await cloud.call(
+        "PUT", f"/os-quota-sets/{project}", json={"quota_set": {"server_group_members": 2}}
+    )
+    _, group = await cloud.call(
+        "POST", "/os-server-groups", member,
+        {"server_group": {"name": "g", "policy": "soft-affinity"}}, version="2.64",
+    )  # fmt: skip
+    hints = {"group": group["server_group"]["id"]}
+    status, answer = await cloud.call("POST", "/servers", member, {
+        "server": {"name": "a", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none",
+                   "min_count": 1, "max_count": 3},
+        "os:scheduler_hints": hints}, version="2.64")  # fmt: skip
+    assert status == 403, answer
+    assert "too many servers in group" in answer["forbidden"]["message"]
+    assert cloud.compute.state.usage.get(project) is None or (
+        cloud.compute.state.usage[project].instances == 0
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from tests.compute.conftest import IMAGE_ID, ComputeCloud
 
 from cairn.events import compute as ev
@@ -250,3 +252,61 @@ async def test_no_token_is_a_401_and_a_bad_one_too(cloud: ComputeCloud) -> None:
     # Version documents need no token.
     response = await cloud.client.get("/compute/")
     assert response.status == 200
+
+
+async def test_odd_numbers_and_dates_are_400s_not_500s(cloud: ComputeCloud) -> None:
+    """``"²"`` passes ``str.isdigit`` and ``"--5"`` passes ``lstrip("-")``; ``int``
+    refuses both. A time late on 9999-12-31 west of UTC is in year 10000."""
+    await cloud.register_host("h1")
+    for bad in ("²", "--5"):
+        for path in (f"/servers?limit={bad}", f"/flavors?minRam={bad}",
+                     f"/flavors/detail?minDisk={bad}"):  # fmt: skip
+            status, body = await cloud.call("GET", path)
+            assert status == 400, (path, body)
+        for field in ("min_count", "max_count"):
+            status, body = await cloud.boot(**{field: bad})
+            assert status == 400, (field, body)
+        status, body = await cloud.call(
+            "PUT", "/os-quota-sets/p", json={"quota_set": {"instances": bad}}
+        )
+        assert status == 400, body
+        status, body = await cloud.call("POST", "/flavors", json={"flavor": {
+            "name": f"f{bad}", "ram": bad, "vcpus": 1, "disk": 1}})  # fmt: skip
+        assert status == 400, body
+    for since in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
+        status, body = await cloud.call("GET", f"/servers?changes-since={since}")
+        assert status == 400, body
+        assert "changes-since" in body["badRequest"]["message"]
+    status, body = await cloud.boot()
+    assert status == 202, body
+    server_id = body["server"]["id"]
+    for bad in ("²", "--5"):
+        status, body = await cloud.call(
+            "POST", f"/servers/{server_id}/action", json={"os-getConsoleOutput": {"length": bad}}
+        )
+        assert status == 400, body
+    # a flavor whose id is a digit int() refuses still lists (ids sort as text)
+    status, body = await cloud.call("POST", "/flavors", json={"flavor": {
+        "name": "sup", "ram": 64, "vcpus": 1, "disk": 1, "id": "²"}})  # fmt: skip
+    if status == 200:
+        status, body = await cloud.call("GET", "/flavors")
+        assert status == 200, body
+
+
+async def test_a_name_pattern_that_could_backtrack_for_ages_is_a_substring(
+    cloud: ComputeCloud,
+) -> None:
+    """Python's ``re`` has no time limit and the listing runs on the event loop."""
+    await cloud.register_host("h1")
+    for name in ("alpha", "beta", "gamma", "alpine"):
+        await cloud.boot(name=name)
+    # A pattern that could backtrack for ages matches as a plain substring;
+    # one longer than a name may be is refused.
+    await cloud.boot(name="a" * 20 + "!")
+    for pattern in ("(a|aa)*$", "(a+)+!"):
+        _, body = await cloud.call("GET", "/servers?name=" + quote(pattern))
+        assert body["servers"] == [], pattern
+    _, body = await cloud.call("GET", "/servers?name=" + quote("^(alp|bet)"))
+    assert {s["name"] for s in body["servers"]} == {"alpha", "alpine", "beta"}
+    status, _ = await cloud.call("GET", "/servers?name=" + "a" * 256)
+    assert status == 400

@@ -174,3 +174,33 @@ async def test_two_processes_placing_boots_never_overbook(tmp_path: Path) -> Non
         await first.stop()
         await second.stop()
         await store.close()
+
+
+async def test_stop_ends_the_boots_being_decided(tmp_path: Path) -> None:
+    """Compute.stop() cancels the per-project boot tasks before its read model
+    stops: none is left running, and their callers are not left waiting."""
+    store = await open_store(f"sqlite:///{tmp_path / 'cairn.sqlite'}")
+    config = ComputeConfig(public_url="http://127.0.0.1:1", run_scheduler=False)
+    compute = Compute(store, MemoryImages([IMAGE]), config)
+    await compute.start()
+    flavor = compute.state.flavors["42"].snapshot()
+    try:
+
+        def request(i: int) -> BootRequest:
+            return BootRequest(
+                server_ids=[f"00000000-0000-4000-8000-{i:012d}"], project_id=f"p{i}",
+                user_id="u1", name=f"vm-{i}", flavor=flavor, image=IMAGE, created_at="",
+                reservation_id=f"r-{i}",
+            )  # fmt: skip
+
+        meta = Metadata(user_id="u1", project_id="p")
+        boots = [asyncio.create_task(compute.boot(meta, request(i))) for i in range(5)]
+        await asyncio.sleep(0)  # each boot has queued its request and started its drain
+        draining = [t for t in asyncio.all_tasks() if t.get_name().startswith("compute-boots-")]
+        assert draining
+        await compute.stop()
+        assert all(task.done() for task in draining)
+        async with asyncio.timeout(5):
+            await asyncio.gather(*boots, return_exceptions=True)
+    finally:
+        await store.close()

@@ -95,6 +95,21 @@ def test_same_host_different_host_and_group_policies() -> None:
     assert len({hosts[s] for s in together}) == 1
 
 
+def test_anti_affinity_max_server_per_host_is_enforced() -> None:
+    log = Log()
+    for name in ("a", "b"):
+        log.host(name, memory_mb=4096)
+    log.add("servergroup-g", ev.ServerGroupCreated(
+        group_id="g", project_id="p", user_id="u", name="g", policy="anti-affinity",
+        rules={"max_server_per_host": 2}))  # fmt: skip
+    four = [log.boot(scheduler_hints={"group": ["g"]}) for _ in range(4)]
+    hosts = log.apply_plan()
+    assert sorted(hosts[s] for s in four) == ["a", "a", "b", "b"]
+    fifth = log.boot(scheduler_hints={"group": ["g"]})
+    assert log.apply_plan() == {}
+    assert log.state.servers[fifth].vm_state == "error"
+
+
 def test_a_failed_spawn_is_retried_elsewhere_up_to_the_limit() -> None:
     log = Log()
     for name in ("a", "b", "c"):

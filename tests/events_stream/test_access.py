@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cairn.events import Metadata, registry
+from cairn.events import DomainEvent, Metadata, registry
 from cairn.store import StreamWrite
 from cairn.stream.redact import REDACTED
 from tests.events_stream.conftest import GadgetMade, GadgetSecretSet, StreamCloud, StreamReader
@@ -129,3 +129,65 @@ async def test_no_secret_is_ever_delivered(cloud: StreamCloud, transport: str) -
     assert by_type["GadgetSecretSet"] == {
         "gadget_id": "g", "admin_pass": REDACTED, "nested": {"db_password": REDACTED},
     }  # fmt: skip
+
+
+@registry.event
+class PictureMade(DomainEvent, frozen=True):
+    """An image-like event: Glance names the image's project ``owner``."""
+
+    gadget_id: str
+    owner: str | None = None
+
+
+async def test_an_admins_act_on_another_projects_resource_goes_to_that_project_only(
+    cloud: StreamCloud,
+) -> None:
+    """An admin scoped to blue changes red's gadget and creates an image owned
+    by red: red's members see both (stream and history), blue's see neither."""
+    ids = await setup_two_projects(cloud)
+    red, blue = ids["red"]["project"], ids["blue"]["project"]
+    blue_token = await cloud.token("blue-user", "blue-pw-1", "blue")
+    admin_in_blue = Metadata(user_id="admin", project_id=blue)
+    made = registry.new(GadgetMade(gadget_id="red-g", project_id=red), admin_in_blue)
+    await cloud.store.append(StreamWrite("gadget-red-g", [made]))
+    image = registry.new(PictureMade(gadget_id="red-image", owner=red), admin_in_blue)
+    await cloud.store.append(StreamWrite("image-red-image", [image]))
+    # an end mark each reader receives, so that it knows it has seen all
+    end = registry.new(GadgetMade(gadget_id="end", project_id=red), Metadata(project_id=blue))
+    end_blue = registry.new(GadgetMade(gadget_id="end", project_id=blue), Metadata(project_id=red))
+    await cloud.store.append(StreamWrite("gadget-end", [end]))
+    result = await cloud.store.append(StreamWrite("gadget-end-blue", [end_blue]))
+
+    red_got = await everything(StreamReader(cloud, "ws", token=ids["token"], **{"from": 0}),
+                               result.position - 1)  # fmt: skip
+    assert [e["data"]["gadget_id"] for e in red_got[-3:]] == ["red-g", "red-image", "end"]
+    assert all(e["project_ids"] == [red] for e in red_got[-3:])
+    blue_got = await everything(StreamReader(cloud, "ws", token=blue_token, **{"from": 0}),
+                                result.position - 1)  # fmt: skip
+    mine = [e for e in blue_got if e["type"] in ("GadgetMade", "PictureMade")]
+    assert [(e["data"]["gadget_id"], e["project_ids"]) for e in mine] == [("end", [blue])]
+    for path in ("/resources/gadget/red-g/history", "/resources/image/red-image/history"):
+        headers = {"X-Auth-Token": ids["token"]}
+        response = await cloud.client.get("/events/v1" + path, headers=headers)
+        assert response.status == 200
+        assert len((await response.json())["events"]) == 1
+        response = await cloud.client.get("/events/v1" + path, headers={"X-Auth-Token": blue_token})
+        assert response.status == 404
+
+
+async def test_a_history_shows_a_reader_only_its_projects_events(cloud: StreamCloud) -> None:
+    """A stream whose later event names another project: red's reader of the
+    history does not get blue's event."""
+    ids = await setup_two_projects(cloud)
+    red, blue = ids["red"]["project"], ids["blue"]["project"]
+    events = [
+        registry.new(GadgetMade(gadget_id="g", project_id=red), Metadata(project_id=red)),
+        registry.new(GadgetMade(gadget_id="g", project_id=blue, size=7), Metadata(project_id=blue)),
+        registry.new(GadgetMade(gadget_id="g", size=8), Metadata(project_id=blue)),
+    ]
+    await cloud.store.append(StreamWrite("gadget-g", events))
+    response = await cloud.client.get(
+        "/events/v1/resources/gadget/g/history", headers={"X-Auth-Token": ids["token"]}
+    )
+    assert response.status == 200
+    assert [e["data"]["size"] for e in (await response.json())["events"]] == [0, 8]

@@ -76,7 +76,7 @@ async def test_another_projects_resource_is_not_found(cloud: StreamCloud) -> Non
 @pytest.mark.parametrize(
     "path",
     ["/resources/bad-kind/x/history", "/resources/gadget/x/history?limit=0",
-     "/resources/gadget/x/history?marker=-1"],
+     "/resources/gadget/x/history?marker=-1", "/resources/gadget/x/history?limit=²"],
 )  # fmt: skip
 async def test_bad_requests_are_400(cloud: StreamCloud, path: str) -> None:
     response = await cloud.client.get(

@@ -28,6 +28,13 @@ def test_known_secret_fields_are_withheld_and_nulls_stay() -> None:
     }
 
 
+def test_a_servers_user_data_is_withheld() -> None:
+    """Nova shows user_data to admins only (extended attributes policy)."""
+    data = {"server_id": "s1", "project_id": "p", "user_data": "I2Nsb3VkLWNvbmZpZw=="}
+    assert withheld("ServerCreateRequested", data) == {**data, "user_data": REDACTED}
+    assert withheld("ServerCreateRequested", {**data, "user_data": None})["user_data"] is None
+
+
 @pytest.mark.parametrize(
     "key",
     ["password", "adminPass", "admin_pass", "db_password", "secret", "secret_hash",

@@ -157,8 +157,9 @@ async def test_several_writers_random_disconnects_every_event_exactly_once(
 
 @pytest.mark.parametrize(
     ("query", "status"),
-    [({"from": "yesterday"}, 400), ({"project": "x" * 300}, 400), ({"type": "a" * 300}, 400)],
-)
+    [({"from": "yesterday"}, 400), ({"project": "x" * 300}, 400), ({"type": "a" * 300}, 400),
+     ({"from": "²"}, 400), ({"from": "999999999"}, 400)],
+)  # fmt: skip
 async def test_bad_queries_are_400(cloud: StreamCloud, query: dict[str, str], status: int) -> None:
     response = await cloud.client.get(
         "/events/v1/stream", params=query, headers={"X-Auth-Token": cloud.admin_token}
@@ -200,3 +201,16 @@ async def test_head_answers_without_streaming(cloud: StreamCloud) -> None:
     # the connection is still good for another request
     response = await cloud.client.get("/events/v1/", headers={"X-Auth-Token": cloud.admin_token})
     assert response.status == 200
+
+
+async def test_given_from_and_last_event_id_the_newer_wins(cloud: StreamCloud) -> None:
+    first, second, third = await cloud.gadgets(3, writer="both")
+    for query_from, header in ((first, second), (second, first)):
+        reader = StreamReader(cloud, "sse", category="gadget", **{"from": query_from})
+        got = await take(reader, 1, headers={"Last-Event-ID": str(header)})
+        assert got[0]["position"] == third
+    response = await cloud.client.get(
+        "/events/v1/stream",
+        headers={"X-Auth-Token": cloud.admin_token, "Last-Event-ID": str(third + 1000)},
+    )
+    assert response.status == 400

@@ -22,7 +22,7 @@ def parse_point(text: str) -> int | datetime:
     """``1234`` is a position; ``2026-11-21T14:03``, ``2026-11-21 14:03:05+01:00``
     or ``...Z`` is a time (without an offset: this machine's local time)."""
     text = text.strip()
-    if text.isdigit():
+    if text.isdecimal() and text.isascii():
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))

@@ -111,6 +111,11 @@ def _hosts_of(ctx: Context, server_ids: Sequence[str], planned: dict[str, str]) 
     return hosts
 
 
+def _count_on(ctx: Context, server_ids: Sequence[str], planned: dict[str, str], host: str) -> int:
+    """How many of ``server_ids`` are (or are planned to be) on ``host``."""
+    return sum(1 for server_id in server_ids if _hosts_of(ctx, [server_id], planned) == {host})
+
+
 def make_affinity_filters(
     planned: dict[str, str], planned_groups: dict[str, list[str]] | None = None
 ) -> list[Filter]:
@@ -133,12 +138,16 @@ def make_affinity_filters(
             found = ctx.state.server_groups.get(group_id)
             if found is None or found.policy.startswith("soft-"):
                 continue
-            others = [m for m in (*found.members, *in_pass.get(group_id, ())) if m != server.id]
+            members = dict.fromkeys((*found.members, *in_pass.get(group_id, ())))
+            others = [m for m in members if m != server.id]
             hosts = _hosts_of(ctx, others, planned)
             if found.policy == "affinity" and hosts and c.host.host not in hosts:
                 return False
             if found.policy == "anti-affinity" and c.host.host in hosts:
-                return False
+                # Nova's rule (2.64): up to max_server_per_host members a host
+                most = found.rules.get("max_server_per_host", 1)
+                if most <= 1 or _count_on(ctx, others, planned, c.host.host) >= most:
+                    return False
         return True
 
     return [same_host, different_host, group]

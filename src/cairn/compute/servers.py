@@ -156,15 +156,12 @@ def _admit(state: ComputeState, req: BootRequest, pending: Usage | None) -> list
             f"{limits['metadata_items']}",
             ("metadata_items",),
         )
+    groups = []
     for group_id in req.scheduler_hints.get("group", []):
         group = state.server_groups.get(group_id)
         if group is None or group.project_id != req.project_id:
             raise Invalid(f"Invalid server group {group_id}")
-        members = limits["server_group_members"]
-        if members != quota.UNLIMITED and len(group.members) + req.min_count > members:
-            raise QuotaExceeded(
-                "Quota exceeded, too many servers in group", ("server_group_members",)
-            )
+        groups.append(group)
     room = quota.headroom(state, req.project_id, flavor.vcpus, flavor.ram_mb, pending)
     count = min(len(req.server_ids), room)
     if count < req.min_count:
@@ -172,6 +169,10 @@ def _admit(state: ComputeState, req: BootRequest, pending: Usage | None) -> list
             state, req.project_id, req.min_count, flavor.vcpus, flavor.ram_mb, pending
         )
         raise QuotaExceeded("Quota exceeded for instances", ("instances",))  # pragma: no cover
+    members = limits["server_group_members"]
+    # The servers admitted join the group, not only min_count of them.
+    if members != quota.UNLIMITED and any(len(g.members) + count > members for g in groups):
+        raise QuotaExceeded("Quota exceeded, too many servers in group", ("server_group_members",))
     return req.server_ids[:count]
 
 

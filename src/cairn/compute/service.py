@@ -86,6 +86,14 @@ class Compute:
         for task in self._tasks:
             await _cancel(task)
         self._tasks = []
+        # Boots still being decided: they must not append past the read
+        # model's stop; their callers are answered with a cancellation.
+        for task in list(self._draining):
+            await _cancel(task)
+        for waiting in self._waiting.values():
+            for item in waiting:
+                item.done.cancel()
+        self._waiting.clear()
         await self.runner.stop()
         log.info("compute stopped")
 
@@ -122,6 +130,10 @@ class Compute:
 
                 try:
                     await self.execute(decide)
+                except asyncio.CancelledError:
+                    for item in batch:
+                        item.done.cancel()
+                    raise
                 except Exception as exc:
                     for item in batch:
                         if not item.done.done():

@@ -39,14 +39,15 @@ class _Document(msgspec.Struct):
 
 
 class _ProjectField(msgspec.Struct):
-    """The one field read from a payload or metadata to place the event."""
+    """The fields read from a payload or metadata to place the event."""
 
     project_id: str | None = None
+    owner: str | None = None  # an image's project (Glance names it ``owner``)
 
 
 _encoder = msgspec.json.Encoder()
 _project_decoder = msgspec.json.Decoder(_ProjectField)
-_PROJECT_KEY = b'"project_id"'
+_PROJECT_KEYS = (b'"project_id"', b'"owner"')
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -60,32 +61,41 @@ class Item(msgspec.Struct, frozen=True):
     json: bytes
 
 
-def _project_of(raw: bytes) -> str | None:
-    if _PROJECT_KEY not in raw:
+def _project_of(raw: bytes, *, owner: bool = False) -> str | None:
+    if not any(key in raw for key in _PROJECT_KEYS):
         return None
     try:
-        return _project_decoder.decode(raw).project_id
+        fields = _project_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
+    if fields.project_id is None and owner:
+        return fields.owner
+    return fields.project_id
+
+
+def payload_project(event: RecordedEvent) -> str | None:
+    """The project of the resource an event is about, as its payload names it:
+    ``project_id``, or an image's ``owner``; ``None`` when it names none."""
+    return _project_of(event.data, owner=event.stream.startswith("image-"))
 
 
 def event_projects(event: RecordedEvent) -> tuple[str, ...]:
-    """The projects an event belongs to: its metadata's ``project_id`` (the
-    project of the caller who caused it) and its payload's top-level
-    ``project_id`` (the project of the resource it is about), when present.
+    """The projects an event belongs to: the project of the resource it is
+    about (its payload's ``project_id``, an image's ``owner``) or, only when
+    the payload names none, its metadata's ``project_id`` (the project of the
+    caller who caused it).
 
-    A pure function of the stored event, so that a subscriber resuming from
-    the log sees exactly what it would have seen live. Services that want
-    their events visible to a project's members put ``project_id`` in the
-    payload (or act with metadata naming the project).
+    The caller's project comes second on purpose: an admin acting on another
+    project's server must not make that server's events visible to every
+    member of the admin's project. A pure function of the stored event, so
+    that a subscriber resuming from the log sees exactly what it would have
+    seen live.
     """
-    first = _project_of(event.raw_metadata)
-    second = _project_of(event.data)
-    if first is None:
-        return (second,) if second is not None else ()
-    if second is None or second == first:
-        return (first,)
-    return (first, second)
+    resource = payload_project(event)
+    if resource is not None:
+        return (resource,)
+    caller = _project_of(event.raw_metadata)
+    return (caller,) if caller is not None else ()
 
 
 def make_item(event: RecordedEvent) -> Item:

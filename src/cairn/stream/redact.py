@@ -35,6 +35,9 @@ SECRET_FIELDS: Final[dict[str, frozenset[str]]] = {
     "ApplicationCredentialCreated": frozenset({"secret_hash"}),
     "CredentialCreated": frozenset({"sealed_blob"}),
     "CredentialUpdated": frozenset({"sealed_blob"}),
+    # Nova shows user_data only under the admin-only extended attributes
+    # policy; a project reader of the stream must not get it either.
+    "ServerCreateRequested": frozenset({"user_data"}),
 }
 
 #: A key whose name says "secret", whatever the event type: passwords

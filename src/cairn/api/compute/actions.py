@@ -17,7 +17,7 @@ from aiohttp import web
 
 from cairn.api.body import read_json
 from cairn.api.compute.auth import authorize, is_admin, metadata
-from cairn.api.compute.common import compute, invalid, json, v
+from cairn.api.compute.common import compute, invalid, json, v, whole
 from cairn.api.compute.servers import find_server, force_delete
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
@@ -108,9 +108,7 @@ async def _console(
     )
     length: int | None = None
     if isinstance(args, dict) and args.get("length") is not None:
-        raw = args["length"]
-        if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-            raw = int(raw)
+        raw = whole(args["length"])
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < -1:
             raise invalid("length", args["length"], "It must be an integer >= -1")
         length = None if raw == -1 else raw

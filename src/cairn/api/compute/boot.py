@@ -19,16 +19,20 @@ from cairn.api.compute.auth import allowed, is_admin
 from cairn.api.compute.common import compute, integer, invalid, string, v
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
-from cairn.compute import flavors
+from cairn.compute import flavors, quota
 from cairn.compute.errors import NotFound
 from cairn.compute.servers import BootRequest
 from cairn.events.compute import FlavorSnapshot, ImageSnapshot
 from cairn.identity.service import Authenticated
+from cairn.projections.compute import ComputeState
 
 UUID = re.compile(
     r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 )
 MAX_USER_DATA = 65535
+#: The most servers one request may ask for when the project's instances
+#: quota is unlimited (ids are made for each before the quota is applied).
+MAX_COUNT = 1000
 KNOWN_KEYS = frozenset({
     "name", "imageRef", "flavorRef", "networks", "key_name", "user_data", "metadata",
     "availability_zone", "min_count", "max_count", "return_reservation_id", "description",
@@ -187,6 +191,7 @@ async def boot_request(
     if min_count > max_count:
         raise HTTPFault.bad_request("min_count must be <= max_count")
     state = compute(request).state
+    max_count = _bounded_count(state, project_id, min_count, max_count, flavor)
     key_name = string(data, "key_name", nullable=True)
     public_key = None
     if key_name is not None:
@@ -212,6 +217,23 @@ async def boot_request(
         scheduler_hints=hints, requested_host=host,
     )  # fmt: skip
     return request_body, return_reservation
+
+
+def _bounded_count(
+    state: ComputeState, project_id: str, min_count: int, max_count: int, flavor: FlavorSnapshot
+) -> int:
+    """``max_count`` cut to what could ever be admitted, before any server id
+    is made for it (``max_count`` 10**9 must not cost memory): no more than
+    the project's instances quota, or :data:`MAX_COUNT` when it has none. As
+    in Nova, a ``max_count`` above the quota is reduced while ``min_count``
+    fits; a ``min_count`` that cannot fit is refused here as the quota would."""
+    limit = quota.limits(state, project_id)["instances"]
+    bound = MAX_COUNT if limit == quota.UNLIMITED else min(limit, MAX_COUNT)
+    if min_count > bound:
+        if limit != quota.UNLIMITED and min_count > limit:
+            quota.check_servers(state, project_id, min_count, flavor.vcpus, flavor.ram_mb)
+        raise HTTPFault.bad_request(f"min_count may be at most {MAX_COUNT}")
+    return min(max_count, bound)
 
 
 async def _image(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -76,10 +77,20 @@ def string(
     return value
 
 
+_WHOLE = re.compile(r"-?[0-9]+")
+
+
+def whole(value: Any) -> Any:
+    """A string of ASCII digits (an optional ``-``, spaces around) as its int;
+    any other value as it is. ``str.isdigit`` is not enough: ``"²"`` is a
+    digit that ``int`` refuses (a 500 instead of a 400)."""
+    if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        return int(value)
+    return value
+
+
 def integer(data: dict[str, Any], key: str, default: int, *, minimum: int = 0) -> int:
-    value = data.get(key, default)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
+    value = whole(data.get(key, default))
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise invalid(key, value, f"It must be an integer greater than or equal to {minimum}")
     return value
@@ -104,9 +115,10 @@ def page(
     limit_text = request.query.get("limit")
     limit = MAX_LIMIT
     if limit_text is not None:
-        if not limit_text.strip().isdigit():
+        parsed = whole(limit_text)
+        if not isinstance(parsed, int) or parsed < 0:
             raise HTTPFault.bad_request("limit param must be an integer")
-        limit = min(int(limit_text), MAX_LIMIT)
+        limit = min(parsed, MAX_LIMIT)
     marker = request.query.get("marker")
     start = 0
     if marker is not None:

@@ -19,6 +19,7 @@ from cairn.api.compute.common import (
     page,
     string,
     v,
+    whole,
 )
 from cairn.api.compute.views import flavor_view
 from cairn.api.faults import HTTPFault
@@ -38,7 +39,8 @@ def _visible(request: web.Request, flavor_id: str) -> Flavor:
 
 def _sort_key(flavor: Flavor) -> tuple[int, str]:
     # Nova sorts by flavorid; numeric ids in number order ("2" before "10").
-    return (0, f"{int(flavor.id):020d}") if flavor.id.isdigit() else (1, flavor.id)
+    number = whole(flavor.id)
+    return (0, f"{number:020d}") if isinstance(number, int) and number >= 0 else (1, flavor.id)
 
 
 async def _listing(request: web.Request, detail: bool) -> web.Response:
@@ -46,11 +48,14 @@ async def _listing(request: web.Request, detail: bool) -> web.Response:
     admin = is_admin(who)
     query = request.query
     public = query.get("is_public", "true").lower()
-    min_ram = int(query["minRam"]) if query.get("minRam", "").isdigit() else 0
-    min_disk = int(query["minDisk"]) if query.get("minDisk", "").isdigit() else 0
-    for key in ("minRam", "minDisk"):
-        if key in query and not query[key].isdigit():
-            raise HTTPFault.bad_request(f"Invalid {key} filter [{query[key]}]")
+    minimums = {"minRam": 0, "minDisk": 0}
+    for key in minimums:
+        if key in query:
+            value = whole(query[key])
+            if not isinstance(value, int) or value < 0:
+                raise HTTPFault.bad_request(f"Invalid {key} filter [{query[key]}]")
+            minimums[key] = value
+    min_ram, min_disk = minimums["minRam"], minimums["minDisk"]
     found = []
     for flavor in compute(request).state.flavors.values():
         if public in ("none", "all") and admin:

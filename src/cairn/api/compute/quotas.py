@@ -8,7 +8,7 @@ from aiohttp import web
 
 from cairn.api.body import read_json
 from cairn.api.compute.auth import authorize, metadata, project_of
-from cairn.api.compute.common import compute, json, v
+from cairn.api.compute.common import compute, json, v, whole
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
 from cairn.compute import quota
@@ -89,8 +89,7 @@ async def update_quota_set(request: web.Request) -> web.Response:
                 "Invalid input for field/attribute quota_set. Additional properties are "
                 f"not allowed ('{key}' was unexpected)"
             )
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
+        value = whole(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < -1:
             raise HTTPFault.bad_request(
                 f"Invalid input for field/attribute {key}. Value: {value}. "

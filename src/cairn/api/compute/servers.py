@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from cairn.api.compute.common import (
     string,
     v,
 )
+from cairn.api.compute.name_filter import name_matcher
 from cairn.api.compute.views import (
     VM_STATES_BY_STATUS,
     server_detail,
@@ -89,13 +89,14 @@ def _changes_since(request: web.Request, key: str) -> str | None:
         return None
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+        # in UTC, a time near either end of the calendar falls off it
+        return now_iso(parsed.timestamp())
+    except (ValueError, OverflowError, OSError):
         raise HTTPFault.bad_request(
             f"Invalid input for query parameters {key}. Value: {raw}. '{raw}' is not a 'date-time'"
         ) from None
-    if parsed.tzinfo is None:
-        return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return now_iso(parsed.timestamp())
 
 
 def _filtered(request: web.Request, who: Authenticated) -> list[Server]:
@@ -127,12 +128,7 @@ def _filtered(request: web.Request, who: Authenticated) -> list[Server]:
             return []
         statuses.add(wanted)
     name = query.get("name")
-    try:
-        pattern = re.compile(name) if name else None
-    except re.error:
-        raise HTTPFault.bad_request(
-            f"Invalid filter name: {name!r} is not a regular expression"
-        ) from None
+    matches = name_matcher(name) if name else None
     image, flavor = query.get("image"), query.get("flavor")
     host = query.get("host") if admin else None
     zone = query.get("availability_zone")
@@ -153,7 +149,7 @@ def _filtered(request: web.Request, who: Authenticated) -> list[Server]:
             continue
         if statuses and status(server) not in statuses:
             continue
-        if pattern and not pattern.search(server.name):
+        if matches and not matches(server.name):
             continue
         if image and server.image.image_id != image.rstrip("/").rsplit("/", 1)[-1]:
             continue

@@ -7,8 +7,10 @@ what (``type``, ``data``, secrets withheld), when (``recorded_at``,
 
 Authorization follows the stream's: an admin reads any history; a project
 reader reads the histories of its project's resources, a resource belonging
-to the projects its first event names (:func:`cairn.stream.event_projects`).
-Any other resource is a 404, as if it did not exist. Long histories are paged
+to the projects its first event names (:func:`cairn.stream.event_projects`),
+and of those only the events that belong to its projects: an event whose
+payload names another project is left out, one whose payload names none is
+the resource's. Any other resource is a 404, as if it did not exist. Long histories are paged
 with ``limit`` (default 1000) and ``marker`` (the last stream version seen),
 with a ``next`` link while more remain.
 """
@@ -16,6 +18,7 @@ with a ``next`` link while more remain.
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 
 import msgspec
 from aiohttp import web
@@ -23,7 +26,8 @@ from aiohttp import web
 from cairn.api.events.access import caller, visible_projects
 from cairn.api.faults import HTTPFault
 from cairn.api.keys import STORE
-from cairn.stream.item import event_projects, make_item
+from cairn.events import RecordedEvent
+from cairn.stream.item import event_projects, make_item, payload_project
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
@@ -53,6 +57,8 @@ async def history(request: web.Request) -> web.Response:
     events = await store.read_stream(stream, from_version=marker + 1, limit=limit + 1)
     more = len(events) > limit
     events = events[:limit]
+    if visible is not None:
+        events = [e for e in events if _belongs(e, owners, visible)]
     resource = {"kind": kind, "id": ident, "stream": stream, "project_ids": list(owners)}
     links = []
     if more and events:
@@ -66,10 +72,17 @@ async def history(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
+def _belongs(event: RecordedEvent, owners: tuple[str, ...], visible: Set[str]) -> bool:
+    """Whether a reader of ``visible`` projects may see this event of a
+    resource owned by ``owners``: its payload's project, else the resource's."""
+    project = payload_project(event)
+    return project in visible if project is not None else any(p in visible for p in owners)
+
+
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isdecimal() or not raw.isascii() or not low <= int(raw) <= high:
         raise HTTPFault.bad_request(f"Invalid {name}: a whole number from {low} to {high}.")
     return int(raw)

@@ -12,7 +12,8 @@ comma-separated):
 * ``from``: the position you have received up to (``0``: the whole log), or
   an ISO time (the events recorded after it); default: the head, only what
   comes next. A ``Last-Event-ID`` header (what ``EventSource`` sends when it
-  reconnects) takes precedence: it is the newer of the two;
+  reconnects) counts as a ``from``: given both, the newer (larger) is taken.
+  A position beyond the log's head is refused (400);
 * ``auth_token``: the identity token, for clients that cannot send
   ``X-Auth-Token`` (see :mod:`.access`).
 
@@ -90,17 +91,23 @@ async def _selection(request: web.Request, who: Authenticated) -> Selection:
 
 async def _start(request: web.Request, hub: EventHub) -> int:
     """The position the subscription starts after."""
-    raw = request.headers.get("Last-Event-ID") or request.query.get("from")
-    if raw is None or raw.strip() == "":
+    given = [raw for raw in (request.headers.get("Last-Event-ID"), request.query.get("from"))
+             if raw is not None and raw.strip() != ""]  # fmt: skip
+    if not given:
         return hub.position
-    try:
-        point = parse_point(raw)
-    except BadPoint as exc:
-        raise HTTPFault.bad_request(f"Invalid from: {exc}") from None
-    if isinstance(point, int):
-        return point
     store = request.config_dict[STORE]
-    return await position_at(store, point)
+    starts = []
+    for raw in given:
+        try:
+            point = parse_point(raw)
+        except BadPoint as exc:
+            raise HTTPFault.bad_request(f"Invalid from: {exc}") from None
+        starts.append(point if isinstance(point, int) else await position_at(store, point))
+    start = max(starts)  # both given: the newer
+    # A position the log has not reached would be waited for forever.
+    if start > hub.position and start > (head := await store.head()):
+        raise HTTPFault.bad_request(f"Invalid from: {start} is beyond the log's head ({head}).")
+    return start
 
 
 def _wants_websocket(request: web.Request) -> bool:
