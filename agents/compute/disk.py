@@ -77,16 +77,24 @@ async def create_overlay(
     if not backing.is_absolute():
         # qemu-img would resolve it against the overlay's directory, not ours.
         raise ValueError(f"the backing file must be an absolute path, not {backing}")
-    if backing_format in ("qcow2", "raw"):
-        _write_overlay(path, backing, size_gb, backing_format)
+    if backing_format in IN_PROCESS_BACKING_FORMATS:
+        # On the event loop's thread: a handful of small local writes (no data is
+        # copied), cheaper than the hop to a worker thread and back.
+        write_overlay(path, backing, size_gb=size_gb, backing_format=backing_format)
         return
     options = ["-b", str(backing), "-F", backing_format]
     await _create(path, "qcow2", options, size_gb)
 
 
-def _write_overlay(path: Path, backing: Path, size_gb: int | None, backing_format: str) -> None:
-    # On the event loop's thread: a handful of small local writes (no data is
-    # copied), cheaper than the hop to a worker thread and back.
+#: Backing formats whose overlays :func:`write_overlay` writes without qemu-img.
+IN_PROCESS_BACKING_FORMATS = frozenset({"qcow2", "raw"})
+
+
+def write_overlay(path: Path, backing: Path, *, size_gb: int | None, backing_format: str) -> None:
+    """:func:`create_overlay` for :data:`IN_PROCESS_BACKING_FORMATS`, blocking (a
+    few small writes; callers already in a worker thread use it directly)."""
+    if not backing.is_absolute():
+        raise ValueError(f"the backing file must be an absolute path, not {backing}")
     size = None if size_gb is None else size_gb * 1024**3
     try:
         qcow2.write_overlay(path, backing, size, backing_format)
