@@ -5,7 +5,7 @@
 Runs ``--hosts`` compute agents on libvirt's test driver in this process, on a
 fresh SQLite store with the in-process bus and the outbox relay (as ``cairn
 up`` does), with a tiny local qcow2 image (each spawn still makes its real
-qcow2 overlay with qemu-img). Appends what the API and the scheduler would
+qcow2 overlay). Appends what the API and the scheduler would
 (boot request + quota, claim + placement) for ``--servers`` servers spread over
 the hosts, all at once, and measures from each placement's append to its
 ServerSpawned; then the same for deletes (request to ServerDeleted). This is

@@ -72,6 +72,9 @@ class ComputeAgent:
         self._started = False
         self._claims_at_start: set[str] = set()
         self._reconciling: set[str] = set()
+        #: Servers whose spawn step is under way: their guests' STARTED events are
+        #: the spawn's own, and the step appends the state they report.
+        self._spawning: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -199,7 +202,11 @@ class ComputeAgent:
             step = next_step(view, self.host)
             match step:
                 case Step.SPAWN:
-                    await steps.spawn(ctx, view)
+                    self._spawning.add(server_id)
+                    try:
+                        await steps.spawn(ctx, view)
+                    finally:
+                        self._spawning.discard(server_id)
                 case Step.FAIL_SPAWN:
                     await steps.fail_spawn(ctx, view)
                 case Step.DELETE:
@@ -236,8 +243,7 @@ class ComputeAgent:
                 async with events:
                     async for event in events:
                         server_id = server_of(self.host, event.name)
-                        # A definition changes no power state (spawn's own follows: STARTED).
-                        if server_id is not None and event.kind is not EventKind.DEFINED:
+                        if server_id is not None and not self._own_event(server_id, event.kind):
                             self.notify(server_id)
                 return  # the driver was closed: the agent is stopping
             except HypervisorUnavailable as exc:
@@ -250,6 +256,17 @@ class ComputeAgent:
             self.hypervisor_ok = True
             found = await self._reconcile()
             log.info("compute.hypervisor_reconnected", host=self.host, reconciling=found)
+
+    def _own_event(self, server_id: str, kind: EventKind) -> bool:
+        """Whether an event only reports what a step of ours is doing (looking at the
+        server for it would read its stream and ask the hypervisor for nothing).
+
+        A definition changes no power state. A STARTED during the server's spawn is
+        the spawn's own start: the step appends ``active`` itself, and anything
+        that happens to the guest after the start comes with an event of its own."""
+        if kind is EventKind.DEFINED:
+            return True
+        return kind is EventKind.STARTED and server_id in self._spawning
 
     async def _reconnect(self) -> None:
         assert self._reopen is not None

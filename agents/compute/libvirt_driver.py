@@ -40,6 +40,7 @@ from cairn.agents.compute.driver import (
     HypervisorUnavailable,
     InvalidGuestState,
     LifecycleEvent,
+    RootDisk,
 )
 from cairn.agents.compute.libvirt_lifecycle import Subscription, lifecycle_event
 
@@ -265,18 +266,22 @@ class LibvirtDriver(HypervisorDriver):
     async def spawn(self, definition: GuestDefinition) -> GuestInfo:
         d = definition
         progress = _SpawnProgress()
+        overlay = d.root_disk if d.root_disk is not None and d.root_disk.backing else None
+        # Usually the overlay is written in the same worker thread as the define
+        # and start (one hand-off per spawn); other backing formats need qemu-img.
+        in_thread = overlay is not None and (
+            overlay.backing_format in disk.IN_PROCESS_BACKING_FORMATS
+        )
         try:
-            await self._call(self._check_free, d)
-            if d.root_disk is not None and d.root_disk.backing is not None:
-                await disk.create_overlay(
-                    d.root_disk.path,
-                    d.root_disk.backing,
-                    size_gb=d.root_disk.size_gb,
-                    backing_format=d.root_disk.backing_format,
-                )
-                progress.created.append(d.root_disk.path)
-            xml = domain_xml.render(d, owned=[*progress.created, d.console_log])
-            return await self._call(self._define_and_start, d, xml, progress, name=d.name)
+            if overlay is not None and not in_thread:
+                await self._call(self._check_free, d)
+                await _create_overlay(overlay)
+                progress.created.append(overlay.path)
+            owned = [] if overlay is None else [overlay.path]
+            xml = domain_xml.render(d, owned=[*owned, d.console_log])
+            return await self._call(
+                self._define_and_start, d, xml, progress, in_thread, name=d.name
+            )
         except BaseException:
             # In a thread that is awaited to its end even if cancelled again. If the
             # undo itself fails, the spawn's own error is the one worth raising.
@@ -298,10 +303,15 @@ class LibvirtDriver(HypervisorDriver):
                 raise GuestExists(d.name, f"{key} is guest {other.name()!r} ({other.UUIDString()})")
 
     def _define_and_start(
-        self, d: GuestDefinition, xml: str, progress: _SpawnProgress
+        self, d: GuestDefinition, xml: str, progress: _SpawnProgress, write_overlay: bool
     ) -> GuestInfo:
         with self._define_lock:
             self._check_free(d)
+            if write_overlay:
+                # After the check: never a disk for a name another guest holds.
+                assert d.root_disk is not None
+                _write_overlay(d.root_disk)
+                progress.created.append(d.root_disk.path)
             try:
                 dom = self._conn.defineXML(xml)
             except libvirt.libvirtError as e:
@@ -483,6 +493,20 @@ class LibvirtDriver(HypervisorDriver):
                 subscription.end()
             self._subscriptions.clear()
             await libvirt_events.settle(self._impl)
+
+
+async def _create_overlay(root: RootDisk) -> None:
+    assert root.backing is not None
+    await disk.create_overlay(
+        root.path, root.backing, size_gb=root.size_gb, backing_format=root.backing_format
+    )
+
+
+def _write_overlay(root: RootDisk) -> None:
+    assert root.backing is not None
+    disk.write_overlay(
+        root.path, root.backing, size_gb=root.size_gb, backing_format=root.backing_format
+    )
 
 
 async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
