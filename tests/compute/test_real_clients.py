@@ -1,58 +1,24 @@
 """The real ``openstack`` CLI against ``cairn up`` on libvirt's test driver with two
 in-process compute hosts, using only the ``clouds.yaml`` it writes.
 
-:func:`running_cloud` starts ``cairn up`` with any extra options; the session
-test with real QEMU guests and the image service builds on it.
+:func:`tests.cloud_process.cairn_up` starts ``cairn up``; the session test with
+real QEMU guests and the image service is tests/compute/test_cli_qemu.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cli.test_up import clean_env, free_port, read_line
-from tests.identity.test_real_clients import BIN, START_TIMEOUT, Running
-
-
-@contextlib.contextmanager
-def running_cloud(data: Path, *options: str) -> Iterator[Running]:
-    """``cairn up`` on a free port with ``options``; stopped (and checked to exit 0)
-    afterwards."""
-    port = free_port()
-    stderr_path = data.parent / "stderr.log"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [str(BIN / "cairn"), "up", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
-             "--log-format", "json", *options],
-            env=clean_env(), stdout=subprocess.PIPE, stderr=stderr, text=True,
-        )  # fmt: skip
-        try:
-            line = read_line(process, START_TIMEOUT)
-            assert line == f"Cairn is up at http://127.0.0.1:{port}\n", stderr_path.read_text()
-            yield Running(f"http://127.0.0.1:{port}", data, stderr_path)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
-    assert process.returncode == 0, stderr_path.read_text()
+from tests.cloud_process import cairn_up
+from tests.identity.test_real_clients import Running
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     data = tmp_path_factory.mktemp("compute-cloud") / "data"
-    with running_cloud(
-        data, "--hypervisor", "test:///default", "--compute-hosts", "2", "--bcrypt-cost", "4"
-    ) as running:
+    with cairn_up(data, "--hypervisor", "test:///default", "--compute-hosts", "2") as (running, _):
         yield running
 
 

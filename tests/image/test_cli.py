@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import hashlib
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +15,9 @@ import requests
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
-from tests.cli.test_up import clean_env, free_port, read_line
-from tests.identity.test_real_clients import BIN, START_TIMEOUT, Running
+from tests.cloud_process import build_guest, cairn_up
+from tests.identity.test_real_clients import Running
 
-REPO = Path(__file__).resolve().parents[2]
 GIB = 1024**3
 CHUNK = 1024 * 1024
 #: Growth of the server's peak RSS allowed for a 1 GiB upload and download.
@@ -28,43 +25,10 @@ MEMORY_BOUND = 64 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def guest_dir() -> Path:
-    """The test guest (built into the cache on first use), as CI and scripts/up build it."""
-    result = subprocess.run(
-        [REPO / "scripts" / "build-guest-image"], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"scripts/build-guest-image failed:\n{result.stderr}")
-    return Path(result.stdout.split()[0]).parent
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, guest_dir: Path
-) -> Iterator[tuple[Running, int]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, int]]:
     data = tmp_path_factory.mktemp("image-cloud") / "data"
-    port = free_port()
-    stderr_path = data.parent / "stderr.log"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [str(BIN / "cairn"), "up", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
-             "--log-format", "json", "--bcrypt-cost", "4", "--guest-dir", str(guest_dir)],
-            env=clean_env(), stdout=subprocess.PIPE, stderr=stderr, text=True,
-        )  # fmt: skip
-        try:
-            line = read_line(process, START_TIMEOUT)
-            assert line == f"Cairn is up at http://127.0.0.1:{port}\n", stderr_path.read_text()
-            yield Running(f"http://127.0.0.1:{port}", data, stderr_path), process.pid
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
-    assert process.returncode == 0, stderr_path.read_text()
+    with cairn_up(data, "--guest-dir", str(build_guest())) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
