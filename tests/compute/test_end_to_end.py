@@ -28,8 +28,10 @@ from cairn.api import build_app as build_api
 from cairn.api.compute import IMAGE_PORT
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
 from cairn.api.identity import SERVICE as IDENTITY_SERVICE
+from cairn.audit import check, replay
 from cairn.compute.images import MemoryImages
 from cairn.events import compute as ev
+from cairn.projections.catalog import catalog
 from cairn.runtime import resource_contexts
 
 
@@ -178,3 +180,39 @@ async def test_a_spawn_that_fails_everywhere_ends_in_error_with_nothing_held(
     status, _ = await cloud.call("DELETE", f"/servers/{server_id}")
     assert status == 204
     assert state.usage[cloud.admin.project_id].instances == 0
+
+
+async def test_the_audit_replays_servers_and_finds_compute_consistent(cloud: ComputeCloud) -> None:
+    await cloud.wait_for(lambda: len(cloud.compute.state.hosts) == 2)
+    ids = []
+    for name in ("kept", "gone"):
+        status, body = await cloud.boot(name=name)
+        assert status == 202, body
+        ids.append(body["server"]["id"])
+    for server_id in ids:
+        await _status_is(cloud, server_id, "ACTIVE")
+    before_delete = await cloud.store.head()
+    assert (await cloud.call("DELETE", f"/servers/{ids[1]}"))[0] == 204
+    await cloud.wait_for(lambda: cloud.compute.state.servers[ids[1]].vm_state == "deleted")
+
+    servers = catalog.get("servers")
+    then = await replay(cloud.store, catalog.projections([servers]), upto=before_delete)
+    rows = servers.rows(then.states["compute"], None)
+    assert {(row["name"], row["vm_state"]) for row in rows} == {
+        ("kept", "active"),
+        ("gone", "active"),
+    }
+    now = await replay(cloud.store, catalog.projections([servers]), upto=await cloud.store.head())
+    rows = servers.rows(now.states["compute"], cloud.admin.project_id)
+    assert {(row["name"], row["vm_state"]) for row in rows} == {
+        ("kept", "active"),
+        ("gone", "deleted"),
+    }
+    assert servers.rows(now.states["compute"], "another-project") == []
+    usage = catalog.get("quotas").rows(now.states["compute"], cloud.admin.project_id)
+    assert usage == [{"project": cloud.admin.project_id, "instances": 1, "cores": 1, "ram_mb": 128}]
+
+    # The read model the cloud keeps matches a rebuild from the log.
+    await cloud.compute.runner.snapshot()
+    result = {r.projection: r for r in await check(cloud.store, catalog.projections(catalog))}
+    assert result["compute"].status == "consistent", result["compute"].differences
