@@ -1,18 +1,52 @@
 """``cairn up`` as a subprocess for end-to-end tests: started with the options a
-test needs, waited for, stopped with SIGTERM, and required to exit 0."""
+test needs, waited for, stopped with SIGTERM, and required to exit 0; and
+:class:`Running`, the started cloud, driven by the real ``openstack`` CLI with
+nothing but the ``clouds.yaml`` it wrote."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from tests.cli.test_up import clean_env, free_port, read_line
-from tests.identity.test_real_clients import BIN, START_TIMEOUT, Running
 
 REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+START_TIMEOUT = 60.0
+
+
+@dataclass
+class Running:
+    url: str
+    data: Path
+    stderr_path: Path
+
+    @property
+    def clouds(self) -> dict[str, dict[str, object]]:
+        loaded = yaml.safe_load((self.data / "clouds.yaml").read_text())
+        return loaded["clouds"]  # type: ignore[no-any-return]
+
+    def openstack(self, *args: str, cloud: str = "cairn-admin", env: dict[str, str] | None = None,
+                  check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        command = [str(BIN / "openstack"), *(["--os-cloud", cloud] if cloud else []), *args]
+        environ = clean_env(OS_CLIENT_CONFIG_FILE=str(self.data / "clouds.yaml"), **(env or {}))
+        environ = {k: v for k, v in environ.items() if not k.startswith("OS_") or k in (
+            "OS_CLIENT_CONFIG_FILE", *(env or {}))}  # fmt: skip
+        result = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=60)
+        if check:
+            assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
+        return result
+
+    def json(self, *args: str, **kw: object) -> object:
+        return json.loads(self.openstack(*args, "-f", "json", **kw).stdout)  # type: ignore[arg-type]
 
 
 def build_guest() -> Path:

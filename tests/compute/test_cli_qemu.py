@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterator
 
 import libvirt
 import pytest
-from tests.cloud_process import build_guest, cairn_up
-from tests.identity.test_real_clients import Running
+from tests.cloud_process import Running, build_guest, cairn_up
 
 QEMU = "qemu:///system"
 #: TCG boots the guest in 4-6 s on these machines; CI may be slower.

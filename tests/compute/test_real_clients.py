@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.cloud_process import cairn_up
-from tests.identity.test_real_clients import Running
+from tests.cloud_process import Running, cairn_up
 
 
 @pytest.fixture(scope="module")

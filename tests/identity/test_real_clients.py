@@ -5,77 +5,21 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import yaml
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
-from tests.cli.test_up import clean_env, free_port, read_line
-
-BIN = Path(sys.executable).parent
-START_TIMEOUT = 60.0
-
-
-@dataclass
-class Running:
-    url: str
-    data: Path
-    stderr_path: Path
-
-    @property
-    def clouds(self) -> dict[str, dict[str, object]]:
-        loaded = yaml.safe_load((self.data / "clouds.yaml").read_text())
-        return loaded["clouds"]  # type: ignore[no-any-return]
-
-    def openstack(self, *args: str, cloud: str = "cairn-admin", env: dict[str, str] | None = None,
-                  check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        command = [str(BIN / "openstack"), *(["--os-cloud", cloud] if cloud else []), *args]
-        environ = clean_env(OS_CLIENT_CONFIG_FILE=str(self.data / "clouds.yaml"), **(env or {}))
-        environ = {k: v for k, v in environ.items() if not k.startswith("OS_") or k in (
-            "OS_CLIENT_CONFIG_FILE", *(env or {}))}  # fmt: skip
-        result = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=60)
-        if check:
-            assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
-        return result
-
-    def json(self, *args: str, **kw: object) -> object:
-        return json.loads(self.openstack(*args, "-f", "json", **kw).stdout)  # type: ignore[arg-type]
+from tests.cloud_process import Running, cairn_up
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    data = tmp_path_factory.mktemp("cloud") / "data"
-    port = free_port()
-    stderr_path = data.parent / "stderr.log"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [str(BIN / "cairn"), "up", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
-             "--log-format", "json"],
-            env=clean_env(), stdout=subprocess.PIPE, stderr=stderr, text=True,
-        )  # fmt: skip
-        try:
-            line = read_line(process, START_TIMEOUT)
-            assert line == f"Cairn is up at http://127.0.0.1:{port}\n", stderr_path.read_text()
-            yield Running(f"http://127.0.0.1:{port}", data, stderr_path)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
-    assert process.returncode == 0, stderr_path.read_text()
+    with cairn_up(tmp_path_factory.mktemp("cloud") / "data") as (running, _pid):
+        yield running
 
 
 def test_clouds_yaml_is_private_and_the_password_was_shown_once(cloud: Running) -> None:

@@ -15,8 +15,7 @@ import requests
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
-from tests.cloud_process import build_guest, cairn_up
-from tests.identity.test_real_clients import Running
+from tests.cloud_process import Running, build_guest, cairn_up
 
 GIB = 1024**3
 CHUNK = 1024 * 1024
