@@ -16,7 +16,7 @@ import pytest
 from cairn.events import Metadata
 from cairn.image import decide, qcow2
 from cairn.projections.image import ImageData
-from cairn.store.port import WrongExpectedVersion
+from cairn.store.port import StoreUnavailable, WrongExpectedVersion
 from tests.image.conftest import Cloud, cloud_on, running_cloud, settings_for
 
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -349,6 +349,24 @@ async def test_a_failed_answer_keeps_the_file_of_an_image_patched_since(cloud: C
     )
     assert status == 200
     await cloud.images._abandon(image["id"], RuntimeError("lost"), Metadata(), "ImageDataUploaded")
+    assert cloud.images.get(image["id"]).status == "active"
+    assert files_of(cloud) == [image["id"]]
+
+
+async def test_a_failed_answer_keeps_the_file_while_the_log_is_unreadable(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the data event landed is unknown when the log cannot be read: the
+    cleanup must not remove a file the log may already call active."""
+    image = await cloud.create("alpha")
+    assert await cloud.upload(image["id"], b"kept", as_="alpha") == 204
+
+    async def unreadable(*_: object, **__: object) -> None:
+        raise StoreUnavailable("the database went away")
+
+    monkeypatch.setattr(cloud.images.store, "read_stream", unreadable)
+    await cloud.images._abandon(image["id"], RuntimeError("lost"), Metadata(), "ImageDataUploaded")
+    monkeypatch.undo()
     assert cloud.images.get(image["id"]).status == "active"
     assert files_of(cloud) == [image["id"]]
 

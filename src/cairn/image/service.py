@@ -115,7 +115,13 @@ class Images:
             reason = "The upload was cancelled: the client went away."
         else:
             reason = f"{type(exc).__name__}: {exc}"
-        if await self._landed(image_id, landed):
+        stored = await self._landed(image_id, landed)
+        if stored is None:
+            # The log cannot be read, so whether the data event landed is unknown:
+            # keep the file; the restart's reconciliation decides with the log at hand.
+            log.warning("upload failed and the log is unreadable", image_id=image_id, reason=reason)
+            return
+        if stored:
             # The data event was appended (only the read-your-write wait failed):
             # the image is active, its file must stay.
             log.warning("upload stored, but its answer failed", image_id=image_id, reason=reason)
@@ -127,13 +133,15 @@ class Images:
         except Exception:  # the store is gone: the restart reconciles it
             log.warning("cannot record a failed upload", image_id=image_id, exc_info=True)
 
-    async def _landed(self, image_id: str, event_type: str) -> bool:
-        """Whether ``event_type`` was appended after the command's start event:
-        other events (a PATCH) may have landed after it since."""
+    async def _landed(self, image_id: str, event_type: str) -> bool | None:
+        """Whether ``event_type`` was appended after the command's start event
+        (other events, a PATCH, may have landed after it since); None when the
+        log cannot be read."""
         try:
             events = await self.store.read_stream(image_stream(image_id))
         except Exception:
-            return False
+            log.warning("cannot read the image's stream", image_id=image_id, exc_info=True)
+            return None
         for event in reversed(events):
             if event.type == event_type:
                 return True
