@@ -18,7 +18,7 @@ from cairn.events.envelope import (
 from cairn.events.registry import DomainEvent, EventRegistry, UnknownEventType, registry
 
 # Every event type registers itself on import: each schema module is imported here.
-from cairn.events import compute, identity, image  # isort: skip
+from cairn.events import compute, identity, image, network  # isort: skip
 
 __all__ = [
     "ANY_VERSION",
@@ -34,6 +34,7 @@ __all__ = [
     "event_hash",
     "identity",
     "image",
+    "network",
     "registry",
     "stream_category",
     "stream_name",

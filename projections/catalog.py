@@ -101,7 +101,7 @@ catalog = Catalog()
 
 def _register_builtin() -> None:
     # Imported here, not at the top: these modules register themselves in ``catalog``.
-    from cairn.projections import compute_catalog, identity_catalog, image, streams  # noqa: F401
+    from cairn.projections import compute_catalog, identity_catalog, image, network, streams  # noqa: F401
 
 
 _register_builtin()

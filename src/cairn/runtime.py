@@ -46,6 +46,7 @@ from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.api.image import IMAGE_CONFIG
 from cairn.api.image import SERVICE as IMAGE_SERVICE
 from cairn.api.keys import BUS
+from cairn.api.network import SERVICE as NETWORK_SERVICE
 from cairn.api.services import CleanupContext, Service
 from cairn.bus import open_bus
 from cairn.bus.relay import OutboxRelay
@@ -64,6 +65,7 @@ log = get_logger(__name__)
 SERVICES: tuple[Service, ...] = (
     IDENTITY_SERVICE,
     IMAGE_SERVICE,
+    NETWORK_SERVICE,
     COMPUTE_SERVICE,
     EVENTS_SERVICE,
 )
