@@ -6,6 +6,7 @@ test_data.py; the ``openstack`` CLI against ``cairn up`` in test_cli.py.
 
 from __future__ import annotations
 
+import json as jsonlib
 from pathlib import Path
 from typing import Any
 
@@ -495,3 +496,27 @@ async def test_a_token_of_no_project_cannot_create_images(tmp_path: Path) -> Non
             )  # fmt: skip
             assert status == 403, fault
         assert cloud.images.state.images == {}
+
+
+async def test_draft10_patches_name_the_operation_by_its_key(cloud: Cloud) -> None:
+    """Tempest's client sends the v2.0 media type: ``{"replace": "/name", "value": ...}``."""
+    made = await cloud.create("alpha", name="before")
+    headers = {"Content-Type": "application/openstack-images-v2.0-json-patch"}
+    ops = [{"replace": "/name", "value": "after"}, {"add": "/colour", "value": "blue"}]
+    status, body = await cloud.call(
+        "PATCH", f"/v2/images/{made['id']}", as_="alpha", data=jsonlib.dumps(ops), headers=headers
+    )
+    assert status == 200, body
+    assert (body["name"], body["colour"]) == ("after", "blue")
+    ops = [{"remove": "/colour"}]
+    status, body = await cloud.call(
+        "PATCH", f"/v2/images/{made['id']}", as_="alpha", data=jsonlib.dumps(ops), headers=headers
+    )
+    assert status == 200, body
+    assert "colour" not in body
+    for bad in ([{"replace": "/name", "add": "/x", "value": 1}], [{"value": 1}]):
+        status, fault = await cloud.call(
+            "PATCH", f"/v2/images/{made['id']}", as_="alpha", data=jsonlib.dumps(bad),
+            headers=headers,
+        )  # fmt: skip
+        assert status == 400, fault

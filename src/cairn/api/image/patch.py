@@ -6,6 +6,11 @@ Glance accepts them. Operations apply in order to the image's attributes as
 one flat document (additional properties beside the base ones); the result is
 checked as a whole by :func:`cairn.image.rules.attributes_from`.
 
+The older ``application/openstack-images-v2.0-json-patch`` media type (JSON
+patch's draft 10, which Tempest's client sends) names the operation by its key,
+``{"replace": "/name", "value": "x"}``; :func:`read_patch` turns those into
+the RFC 6902 shape, so one function applies both.
+
 Malformed bodies and operations are 400s, patches of read-only attributes 403s,
 ``replace`` or ``remove`` of a property that is not there 409s, as in Glance.
 """
@@ -42,7 +47,22 @@ async def read_patch(request: web.Request) -> list[dict[str, Any]]:
         raise Invalid(f"The patch is not valid JSON: {exc}") from None
     if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
         raise Invalid("A patch is a JSON list of operations (objects).")
+    if media == MEDIA_TYPES[1]:
+        return [_from_draft10(op) for op in body]
     return body
+
+
+def _from_draft10(op: dict[str, Any]) -> dict[str, Any]:
+    """``{"add": "/x", "value": 1}`` as ``{"op": "add", "path": "/x", "value": 1}``
+    (an operation already in the RFC 6902 shape is taken as it is)."""
+    if "op" in op:
+        return op
+    kinds = [k for k in OPS if k in op]
+    if len(kinds) != 1:
+        raise Invalid("Each operation names exactly one of add, replace or remove.")
+    kind = kinds[0]
+    converted = {k: v for k, v in op.items() if k != kind}
+    return {"op": kind, "path": op[kind], **converted}
 
 
 def _pointer(path: Any) -> list[str]:
