@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from cairn.events.registry import DomainEvent, registry
 
+#: The JSON scalars an extra attribute of a user may hold.
+Extra = str | int | float | bool | None
+
 # -- domains, projects -----------------------------------------------------------
 
 
@@ -83,6 +86,8 @@ class UserCreated(DomainEvent, frozen=True):
     default_project_id: str | None = None
     description: str = ""
     email: str | None = None
+    #: Attributes beyond Keystone's own, kept and returned as given (``project_id``...).
+    extra: dict[str, Extra] = {}
 
 
 @registry.event
@@ -95,6 +100,7 @@ class UserUpdated(DomainEvent, frozen=True):
     default_project_id: str | None = None
     description: str = ""
     email: str | None = None
+    extra: dict[str, Extra] = {}
 
 
 @registry.event
@@ -409,3 +415,12 @@ class ServiceUpdated(DomainEvent, frozen=True):
 @registry.event
 class RegionDeleted(DomainEvent, frozen=True):
     region_id: str
+
+
+@registry.event
+class RegionUpdated(DomainEvent, frozen=True):
+    """The region's attributes after the change (all of them)."""
+
+    region_id: str
+    description: str = ""
+    parent_region_id: str | None = None

@@ -45,6 +45,7 @@ class User(msgspec.Struct):
     #: Rejected logins since the last success, and when the last one was.
     failed_logins: int = 0
     last_failure: float = 0.0
+    extra: dict[str, ev.Extra] = {}
 
 
 class Group(msgspec.Struct):
@@ -222,7 +223,7 @@ class IdentityProjection(Projection[IdentityState]):
     def _user_created(self, s: IdentityState, e: RecordedEvent, d: ev.UserCreated) -> Any:
         s.users[d.user_id] = User(
             d.user_id, d.domain_id, d.name, d.enabled, d.password_hash, d.default_project_id,
-            d.description, d.email,
+            d.description, d.email, extra=dict(d.extra),
         )  # fmt: skip
         return s
 
@@ -232,6 +233,7 @@ class IdentityProjection(Projection[IdentityState]):
         if user is not None:
             user.name, user.enabled, user.description = d.name, d.enabled, d.description
             user.default_project_id, user.email = d.default_project_id, d.email
+            user.extra = dict(d.extra)
         return s
 
     @handles("UserPasswordChanged")
@@ -346,7 +348,7 @@ class IdentityProjection(Projection[IdentityState]):
             del s.names[key]
         return s
 
-    @handles("RegionCreated")
+    @handles("RegionCreated", "RegionUpdated")
     def _region(self, s: IdentityState, e: RecordedEvent, d: ev.RegionCreated) -> Any:
         s.regions[d.region_id] = Region(d.region_id, d.description, d.parent_region_id)
         return s

@@ -193,7 +193,7 @@ async def test_implied_roles_can_be_added_checked_and_removed(cloud: Cloud) -> N
     assert (await cloud.call("PUT", path))[0] == 201
     status, body = await cloud.call("GET", path)
     assert status == 200
-    assert body["role_inference"]["implies"][0]["name"] == "reader"
+    assert body["role_inference"]["implies"]["name"] == "reader"
     assert (await cloud.call("DELETE", path))[0] == 204
     assert (await cloud.call("GET", path))[0] == 404
 

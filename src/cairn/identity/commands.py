@@ -41,17 +41,36 @@ def update_domain(s: IdentityState, m: Metadata, d: ev.DomainUpdated) -> Writes:
 
 
 def delete_domain(s: IdentityState, m: Metadata, domain_id: str) -> Writes:
+    """A disabled domain goes with everything in it, as in Keystone: its projects
+    (children before parents), users, groups and domain-specific roles, in the
+    same atomic append (their assignments go with them in the projection)."""
     domain = find(s.domains, domain_id, "domain")
     if domain.enabled:
         raise Forbidden("Cannot delete a domain that is enabled, please disable it first.")
-    if any(p.domain_id == domain_id for p in s.projects.values()) or any(
-        u.domain_id == domain_id for u in s.users.values()
-    ):
-        raise Conflict(f"Domain {domain_id} still owns projects or users; delete them first.")
+    writes: Writes = []
+    projects = [p for p in s.projects.values() if p.domain_id == domain_id and p.id != domain_id]
+    for project in sorted(projects, key=lambda p: -_depth(s, p.id)):
+        writes += delete_project(s, m, project.id, cascade=True)
+    for user in [u for u in s.users.values() if u.domain_id == domain_id]:
+        writes += delete_user(s, m, user.id)
+    for group in [g for g in s.groups.values() if g.domain_id == domain_id]:
+        writes += delete_group(s, m, group.id)
+    for role in [r for r in s.roles.values() if r.domain_id == domain_id]:
+        writes += delete_role(s, m, role.id)
     return [
+        *writes,
         release(s, "domain", "", domain.name, domain_id, m),
         change(s, "domain", domain_id, m, ev.DomainDeleted(domain_id=domain_id)),
     ]
+
+
+def _depth(s: IdentityState, project_id: str) -> int:
+    depth, seen = 0, {project_id}
+    parent = s.projects[project_id].parent_id if project_id in s.projects else None
+    while parent is not None and parent in s.projects and parent not in seen:
+        depth, seen = depth + 1, seen | {parent}
+        parent = s.projects[parent].parent_id
+    return depth
 
 
 # -- projects --------------------------------------------------------------------------
@@ -81,9 +100,11 @@ def update_project(s: IdentityState, m: Metadata, d: ev.ProjectUpdated) -> Write
     ]
 
 
-def delete_project(s: IdentityState, m: Metadata, project_id: str) -> Writes:
+def delete_project(
+    s: IdentityState, m: Metadata, project_id: str, *, cascade: bool = False
+) -> Writes:
     project = find(s.projects, project_id, "project")
-    if any(p.parent_id == project_id for p in s.projects.values()):
+    if not cascade and any(p.parent_id == project_id for p in s.projects.values()):
         raise Forbidden(f"Cannot delete project {project_id}: it has child projects.")
     return [
         release(s, "project", project.domain_id, project.name, project_id, m),
@@ -105,8 +126,8 @@ def update_user(s: IdentityState, m: Metadata, d: ev.UserUpdated, now: float) ->
     old = find(s.users, d.user_id, "user")
     if d.default_project_id is not None:
         find(s.projects, d.default_project_id, "project")
-    same = (old.name, old.enabled, old.default_project_id, old.description, old.email)
-    if same == (d.name, d.enabled, d.default_project_id, d.description, d.email):
+    same = (old.name, old.enabled, old.default_project_id, old.description, old.email, old.extra)
+    if same == (d.name, d.enabled, d.default_project_id, d.description, d.email, d.extra):
         return []
     writes = rename(s, "user", old.domain_id, old.name, d.name, d.user_id, m)
     events: list[DomainEvent] = [d]
@@ -158,8 +179,10 @@ def delete_role(s: IdentityState, m: Metadata, role_id: str) -> Writes:
 
 
 def imply_role(s: IdentityState, m: Metadata, prior_id: str, implied_id: str) -> Writes:
-    find(s.roles, prior_id, "role")
-    find(s.roles, implied_id, "role")
+    prior = find(s.roles, prior_id, "role")
+    implied = find(s.roles, implied_id, "role")
+    if prior.domain_id is None and implied.domain_id is not None:
+        raise Forbidden("A global role cannot imply a domain-specific role.")
     if implied_id in s.implied.get(prior_id, ()):
         return []
     if prior_id == implied_id:

@@ -83,6 +83,16 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:list_projects": f"rule:admin_required or {DOMAIN_READER}",
     "identity:list_user_projects": "rule:admin_required or user_id:%(target.user.id)s",
     "identity:create_project": "rule:admin_required",
+    "identity:get_project_tags": f"rule:admin_required or {SYSTEM_READER} "
+    "or (role:reader and domain_id:%(target.project.domain_id)s) "
+    "or project_id:%(target.project.id)s",
+    "identity:get_project_tag": f"rule:admin_required or {SYSTEM_READER} "
+    "or (role:reader and domain_id:%(target.project.domain_id)s) "
+    "or project_id:%(target.project.id)s",
+    "identity:update_project_tags": "rule:admin_required",
+    "identity:create_project_tag": "rule:admin_required",
+    "identity:delete_project_tags": "rule:admin_required",
+    "identity:delete_project_tag": "rule:admin_required",
     "identity:update_project": "rule:admin_required",
     "identity:delete_project": "rule:admin_required",
     "identity:get_user": "rule:admin_required or user_id:%(target.user.id)s "
@@ -91,7 +101,7 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:create_user": "rule:admin_required",
     "identity:update_user": "rule:admin_required",
     "identity:delete_user": "rule:admin_required",
-    "identity:change_password": "user_id:%(target.user.id)s",
+    "identity:change_password": "rule:admin_required or user_id:%(target.user.id)s",
     "identity:get_role": "rule:admin_required or role:reader",
     "identity:list_roles": "rule:admin_required or role:reader",
     "identity:create_role": "rule:admin_required",
@@ -121,6 +131,7 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:list_regions": "@",
     "identity:get_region": "@",
     "identity:create_region": "rule:admin_required",
+    "identity:update_region": "rule:admin_required",
     "identity:delete_region": "rule:admin_required",
     "identity:update_service": "rule:admin_required",
     "identity:list_services": f"rule:admin_required or {SYSTEM_READER}",

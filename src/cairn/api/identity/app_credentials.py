@@ -48,7 +48,7 @@ def _render(request: web.Request, cred: AppCredential, secret: str | None = None
     body: dict[str, Any] = {
         "id": cred.id, "name": cred.name, "description": cred.description,
         "user_id": cred.user_id, "project_id": cred.project_id,
-        "expires_at": None if cred.expires_at is None else render.timestamp(cred.expires_at),
+        "expires_at": None if cred.expires_at is None else _expiry_text(cred.expires_at),
         "unrestricted": cred.unrestricted, "access_rules": [],
         "roles": [{"id": r, "name": s.roles[r].name, "domain_id": None}
                   for r in cred.role_ids if r in s.roles],
@@ -57,6 +57,12 @@ def _render(request: web.Request, cred: AppCredential, secret: str | None = None
     if secret is not None:
         body["secret"] = secret
     return body
+
+
+def _expiry_text(epoch: float) -> str:
+    """Keystone's form for an expiry: naive UTC, microseconds, no zone."""
+    moment = datetime.fromtimestamp(round(epoch, 6), UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds")
 
 
 def _expiry(text: str | None) -> float | None:

@@ -14,7 +14,7 @@ from cairn.api.identity.common import Name, Text, filtered, json, path_id, run, 
 from cairn.events import NO_STREAM, Metadata, registry, stream_name
 from cairn.events import identity as ev
 from cairn.identity.decide import change, create, find, new_id
-from cairn.identity.errors import Conflict
+from cairn.identity.errors import Conflict, Invalid
 from cairn.projections.identity import IdentityState
 from cairn.store.port import StreamWrite
 
@@ -75,6 +75,36 @@ class RegionBody(msgspec.Struct):
     region: NewRegion
 
 
+class RegionChange(msgspec.Struct):
+    description: Text | msgspec.UnsetType | None = msgspec.UNSET
+    parent_region_id: Name | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class RegionChangeBody(msgspec.Struct):
+    region: RegionChange
+
+
+def _check_parent(s: IdentityState, region_id: str, parent_id: str | None) -> None:
+    """The parent exists and is not the region itself or one of its descendants."""
+    seen = {region_id}
+    while parent_id is not None:
+        if parent_id in seen:
+            raise Invalid(f"Region {region_id} cannot be its own ancestor.")
+        seen.add(parent_id)
+        parent_id = find(s.regions, parent_id, "region").parent_region_id
+
+
+async def _create_region(request: web.Request, event: ev.RegionCreated) -> web.Response:
+    def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
+        if event.region_id in s.regions:
+            raise Conflict(f"Conflict occurred attempting to store region - {event.region_id}.")
+        _check_parent(s, event.region_id, event.parent_region_id)
+        return [create("region", event.region_id, m, event)]
+
+    await run(request, decide)
+    return json({"region": render.region(request, state(request).regions[event.region_id])}, 201)
+
+
 async def create_region(request: web.Request) -> web.Response:
     await authorize(request, "identity:create_region", {})
     body = (await read_json(request, RegionBody)).region
@@ -82,16 +112,43 @@ async def create_region(request: web.Request) -> web.Response:
         region_id=body.id or new_id(), description=body.description or "",
         parent_region_id=body.parent_region_id,
     )  # fmt: skip
+    return await _create_region(request, event)
+
+
+async def put_region(request: web.Request) -> web.Response:
+    """``PUT /v3/regions/{id}``: create a region with the id of the path."""
+    region_id = path_id(request, "region_id")
+    await authorize(request, "identity:create_region", {})
+    body = (await read_json(request, RegionBody)).region
+    if body.id is not None and body.id != region_id:
+        raise Invalid("The region id in the body differs from the one in the path.")
+    event = ev.RegionCreated(
+        region_id=region_id, description=body.description or "",
+        parent_region_id=body.parent_region_id,
+    )  # fmt: skip
+    return await _create_region(request, event)
+
+
+async def update_region(request: web.Request) -> web.Response:
+    region_id = path_id(request, "region_id")
+    await authorize(request, "identity:update_region", {})
+    c = (await read_json(request, RegionChangeBody)).region
+    old = find(state(request).regions, region_id, "region")
+    event = ev.RegionUpdated(
+        region_id=region_id,
+        description=old.description if c.description is msgspec.UNSET else c.description or "",
+        parent_region_id=old.parent_region_id
+        if c.parent_region_id is msgspec.UNSET
+        else c.parent_region_id,
+    )
 
     def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
-        if event.region_id in s.regions:
-            raise Conflict(f"Conflict occurred attempting to store region - {event.region_id}.")
-        if event.parent_region_id is not None:
-            find(s.regions, event.parent_region_id, "region")
-        return [create("region", event.region_id, m, event)]
+        find(s.regions, region_id, "region")
+        _check_parent(s, region_id, event.parent_region_id)
+        return [change(s, "region", region_id, m, event)]
 
     await run(request, decide)
-    return json({"region": render.region(request, state(request).regions[event.region_id])}, 201)
+    return json({"region": render.region(request, state(request).regions[region_id])})
 
 
 class NewService(msgspec.Struct):
@@ -118,6 +175,13 @@ async def create_service(request: web.Request) -> web.Response:
     )
 
 
+def _region_for(s: IdentityState, m: Metadata, region_id: str | None) -> list[StreamWrite]:
+    """An endpoint's region, created with it when it does not exist (as Keystone does)."""
+    if region_id is None or region_id in s.regions:
+        return []
+    return [create("region", region_id, m, ev.RegionCreated(region_id=region_id))]
+
+
 class NewEndpoint(msgspec.Struct):
     service_id: Name
     interface: Literal["public", "internal", "admin"]
@@ -141,10 +205,9 @@ async def create_endpoint(request: web.Request) -> web.Response:
 
     def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
         find(s.services, event.service_id, "service")
-        if event.region_id is not None:
-            find(s.regions, event.region_id, "region")
         stream = stream_name("endpoint", event.endpoint_id)
-        return [StreamWrite(stream, [registry.new(event, m)], NO_STREAM)]
+        return [*_region_for(s, m, event.region_id),
+                StreamWrite(stream, [registry.new(event, m)], NO_STREAM)]  # fmt: skip
 
     await run(request, decide)
     endpoint = state(request).endpoints[event.endpoint_id]
@@ -224,9 +287,7 @@ async def update_endpoint(request: web.Request) -> web.Response:
     def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
         find(s.endpoints, endpoint_id, "endpoint")
         find(s.services, event.service_id, "service")
-        if event.region_id is not None:
-            find(s.regions, event.region_id, "region")
-        return [change(s, "endpoint", endpoint_id, m, event)]
+        return [*_region_for(s, m, event.region_id), change(s, "endpoint", endpoint_id, m, event)]
 
     await run(request, decide)
     return json({"endpoint": render.endpoint(request, state(request).endpoints[endpoint_id])})
@@ -253,6 +314,8 @@ async def delete_region(request: web.Request) -> web.Response:
         find(s.regions, region_id, "region")
         if any(e.region_id == region_id for e in s.endpoints.values()):
             raise Conflict(f"Region {region_id} still has endpoints.")
+        if any(r.parent_region_id == region_id for r in s.regions.values()):
+            raise Conflict(f"Region {region_id} still has child regions.")
         return [change(s, "region", region_id, m, ev.RegionDeleted(region_id=region_id))]
 
     await run(request, decide)

@@ -166,6 +166,15 @@ class PolicyBody(msgspec.Struct):
     policy: NewPolicy
 
 
+class PolicyChange(msgspec.Struct):
+    blob: Blob | msgspec.UnsetType = msgspec.UNSET
+    type: Name | msgspec.UnsetType = msgspec.UNSET
+
+
+class PolicyChangeBody(msgspec.Struct):
+    policy: PolicyChange
+
+
 def _policy(request: web.Request, p: PolicyBlob) -> dict[str, Any]:
     return {"id": p.id, "type": p.type, "blob": p.blob,
             "links": {"self": render.v3_url(request, f"/policies/{p.id}")}}  # fmt: skip
@@ -195,9 +204,13 @@ async def create_policy(request: web.Request) -> web.Response:
 async def update_policy(request: web.Request) -> web.Response:
     policy_id = path_id(request, "policy_id")
     await authorize(request, "identity:update_policy", {})
-    body = (await read_json(request, PolicyBody)).policy
-    _check_blob(body.blob)
-    event = ev.PolicyUpdated(policy_id=policy_id, type=body.type, blob=body.blob)
+    body = (await read_json(request, PolicyChangeBody)).policy
+    old = find(state(request).policies, policy_id, "policy")
+    blob = old.blob if body.blob is msgspec.UNSET else body.blob
+    _check_blob(blob)
+    event = ev.PolicyUpdated(
+        policy_id=policy_id, type=old.type if body.type is msgspec.UNSET else body.type, blob=blob
+    )
 
     def decide(s: IdentityState, m: Metadata) -> list[StreamWrite]:
         find(s.policies, policy_id, "policy")

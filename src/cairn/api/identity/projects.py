@@ -7,10 +7,11 @@ from aiohttp import web
 
 from cairn.api.body import read_json
 from cairn.api.faults import HTTPFault
-from cairn.api.identity import render
+from cairn.api.identity import project_tags, render
 from cairn.api.identity.auth import authorize
 from cairn.api.identity.common import (
     Name,
+    ShortName,
     Text,
     encode_json,
     filtered,
@@ -28,14 +29,14 @@ UNSET = msgspec.UNSET
 
 
 class NewDomain(msgspec.Struct):
-    name: Name
+    name: ShortName
     description: Text | None = None
     enabled: bool = True
     id: Name | None = None
 
 
 class DomainChange(msgspec.Struct):
-    name: Name | msgspec.UnsetType = UNSET
+    name: ShortName | msgspec.UnsetType = UNSET
     description: Text | msgspec.UnsetType | None = UNSET
     enabled: bool | msgspec.UnsetType = UNSET
 
@@ -95,7 +96,7 @@ async def delete_domain(request: web.Request) -> web.Response:
 
 
 class NewProject(msgspec.Struct):
-    name: Name
+    name: ShortName
     domain_id: Name | None = None
     description: Text | None = None
     enabled: bool = True
@@ -105,7 +106,7 @@ class NewProject(msgspec.Struct):
 
 
 class ProjectChange(msgspec.Struct):
-    name: Name | msgspec.UnsetType = UNSET
+    name: ShortName | msgspec.UnsetType = UNSET
     description: Text | msgspec.UnsetType | None = UNSET
     enabled: bool | msgspec.UnsetType = UNSET
     tags: list[Name] | msgspec.UnsetType = UNSET
@@ -138,7 +139,9 @@ async def list_projects(request: web.Request) -> web.Response:
 
     def encode() -> bytes:
         fields = ("name", "domain_id", "enabled", "parent_id")
-        items = filtered(request, state(request).projects.values(), *fields)
+        items = project_tags.tag_filter(
+            request, filtered(request, state(request).projects.values(), *fields)
+        )
         body = render.collection(request, "projects", [render.project(request, p) for p in items])
         return encode_json(body)
 
@@ -167,7 +170,7 @@ async def create_project(request: web.Request) -> web.Response:
     event = ev.ProjectCreated(
         project_id=new_id(), domain_id=domain_id, name=body.name,
         description=body.description or "", enabled=body.enabled, parent_id=body.parent_id,
-        tags=list(body.tags),
+        tags=project_tags.check_tags(list(body.tags)),
     )  # fmt: skip
     await run(request, lambda s, m: commands.create_project(s, m, event))
     return json(
@@ -189,7 +192,7 @@ async def update_project(request: web.Request) -> web.Response:
         name=old.name if change.name is UNSET else change.name,
         description=old.description if change.description is UNSET else change.description or "",
         enabled=old.enabled if change.enabled is UNSET else change.enabled,
-        tags=list(old.tags if change.tags is UNSET else change.tags),
+        tags=project_tags.check_tags(list(old.tags if change.tags is UNSET else change.tags)),
     )
     await run(request, lambda s, m: commands.update_project(s, m, event))
     return json({"project": render.project(request, state(request).projects[project_id])})

@@ -57,7 +57,8 @@ def project(request: web.Request, p: Project) -> Json:
 
 
 def user(request: web.Request, u: User) -> Json:
-    body: Json = {
+    body: Json = {**u.extra}
+    body |= {
         "id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
         "password_expires_at": None, "options": {}, "links": _links(request, f"/users/{u.id}"),
     }  # fmt: skip

@@ -101,6 +101,15 @@ async def delete_role(request: web.Request) -> web.Response:
 # -- implied roles -------------------------------------------------------------------
 
 
+def _rule(request: web.Request, prior: str, implied: str) -> dict[str, object]:
+    """One inference rule: ``implies`` is the one role (a list only in listings)."""
+    s = state(request)
+    return {
+        "prior_role": render.role_ref(request, s.roles[prior]),
+        "implies": render.role_ref(request, s.roles[implied]),
+    }
+
+
 def _inference(request: web.Request, prior: str, implied: list[str]) -> dict[str, object]:
     s = state(request)
     return {
@@ -121,7 +130,7 @@ async def put_implied(request: web.Request) -> web.Response:
     prior, implied = path_id(request, "prior_id"), path_id(request, "implied_id")
     await authorize(request, "identity:create_implied_role", {})
     await run(request, lambda s, m: commands.imply_role(s, m, prior, implied))
-    return json({"role_inference": _inference(request, prior, [implied])}, 201)
+    return json({"role_inference": _rule(request, prior, implied)}, 201)
 
 
 async def check_implied(request: web.Request) -> web.Response:
@@ -133,7 +142,7 @@ async def check_implied(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=f"Role {prior} does not imply {implied}.")
     if request.method == "HEAD":
         return web.Response(status=204)
-    return json({"role_inference": _inference(request, prior, [implied])})
+    return json({"role_inference": _rule(request, prior, implied)})
 
 
 async def delete_implied(request: web.Request) -> web.Response:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
 from cairn.api.body import read_json
+from cairn.api.faults import HTTPFault
 from cairn.api.identity import render
 from cairn.api.identity.auth import authorize
 from cairn.api.identity.common import (
@@ -51,6 +53,29 @@ class UserChange(msgspec.Struct):
 
 class UserBody(msgspec.Struct):
     user: NewUser
+
+
+#: Attributes Keystone knows (or Cairn keeps elsewhere); any other is an extra.
+KNOWN = frozenset(NewUser.__struct_fields__) | {"id", "links", "options", "password_expires_at",
+                                                "original_password"}  # fmt: skip
+MAX_EXTRA = 32
+Extra = Annotated[str, msgspec.Meta(max_length=10_000)] | int | float | bool | None
+
+
+async def _extras(request: web.Request) -> dict[str, ev.Extra] | msgspec.UnsetType:
+    """The body's attributes beyond Keystone's own: kept and returned as given, as
+    Keystone keeps them (``project_id`` is one Tempest sends); scalars only."""
+    raw = await read_json(request, dict[str, dict[str, Any]])
+    body = next(iter(raw.values()), {})
+    extra = {k: v for k, v in body.items() if k not in KNOWN}
+    if not extra:
+        return msgspec.UNSET
+    if len(extra) > MAX_EXTRA or any(len(k) > 255 for k in extra):
+        raise HTTPFault.bad_request(f"At most {MAX_EXTRA} extra attributes of 255 characters.")
+    try:
+        return msgspec.convert(extra, dict[str, Extra])
+    except msgspec.ValidationError as exc:
+        raise HTTPFault.bad_request(f"Invalid extra attribute: {exc}") from None
 
 
 class UserChangeBody(msgspec.Struct):
@@ -98,12 +123,13 @@ async def get_user(request: web.Request) -> web.Response:
 async def create_user(request: web.Request) -> web.Response:
     who = await authorize(request, "identity:create_user", {})
     body = (await read_json(request, UserBody)).user
+    extras = await _extras(request)
     hashed = None if body.password is None else await identity(request).hasher.hash(body.password)
     event = ev.UserCreated(
         user_id=new_id(), domain_id=body.domain_id or _home(who),
         name=body.name, enabled=body.enabled, password_hash=hashed,
         default_project_id=body.default_project_id, description=body.description or "",
-        email=body.email,
+        email=body.email, extra=extras or {},
     )  # fmt: skip
     await run(request, lambda s, m: commands.create_user(s, m, event))
     return json({"user": render.user(request, state(request).users[event.user_id])}, 201)
@@ -113,6 +139,7 @@ async def update_user(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     await authorize(request, "identity:update_user", _user_target(request, user_id))
     change = (await read_json(request, UserChangeBody)).user
+    extras = await _extras(request)
     old = find(state(request).users, user_id, "user")
     event = ev.UserUpdated(
         user_id=user_id,
@@ -123,6 +150,7 @@ async def update_user(request: web.Request) -> web.Response:
         else change.default_project_id,
         description=old.description if change.description is UNSET else change.description or "",
         email=old.email if change.email is UNSET else change.email,
+        extra=old.extra if extras is UNSET else {**old.extra, **extras},
     )
     now = time.time()
     await run(request, lambda s, m: commands.update_user(s, m, event, now))

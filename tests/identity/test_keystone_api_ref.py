@@ -1,0 +1,193 @@
+"""Keystone v3 behaviour that Tempest checks, as the api-ref specifies it: regions
+with parents and ids of one's choosing, endpoints that create their region,
+partial policy updates, project tags, users' extra attributes, 64-character
+names, inference rules, cascading domain deletes, self-service passwords."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.identity.conftest import ADMIN_PASSWORD, Cloud
+
+
+async def made(cloud: Cloud, kind: str, body: dict[str, Any], path: str = "") -> Any:
+    status, answer = await cloud.call("POST", path or f"/{kind}s", json={kind: body})
+    assert status == 201, answer
+    return answer[kind]
+
+
+async def test_regions_put_with_an_id_patch_and_parents(cloud: Cloud) -> None:
+    status, body = await cloud.call("PUT", "/regions/north", json={"region": {}})
+    assert status == 201, body
+    assert body["region"]["id"] == "north"
+    status, body = await cloud.call("PUT", "/regions/north", json={"region": {}})
+    assert status == 409
+    child = await made(cloud, "region", {"id": "north-1", "parent_region_id": "north"})
+    assert child["parent_region_id"] == "north"
+    status, body = await cloud.call(
+        "PATCH", "/regions/north", json={"region": {"description": "cold"}}
+    )
+    assert status == 200
+    assert body["region"]["description"] == "cold"
+    # no cycles, no missing parents, no id that differs from the path's
+    for path, change in (
+        ("/regions/north", {"parent_region_id": "north-1"}),
+        ("/regions/north", {"parent_region_id": "north"}),
+    ):
+        status, body = await cloud.call("PATCH", path, json={"region": change})
+        assert status == 400, body
+        assert body["error"]["code"] == 400
+    status, _ = await cloud.call(
+        "PATCH", "/regions/north", json={"region": {"parent_region_id": "x"}}
+    )
+    assert status == 404
+    status, _ = await cloud.call("PUT", "/regions/a", json={"region": {"id": "b"}})
+    assert status == 400
+    status, _ = await cloud.call("DELETE", "/regions/north")
+    assert status == 409  # it has a child
+    _, body = await cloud.call("GET", "/regions?parent_region_id=north")
+    assert [r["id"] for r in body["regions"]] == ["north-1"]
+
+
+async def test_an_endpoint_creates_its_region(cloud: Cloud) -> None:
+    service = await made(cloud, "service", {"type": "thing"})
+    endpoint = await made(
+        cloud,
+        "endpoint",
+        {
+            "service_id": service["id"],
+            "interface": "public",
+            "url": "http://x/",
+            "region_id": "brand-new",
+        },
+    )
+    assert endpoint["region_id"] == "brand-new"
+    status, body = await cloud.call("GET", "/regions/brand-new")
+    assert status == 200, body
+    status, body = await cloud.call(
+        "PATCH", f"/endpoints/{endpoint['id']}", json={"endpoint": {"region_id": "newer"}}
+    )
+    assert status == 200, body
+    assert (await cloud.call("GET", "/regions/newer"))[0] == 200
+
+
+async def test_policy_patch_changes_only_what_it_names(cloud: Cloud) -> None:
+    policy = await made(
+        cloud, "policy", {"blob": '{"a": "b"}', "type": "application/json"}, "/policies"
+    )
+    status, body = await cloud.call(
+        "PATCH", f"/policies/{policy['id']}", json={"policy": {"type": "text/plain"}}
+    )
+    assert status == 200, body
+    assert (body["policy"]["type"], body["policy"]["blob"]) == ("text/plain", '{"a": "b"}')
+
+
+async def test_project_tags(cloud: Cloud) -> None:
+    project = await made(cloud, "project", {"name": "tagged", "tags": ["a"]})
+    base = f"/projects/{project['id']}/tags"
+    assert (await cloud.call("PUT", f"{base}/b"))[0] == 201
+    assert (await cloud.call("GET", f"{base}/b"))[0] == 204
+    _, body = await cloud.call("GET", base)
+    assert body == {"tags": ["a", "b"]}
+    status, body = await cloud.call("PUT", base, json={"tags": ["x", "y", "x"]})
+    assert status == 200
+    assert body == {"tags": ["x", "y"]}
+    _, body = await cloud.call("GET", "/projects?tags=x,y")
+    assert [p["id"] for p in body["projects"]] == [project["id"]]
+    _, body = await cloud.call("GET", "/projects?not-tags-any=x")
+    assert project["id"] not in [p["id"] for p in body["projects"]]
+    assert (await cloud.call("DELETE", f"{base}/x"))[0] == 204
+    assert (await cloud.call("DELETE", f"{base}/x"))[0] == 404
+    assert (await cloud.call("GET", f"{base}/x"))[0] == 404
+    for bad in (["a,b"], ["a/b"], [""], [f"t{n}" for n in range(81)]):
+        status, body = await cloud.call("PUT", base, json={"tags": bad})
+        assert status == 400, bad
+    assert (await cloud.call("DELETE", base))[0] == 204
+    _, body = await cloud.call("GET", base)
+    assert body == {"tags": []}
+    assert (await cloud.call("GET", "/projects/nope/tags"))[0] == 404
+
+
+async def test_users_keep_extra_attributes(cloud: Cloud) -> None:
+    project = await made(cloud, "project", {"name": "home"})
+    user = await made(cloud, "user", {"name": "extra", "project_id": project["id"], "n": 3})
+    assert (user["project_id"], user["n"]) == (project["id"], 3)
+    status, body = await cloud.call(
+        "PATCH", f"/users/{user['id']}", json={"user": {"project_id": "other"}}
+    )
+    assert status == 200, body
+    assert (body["user"]["project_id"], body["user"]["n"]) == ("other", 3)
+    _, body = await cloud.call("GET", f"/users/{user['id']}")
+    assert body["user"]["project_id"] == "other"
+    status, _ = await cloud.call("POST", "/users", json={"user": {"name": "n", "x": {"deep": 1}}})
+    assert status == 400
+
+
+async def test_domain_and_project_names_are_at_most_64_characters(cloud: Cloud) -> None:
+    for kind in ("domain", "project"):
+        status, body = await cloud.call("POST", f"/{kind}s", json={kind: {"name": "n" * 65}})
+        assert status == 400, body
+        await made(cloud, kind, {"name": "n" * 64})
+
+
+async def test_inference_rules_name_one_implied_role_and_not_a_domain_role(cloud: Cloud) -> None:
+    prior = await made(cloud, "role", {"name": "prior"})
+    implied = await made(cloud, "role", {"name": "implied"})
+    status, body = await cloud.call("PUT", f"/roles/{prior['id']}/implies/{implied['id']}")
+    assert status == 201
+    assert body["role_inference"]["implies"]["id"] == implied["id"]
+    domain = await made(cloud, "domain", {"name": "roles"})
+    local = await made(cloud, "role", {"name": "local", "domain_id": domain["id"]})
+    status, body = await cloud.call("PUT", f"/roles/{prior['id']}/implies/{local['id']}")
+    assert status == 403, body
+    status, body = await cloud.call("PUT", f"/roles/{local['id']}/implies/{prior['id']}")
+    assert status == 201, body
+
+
+async def test_deleting_a_disabled_domain_deletes_what_it_holds(cloud: Cloud) -> None:
+    domain = await made(cloud, "domain", {"name": "doomed"})
+    parent = await made(cloud, "project", {"name": "p", "domain_id": domain["id"]})
+    child = await made(cloud, "project", {"name": "c", "parent_id": parent["id"]})
+    user = await made(cloud, "user", {"name": "u", "domain_id": domain["id"]})
+    group = await made(cloud, "group", {"name": "g", "domain_id": domain["id"]})
+    _, roles = await cloud.call("GET", "/roles?name=member")
+    member = roles["roles"][0]["id"]
+    put = f"/projects/{child['id']}/users/{user['id']}/roles/{member}"
+    assert (await cloud.call("PUT", put))[0] == 204
+    await cloud.call("PATCH", f"/domains/{domain['id']}", json={"domain": {"enabled": False}})
+    status, body = await cloud.call("DELETE", f"/domains/{domain['id']}")
+    assert status == 204, body
+    for path in (
+        f"/projects/{parent['id']}",
+        f"/projects/{child['id']}",
+        f"/users/{user['id']}",
+        f"/groups/{group['id']}",
+        f"/domains/{domain['id']}",
+    ):
+        assert (await cloud.call("GET", path))[0] == 404, path
+    _, body = await cloud.call("GET", f"/role_assignments?user.id={user['id']}")
+    assert body["role_assignments"] == []
+    await made(cloud, "domain", {"name": "doomed"})  # the name is free again
+
+
+async def test_an_admin_may_change_a_password_given_the_original(cloud: Cloud) -> None:
+    user = await made(cloud, "user", {"name": "pw", "password": "first-pw-1"})
+    body = {"user": {"original_password": "wrong", "password": "second-pw-2"}}
+    status, _ = await cloud.call("POST", f"/users/{user['id']}/password", json=body)
+    assert status == 401
+    body["user"]["original_password"] = "first-pw-1"
+    status, answer = await cloud.call("POST", f"/users/{user['id']}/password", json=body)
+    assert status == 204, answer
+    await cloud.token("pw", "second-pw-2")
+    assert ADMIN_PASSWORD  # the admin's own token did it
+
+
+async def test_application_credential_expiry_is_answered_as_given(cloud: Cloud) -> None:
+    _, users = await cloud.call("GET", "/users?name=admin")
+    user_id = users["users"][0]["id"]
+    body = {"application_credential": {"name": "exp", "expires_at": "2031-01-02T03:04:05.123456"}}
+    status, answer = await cloud.call(
+        "POST", f"/users/{user_id}/application_credentials", json=body
+    )
+    assert status == 201, answer
+    assert answer["application_credential"]["expires_at"] == "2031-01-02T03:04:05.123456"
