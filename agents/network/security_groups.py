@@ -117,18 +117,18 @@ def _from_port(n: int, port: PortFilter) -> list[str]:
         f"chain from-{n} {{",
         f"meta mark set 0x{n:08x}",
         f"ether saddr != {anonymous_set(sorted(macs))} drop",
-        f"ether type arp arp saddr ip . arp saddr ether != {anonymous_set(arp)} drop",
+        f"ether type arp arp saddr ip . arp saddr ether != {{ {', '.join(arp)} }} drop",
         "ether type ip udp sport 67 udp dport 68 drop",  # a guest answering DHCP
         "ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 return",  # asking it
     ]
     if v4:
-        lines.append(f"ether type ip ip saddr . ether saddr != {anonymous_set(v4)} drop")
+        lines.append(f"ether type ip ip saddr . ether saddr != {{ {', '.join(v4)} }} drop")
     else:
         lines.append("ether type ip drop")
     lines += [
         "ether type ip6 icmpv6 type nd-router-advert drop",
         "ether type ip6 udp sport 547 udp dport 546 drop",  # a guest answering DHCPv6
-        f"ether type ip6 ip6 saddr . ether saddr != {anonymous_set(sorted(set(v6)))} drop",
+        f"ether type ip6 ip6 saddr . ether saddr != {{ {', '.join(sorted(set(v6)))} }} drop",
         "ether type != { ip, ip6, arp } drop",
         "}",
     ]

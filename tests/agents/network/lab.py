@@ -16,7 +16,9 @@ import contextlib
 import os
 import shlex
 import signal
+import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,3 +184,53 @@ def dnsmasq_under(state_dir: Path) -> list[int]:
         if "dnsmasq" in cmdline.split("\0")[0] and str(state_dir) in cmdline:
             found.append(int(entry))
     return found
+
+
+# -- TCP from inside namespaces, without a helper process ------------------------------
+
+
+def _socket_in(namespace: str) -> socket.socket:
+    with namespaces.entered(namespace):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def listening(namespace: str, port: int) -> AsyncIterator[list[str]]:
+    """A TCP server in a namespace that greets with ``hello`` and records each
+    peer's address (the list it yields)."""
+    peers: list[str] = []
+    sock = await asyncio.to_thread(_socket_in, namespace)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("0.0.0.0", port))
+    sock.listen(8)
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer.get_extra_info("peername")[0])
+        writer.write(b"hello\n")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(greet, sock=sock)
+    try:
+        yield peers
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def connect(namespace: str, ip: str, port: int, timeout: float = 3) -> bytes | None:
+    """Connect from a namespace and read what the server says (None: no answer)."""
+    sock = await asyncio.to_thread(_socket_in, namespace)
+    try:
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (ip, port)), timeout)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        data = await asyncio.wait_for(reader.readline(), timeout)
+        writer.close()
+        await writer.wait_closed()
+        return data
+    except (TimeoutError, OSError):
+        sock.close()
+        return None
