@@ -145,18 +145,29 @@ def _write_if_changed(file: Path, text: str) -> bool:
     return True
 
 
-def _prepare(folder: Path, wanted: Config) -> tuple[bool, int | None, bool]:
+def _prepare(folder: Path, wanted: Config, namespace: str) -> tuple[bool, int | None, bool]:
     """(thread) Write the files. Returns whether they changed, the pid of the
-    dnsmasq running with exactly the wanted command line (None: none does), and
-    whether one with another command line was killed."""
+    dnsmasq running with exactly the wanted command line in the namespace now
+    named ``namespace`` (None: none does), and whether another was killed."""
     folder.mkdir(parents=True, exist_ok=True)
     changed = _write_if_changed(folder / "hosts", wanted.hosts)
     changed = _write_if_changed(folder / "opts", wanted.opts) or changed
     pid = running(folder)
-    if pid is not None and _cmdline(pid) != list(wanted.argv):
+    if pid is not None and (_cmdline(pid) != list(wanted.argv) or not _inside(pid, namespace)):
         _kill(pid)
         return changed, None, True
     return changed, pid, False
+
+
+def _inside(pid: int, namespace: str) -> bool:
+    """Whether a process lives in the namespace of that name (not in one that
+    was deleted and replaced while the process kept the old one alive)."""
+    try:
+        mine = os.stat(f"/proc/{pid}/ns/net")
+        named = os.stat(namespaces.path(namespace))
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino)
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -211,7 +222,7 @@ async def ensure(
     what was done (``started``, ``restarted``, ``reloaded``), None for nothing."""
     wanted = config(network, state_dir, interface)
     folder = directory(state_dir, network.network_id)
-    changed, pid, killed = await asyncio.to_thread(_prepare, folder, wanted)
+    changed, pid, killed = await asyncio.to_thread(_prepare, folder, wanted, namespace)
     if pid is not None:
         if not changed:
             return None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class Netlink:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="cairn-netlink")
         self._handles: dict[str | None, IPRoute] = {}
         self._nft: dict[str | None, NFTables] = {}
+        self._identities: dict[str, tuple[int, int]] = {}
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the worker thread. A cancelled caller still waits
@@ -76,7 +78,9 @@ class Netlink:
             raise
 
     def handle(self, namespace: str | None) -> IPRoute:
-        """(worker thread) The handle of a namespace, opened inside it on first use."""
+        """(worker thread) The handle of a namespace, opened inside it on first use
+        (and again when the namespace was replaced by another of the same name)."""
+        self._check_identity(namespace)
         handle = self._handles.get(namespace)
         if handle is None:
             with namespaces.entered(namespace):
@@ -86,6 +90,7 @@ class Netlink:
 
     def nft_handle(self, namespace: str | None) -> NFTables:
         """(worker thread) The namespace's nftables handle (every family)."""
+        self._check_identity(namespace)
         handle = self._nft.get(namespace)
         if handle is None:
             with namespaces.entered(namespace):
@@ -93,8 +98,23 @@ class Netlink:
             self._nft[namespace] = handle
         return handle
 
+    def _check_identity(self, namespace: str | None) -> None:
+        if namespace is None:
+            return
+        try:
+            st = os.stat(namespaces.path(namespace))
+            identity = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            identity = None
+        if self._identities.get(namespace) != identity:
+            self.forget(namespace)  # a handle would keep acting on the old one
+            if identity is not None:
+                self._identities[namespace] = identity
+
     def forget(self, namespace: str | None) -> None:
         """(worker thread) Close the namespace's handles, so the namespace can go."""
+        if namespace is not None:
+            self._identities.pop(namespace, None)
         for handles in (self._handles, self._nft):
             handle = handles.pop(namespace, None)
             if handle is not None:

@@ -91,7 +91,15 @@ async def run(argv: list[str], namespace: str | None = None, *, stdin: bytes | N
         )
     except OSError as e:
         raise CommandFailed(argv, namespace, str(e)) from e
-    out, err = await proc.communicate(stdin)
+    # A cancelled caller still waits for the program to end: a half-run ``ip
+    # netns add`` leaves a namespace file without its mount behind.
+    communicating = asyncio.ensure_future(proc.communicate(stdin))
+    try:
+        out, err = await asyncio.shield(communicating)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await communicating
+        raise
     if proc.returncode != 0:
         raise CommandFailed(
             argv, namespace, err.decode(errors="replace") or f"exit {proc.returncode}"
@@ -99,10 +107,22 @@ async def run(argv: list[str], namespace: str | None = None, *, stdin: bytes | N
     return out.decode(errors="replace")
 
 
+def mounted(namespace: str) -> bool:
+    """Whether a namespace's file really holds a namespace (a bind mount of one
+    lives on nsfs, not on the tmpfs of /run/netns)."""
+    try:
+        return os.stat(path(namespace)).st_dev != os.stat(RUN_DIR).st_dev
+    except FileNotFoundError:
+        return False
+
+
 async def create(namespace: str) -> None:
-    """Create a named namespace with its loopback up (a namespace that exists is fine)."""
+    """Create a named namespace with its loopback up (a namespace that exists
+    is fine; a file left by a creation that was cut short is replaced)."""
     if namespace in names():
-        return
+        if mounted(namespace):
+            return
+        await asyncio.to_thread(_unlink, namespace)
     try:
         await run(["ip", "netns", "add", namespace])
     except CommandFailed as e:
@@ -117,11 +137,19 @@ async def delete(namespace: str) -> None:
     sockets first."""
     if namespace not in names():
         return
+    if not mounted(namespace):
+        await asyncio.to_thread(_unlink, namespace)
+        return
     try:
         await run(["ip", "netns", "delete", namespace])
     except CommandFailed as e:
         if namespace in names():
             raise NamespaceError(namespace, str(e)) from e
+
+
+def _unlink(namespace: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path(namespace))
 
 
 def pids_in(namespace: str) -> list[int]:
