@@ -18,6 +18,8 @@ from cairn.events.registry import DomainEvent, registry
 
 #: The JSON scalars an extra attribute of a user may hold.
 Extra = str | int | float | bool | None
+#: The value of one option of a domain's configuration.
+ConfigValue = str | int | float | bool | None
 
 # -- domains, projects -----------------------------------------------------------
 
@@ -54,6 +56,8 @@ class ProjectCreated(DomainEvent, frozen=True):
     enabled: bool = True
     parent_id: str | None = None
     tags: list[str] = []
+    #: A project acting as a domain: a domain of the same id is created with it.
+    is_domain: bool = False
 
 
 @registry.event
@@ -424,3 +428,37 @@ class RegionUpdated(DomainEvent, frozen=True):
     region_id: str
     description: str = ""
     parent_region_id: str | None = None
+
+
+# -- OS-OAUTH1 consumers, domain configuration ------------------------------------
+
+
+@registry.event
+class ConsumerCreated(DomainEvent, frozen=True):
+    """An OAuth 1.0a consumer (``consumer-<id>``); its secret is sealed with the
+    credential keys, as credential blobs are (OAuth signs with the secret itself,
+    so a hash would not do)."""
+
+    consumer_id: str
+    sealed_secret: str
+    description: str = ""
+
+
+@registry.event
+class ConsumerUpdated(DomainEvent, frozen=True):
+    consumer_id: str
+    description: str = ""
+
+
+@registry.event
+class ConsumerDeleted(DomainEvent, frozen=True):
+    consumer_id: str
+
+
+@registry.event
+class DomainConfigured(DomainEvent, frozen=True):
+    """A domain's whole configuration after the change (``domainconfig-<domain id>``):
+    group -> option -> value; empty when it was deleted."""
+
+    domain_id: str
+    config: dict[str, dict[str, ConfigValue]]

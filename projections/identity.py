@@ -31,6 +31,7 @@ class Project(msgspec.Struct):
     enabled: bool = True
     parent_id: str | None = None
     tags: list[str] = []
+    is_domain: bool = False
 
 
 class User(msgspec.Struct):
@@ -121,6 +122,12 @@ class Credential(msgspec.Struct):
     project_id: str | None = None
 
 
+class Consumer(msgspec.Struct):
+    id: str
+    sealed_secret: str
+    description: str = ""
+
+
 class PolicyBlob(msgspec.Struct):
     id: str
     type: str
@@ -146,6 +153,9 @@ class IdentityState(msgspec.Struct):
     app_credentials: dict[str, AppCredential] = {}
     credentials: dict[str, Credential] = {}
     policies: dict[str, PolicyBlob] = {}
+    consumers: dict[str, Consumer] = {}
+    #: domain id -> group -> option -> value (domain-specific configuration)
+    domain_configs: dict[str, dict[str, dict[str, ev.ConfigValue]]] = {}
     #: claim key (kind, scope, name) -> owner id
     names: dict[str, str] = {}
     #: stream -> its version, for every stream folded here
@@ -193,14 +203,16 @@ class IdentityProjection(Projection[IdentityState]):
     @handles("DomainDeleted")
     def _domain_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.DomainDeleted) -> Any:
         s.domains.pop(d.domain_id, None)
+        s.domain_configs.pop(d.domain_id, None)
         _drop_grants(s, lambda g: g.scope_type == "domain" and g.scope_id == d.domain_id)
         return s
 
     @handles("ProjectCreated")
     def _project_created(self, s: IdentityState, e: RecordedEvent, d: ev.ProjectCreated) -> Any:
         s.projects[d.project_id] = Project(
-            d.project_id, d.domain_id, d.name, d.description, d.enabled, d.parent_id, list(d.tags)
-        )
+            d.project_id, d.domain_id, d.name, d.description, d.enabled, d.parent_id,
+            list(d.tags), d.is_domain,
+        )  # fmt: skip
         return s
 
     @handles("ProjectUpdated")
@@ -416,6 +428,31 @@ class IdentityProjection(Projection[IdentityState]):
     @handles("PolicyCreated", "PolicyUpdated")
     def _policy(self, s: IdentityState, e: RecordedEvent, d: ev.PolicyCreated) -> Any:
         s.policies[d.policy_id] = PolicyBlob(d.policy_id, d.type, d.blob)
+        return s
+
+    @handles("ConsumerCreated")
+    def _consumer(self, s: IdentityState, e: RecordedEvent, d: ev.ConsumerCreated) -> Any:
+        s.consumers[d.consumer_id] = Consumer(d.consumer_id, d.sealed_secret, d.description)
+        return s
+
+    @handles("ConsumerUpdated")
+    def _consumer_updated(self, s: IdentityState, e: RecordedEvent, d: ev.ConsumerUpdated) -> Any:
+        consumer = s.consumers.get(d.consumer_id)
+        if consumer is not None:
+            consumer.description = d.description
+        return s
+
+    @handles("ConsumerDeleted")
+    def _consumer_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.ConsumerDeleted) -> Any:
+        s.consumers.pop(d.consumer_id, None)
+        return s
+
+    @handles("DomainConfigured")
+    def _domain_config(self, s: IdentityState, e: RecordedEvent, d: ev.DomainConfigured) -> Any:
+        if d.config:
+            s.domain_configs[d.domain_id] = {g: dict(o) for g, o in d.config.items()}
+        else:
+            s.domain_configs.pop(d.domain_id, None)
         return s
 
     @handles("PolicyDeleted")

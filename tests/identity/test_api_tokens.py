@@ -95,7 +95,7 @@ async def test_a_token_rescopes_with_the_token_method(cloud: Cloud) -> None:
     response = await cloud.client.post("/identity/v3/auth/tokens", json=body)
     assert response.status == 201
     token = (await response.json())["token"]
-    assert token["methods"] == ["token"]
+    assert token["methods"] == ["password", "token"]  # how the first was had, and token
     assert len(token["audit_ids"]) == 2
 
 

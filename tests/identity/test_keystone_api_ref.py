@@ -191,3 +191,113 @@ async def test_application_credential_expiry_is_answered_as_given(cloud: Cloud) 
     )
     assert status == 201, answer
     assert answer["application_credential"]["expires_at"] == "2031-01-02T03:04:05.123456"
+
+
+async def test_oauth1_consumers_show_their_secret_once(cloud: Cloud) -> None:
+    consumer = await made(cloud, "consumer", {"description": "a"}, "/OS-OAUTH1/consumers")
+    assert consumer["secret"]
+    path = f"/OS-OAUTH1/consumers/{consumer['id']}"
+    _, body = await cloud.call("GET", path)
+    assert body["consumer"]["description"] == "a"
+    assert "secret" not in body["consumer"]
+    _, body = await cloud.call("GET", "/OS-OAUTH1/consumers")
+    assert [c["id"] for c in body["consumers"]] == [consumer["id"]]
+    status, body = await cloud.call("PATCH", path, json={"consumer": {"description": "b"}})
+    assert status == 200
+    assert body["consumer"]["description"] == "b"
+    status, body = await cloud.call("PATCH", path, json={"consumer": {"secret": "mine"}})
+    assert status == 400
+    # the log holds the secret sealed, never as it was shown
+    events = await cloud.identity.store.read_all(after=0, limit=10_000)
+    assert not any(consumer["secret"] in repr(e) for e in events)
+    assert (await cloud.call("DELETE", path))[0] == 204
+    assert (await cloud.call("GET", path))[0] == 404
+
+
+async def test_domain_configuration(cloud: Cloud) -> None:
+    domain = await made(cloud, "domain", {"name": "configured"})
+    base = f"/domains/{domain['id']}/config"
+    config = {"identity": {"driver": "ldap"}, "ldap": {"url": "ldap://x/", "password": "pw"}}
+    assert (await cloud.call("GET", base))[0] == 404
+    status, body = await cloud.call("PUT", base, json={"config": config})
+    assert status == 201, body
+    assert body["config"] == {"identity": {"driver": "ldap"}, "ldap": {"url": "ldap://x/"}}
+    _, body = await cloud.call("GET", f"{base}/ldap/url")
+    assert body == {"config": {"url": "ldap://x/"}}
+    assert (await cloud.call("GET", f"{base}/ldap/password"))[0] == 404  # never shown
+    status, body = await cloud.call(
+        "PATCH", f"{base}/identity", json={"config": {"identity": {"list_limit": 5}}}
+    )
+    assert status == 200, body
+    assert body["config"]["identity"] == {"driver": "ldap", "list_limit": 5}
+    status, body = await cloud.call(
+        "PATCH", f"{base}/identity/driver", json={"config": {"driver": "sql"}}
+    )
+    assert body["config"]["identity"]["driver"] == "sql"
+    assert (await cloud.call("DELETE", f"{base}/identity/driver"))[0] == 204
+    assert (await cloud.call("GET", f"{base}/identity/driver"))[0] == 404
+    assert (await cloud.call("DELETE", f"{base}/identity"))[0] == 204
+    assert (await cloud.call("GET", f"{base}/identity"))[0] == 404
+    refused = (
+        ({"nova": {"x": 1}}, 403),
+        ({"ldap": {"nope": 1}}, 403),
+        ({"ldap": {"url": {"deep": 1}}}, 400),
+        ({"ldap": []}, 400),
+    )
+    for bad, status_wanted in refused:
+        status, body = await cloud.call("PATCH", base, json={"config": bad})
+        assert status == status_wanted, (bad, body)
+    assert (await cloud.call("DELETE", base))[0] == 204
+    assert (await cloud.call("GET", base))[0] == 404
+    _, body = await cloud.call("GET", "/domains/config/default")
+    assert set(body["config"]) == {"identity", "ldap"}
+    assert "password" not in body["config"]["ldap"]
+    _, body = await cloud.call("GET", "/domains/config/ldap/url/default")
+    assert body == {"config": {"url": "ldap://localhost"}}
+    assert (await cloud.call("GET", "/domains/config/nova/default"))[0] == 404
+
+
+async def test_a_project_acting_as_a_domain(cloud: Cloud) -> None:
+    project = await made(cloud, "project", {"name": "realm", "is_domain": True})
+    assert (project["is_domain"], project["domain_id"]) == (True, None)
+    _, body = await cloud.call("GET", "/domains")
+    assert project["id"] in [d["id"] for d in body["domains"]]
+    _, body = await cloud.call("GET", "/projects?is_domain=true")
+    assert [p["id"] for p in body["projects"]] == [project["id"]]
+    _, body = await cloud.call("GET", "/projects")
+    assert project["id"] not in [p["id"] for p in body["projects"]]
+    inner = await made(cloud, "project", {"name": "inner", "domain_id": project["id"]})
+    patch = {"project": {"enabled": False}}
+    assert (await cloud.call("PATCH", f"/projects/{project['id']}", json=patch))[0] == 200
+    _, body = await cloud.call("GET", f"/domains/{project['id']}")
+    assert body["domain"]["enabled"] is False
+    assert (await cloud.call("DELETE", f"/projects/{project['id']}"))[0] == 204
+    for path in (f"/projects/{project['id']}", f"/domains/{project['id']}",
+                 f"/projects/{inner['id']}"):  # fmt: skip
+        assert (await cloud.call("GET", path))[0] == 404, path
+
+
+async def test_a_rescoped_token_names_both_methods(cloud: Cloud) -> None:
+    unscoped = await cloud.token("admin", ADMIN_PASSWORD)
+    scope = {"project": {"name": "admin", "domain": {"id": "default"}}}
+    body = {"auth": {"identity": {"methods": ["token"], "token": {"id": unscoped}}, "scope": scope}}
+    response = await cloud.client.post("/identity/v3/auth/tokens", json=body)
+    assert response.status == 201
+    assert set((await response.json())["token"]["methods"]) == {"password", "token"}
+
+
+async def test_domain_roles_are_not_effective_but_what_they_imply_is(cloud: Cloud) -> None:
+    domain = await made(cloud, "domain", {"name": "dr"})
+    local = await made(cloud, "role", {"name": "local", "domain_id": domain["id"]})
+    _, body = await cloud.call("GET", "/roles?name=reader")
+    reader = body["roles"][0]["id"]
+    project = await made(cloud, "project", {"name": "drp"})
+    user = await made(cloud, "user", {"name": "dru"})
+    put = f"/projects/{project['id']}/users/{user['id']}/roles/{local['id']}"
+    assert (await cloud.call("PUT", put))[0] == 204
+    query = f"/role_assignments?effective&user.id={user['id']}&scope.project.id={project['id']}"
+    _, body = await cloud.call("GET", query)
+    assert body["role_assignments"] == []
+    assert (await cloud.call("PUT", f"/roles/{local['id']}/implies/{reader}"))[0] == 201
+    _, body = await cloud.call("GET", query)
+    assert [a["role"]["id"] for a in body["role_assignments"]] == [reader]

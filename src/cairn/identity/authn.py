@@ -134,6 +134,7 @@ class Authenticator:
         method = methods[0]
         expires_at: float | None = None
         chain: str | None = None
+        issued_methods = [method]
         app_cred: AppCredential | None = None
         if method == "password":
             if body.identity.password is None:
@@ -149,6 +150,8 @@ class Authenticator:
                 )
             user, expires_at = previous.user, previous.payload.expires_at
             chain = previous.payload.audit_chain_id or previous.payload.audit_id
+            # A re-scoped token names how the first was had, and "token" (Keystone).
+            issued_methods = list(dict.fromkeys([*previous.payload.methods, "token"]))
         else:
             if body.identity.application_credential is None:
                 raise Invalid("The method needs an 'application_credential' object.")
@@ -158,7 +161,7 @@ class Authenticator:
             expires_at = app_cred.expires_at
         scope_type, scope_id = self._scope(body.scope, user, app_cred)
         token, _ = self.identity.tokens.issue(
-            user.id, [method], scope_type, scope_id, expires_at=expires_at,
+            user.id, issued_methods, scope_type, scope_id, expires_at=expires_at,
             audit_chain_id=chain, app_cred_id=app_cred.id if app_cred else None,
         )  # fmt: skip
         return self.identity.validate(token)

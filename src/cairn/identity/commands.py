@@ -48,8 +48,9 @@ def delete_domain(s: IdentityState, m: Metadata, domain_id: str) -> Writes:
     if domain.enabled:
         raise Forbidden("Cannot delete a domain that is enabled, please disable it first.")
     writes: Writes = []
-    projects = [p for p in s.projects.values() if p.domain_id == domain_id and p.id != domain_id]
-    for project in sorted(projects, key=lambda p: -_depth(s, p.id)):
+    projects = [p for p in s.projects.values() if p.domain_id == domain_id]
+    # children first; a project acting as this domain (the same id) last
+    for project in sorted(projects, key=lambda p: (p.id == domain_id, -_depth(s, p.id))):
         writes += delete_project(s, m, project.id, cascade=True)
     for user in [u for u in s.users.values() if u.domain_id == domain_id]:
         writes += delete_user(s, m, user.id)
@@ -77,6 +78,16 @@ def _depth(s: IdentityState, project_id: str) -> int:
 
 
 def create_project(s: IdentityState, m: Metadata, d: ev.ProjectCreated) -> Writes:
+    if d.is_domain:
+        # Keystone's project acting as a domain: one id, both a domain and a project.
+        domain = ev.DomainCreated(
+            domain_id=d.project_id, name=d.name, description=d.description, enabled=d.enabled
+        )
+        return [
+            *create_domain(s, m, domain),
+            claim(s, "project", d.project_id, d.name, d.project_id, m),
+            create("project", d.project_id, m, d),
+        ]
     find(s.domains, d.domain_id, "domain")
     if d.parent_id is not None and d.parent_id != d.domain_id:
         parent = find(s.projects, d.parent_id, "project")
@@ -94,16 +105,24 @@ def update_project(s: IdentityState, m: Metadata, d: ev.ProjectUpdated) -> Write
         d.name, d.description, d.enabled, d.tags,
     ):  # fmt: skip
         return []
-    return [
+    writes = [
         *rename(s, "project", old.domain_id, old.name, d.name, d.project_id, m),
         change(s, "project", d.project_id, m, d),
     ]
+    if old.is_domain and d.project_id in s.domains:
+        domain = ev.DomainUpdated(
+            domain_id=d.project_id, name=d.name, description=d.description, enabled=d.enabled
+        )
+        writes += update_domain(s, m, domain)
+    return writes
 
 
 def delete_project(
     s: IdentityState, m: Metadata, project_id: str, *, cascade: bool = False
 ) -> Writes:
     project = find(s.projects, project_id, "project")
+    if project.is_domain and not cascade and project_id in s.domains:
+        return delete_domain(s, m, project_id)
     if not cascade and any(p.parent_id == project_id for p in s.projects.values()):
         raise Forbidden(f"Cannot delete project {project_id}: it has child projects.")
     return [

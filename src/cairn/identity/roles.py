@@ -18,16 +18,19 @@ def groups_of(state: IdentityState, user_id: str) -> list[str]:
 
 
 def expand_implied(state: IdentityState, role_ids: Iterable[str]) -> set[str]:
-    """``role_ids`` and every role they imply, transitively (cycles are harmless)."""
-    result: set[str] = set()
+    """``role_ids`` and every role they imply, transitively (cycles are harmless).
+
+    A domain-specific role is never effective itself, as in Keystone: it stands
+    only for the global roles it implies, which are."""
+    seen: set[str] = set()
     pending = list(role_ids)
     while pending:
         role_id = pending.pop()
-        if role_id in result or role_id not in state.roles:
+        if role_id in seen or role_id not in state.roles:
             continue
-        result.add(role_id)
+        seen.add(role_id)
         pending.extend(state.implied.get(role_id, ()))
-    return result
+    return {r for r in seen if state.roles[r].domain_id is None}
 
 
 def _actor_grants(state: IdentityState, user_id: str) -> Iterator[Grant]:

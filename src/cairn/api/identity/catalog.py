@@ -262,6 +262,8 @@ class EndpointChange(msgspec.Struct):
     interface: Literal["public", "internal", "admin"] | msgspec.UnsetType = msgspec.UNSET
     url: Url | msgspec.UnsetType = msgspec.UNSET
     region_id: Name | msgspec.UnsetType | None = msgspec.UNSET
+    #: The older name of ``region_id``, still sent by clients.
+    region: Name | msgspec.UnsetType | None = msgspec.UNSET
     service_id: Name | msgspec.UnsetType = msgspec.UNSET
     enabled: bool | msgspec.UnsetType = msgspec.UNSET
 
@@ -274,6 +276,8 @@ async def update_endpoint(request: web.Request) -> web.Response:
     endpoint_id = path_id(request, "endpoint_id")
     await authorize(request, "identity:update_endpoint", {})
     c = (await read_json(request, EndpointChangeBody)).endpoint
+    if c.region_id is msgspec.UNSET and c.region is not msgspec.UNSET:
+        c.region_id = c.region
     old = find(state(request).endpoints, endpoint_id, "endpoint")
     event = ev.EndpointUpdated(
         endpoint_id=endpoint_id,

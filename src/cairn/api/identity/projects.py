@@ -18,6 +18,7 @@ from cairn.api.identity.common import (
     identity,
     json,
     path_id,
+    query_bool,
     run,
     state,
 )
@@ -139,9 +140,12 @@ async def list_projects(request: web.Request) -> web.Response:
 
     def encode() -> bytes:
         fields = ("name", "domain_id", "enabled", "parent_id")
+        acting = query_bool(request, "is_domain") or False
         items = project_tags.tag_filter(
             request, filtered(request, state(request).projects.values(), *fields)
         )
+        # Projects acting as domains are listed only when asked for (Keystone).
+        items = [p for p in items if p.is_domain == acting]
         body = render.collection(request, "projects", [render.project(request, p) for p in items])
         return encode_json(body)
 
@@ -162,13 +166,16 @@ async def get_project(request: web.Request) -> web.Response:
 async def create_project(request: web.Request) -> web.Response:
     who = await authorize(request, "identity:create_project", {})
     body = (await read_json(request, ProjectBody)).project
-    if body.is_domain:
-        raise HTTPFault.bad_request("Projects acting as domains are not supported.")
+    if body.is_domain and (body.parent_id is not None or body.domain_id is not None):
+        raise HTTPFault.bad_request("A project acting as a domain has no parent and no domain.")
     domain_id = body.domain_id or who.credentials.project_domain_id or "default"
     if body.parent_id is not None and body.parent_id in state(request).projects:
         domain_id = body.domain_id or state(request).projects[body.parent_id].domain_id
+    project_id = new_id()
+    if body.is_domain:
+        domain_id = project_id
     event = ev.ProjectCreated(
-        project_id=new_id(), domain_id=domain_id, name=body.name,
+        project_id=project_id, domain_id=domain_id, name=body.name, is_domain=body.is_domain,
         description=body.description or "", enabled=body.enabled, parent_id=body.parent_id,
         tags=project_tags.check_tags(list(body.tags)),
     )  # fmt: skip

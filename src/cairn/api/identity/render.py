@@ -50,8 +50,10 @@ def domain(request: web.Request, d: Domain) -> Json:
 
 def project(request: web.Request, p: Project) -> Json:
     return {
-        "id": p.id, "name": p.name, "domain_id": p.domain_id, "description": p.description,
-        "enabled": p.enabled, "parent_id": p.parent_id or p.domain_id, "is_domain": False,
+        "id": p.id, "name": p.name, "domain_id": None if p.is_domain else p.domain_id,
+        "description": p.description,
+        "enabled": p.enabled, "is_domain": p.is_domain,
+        "parent_id": None if p.is_domain else p.parent_id or p.domain_id,
         "tags": list(p.tags), "options": {}, "links": _links(request, f"/projects/{p.id}"),
     }  # fmt: skip
 
