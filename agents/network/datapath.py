@@ -262,6 +262,7 @@ class Datapath:
         if router.gateway is not None:
             ports.append((router.gateway, True))
         devices = set()
+        present = links.addresses(inner)
         for port, gateway in ports:
             leg = d.router_leg(port.port_id)
             device_name = d.router_device(port.port_id, gateway=gateway)
@@ -281,7 +282,7 @@ class Datapath:
             addresses = {_interface(port.ip_cidr)}
             if gateway:
                 addresses |= {f"{ip}/32" for ip in nat.floating_addresses(router)}
-            links.sync_addresses(inner, device, addresses)
+            links.sync_addresses(inner, device, addresses, present)
         for name in sorted(inner_links):
             prefixes = (d.ROUTER_INTERFACE_PREFIX, d.ROUTER_GATEWAY_PREFIX)
             if name.startswith(prefixes) and name not in devices:
@@ -385,11 +386,15 @@ class Datapath:
             link, master = root.get(name), root.get(bridge)
             return link is not None and master is not None and link.master == master.index
 
+        devices: dict[str, set[str]] = {}
+
         def inside(namespace: str, device: str) -> bool:
-            try:
-                return device in links.links(self._ns(namespace, []))
-            except DatapathError:
-                return False
+            if namespace not in devices:
+                try:
+                    devices[namespace] = set(links.links(self._ns(namespace, [])))
+                except DatapathError:
+                    devices[namespace] = set()
+            return device in devices[namespace]
 
         found = {port.port_id for port in plan.ports if joined(port.tap, port.bridge)}
         for router in plan.routers:

@@ -14,7 +14,8 @@ below), so the datapath can tell what it owns by a name's prefix alone, also
 after a crash left something half made. Linux caps interface names at 15
 characters: every prefix here is at most 4, and ids are cut to 11.
 
-Every value object is frozen and hashable, and compares by value: two plans
+Every value object is frozen and hashable, and compares by value (the ones
+without optional fields also sort): two plans
 built from the same read model are equal, which is how a re-apply knows that
 nothing changed.
 """
@@ -116,7 +117,7 @@ def external_leg(bridge: str) -> str:
 # -- DHCP --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Lease:
     """A fixed address dnsmasq hands out: only MACs with a lease get an answer."""
 
@@ -197,7 +198,7 @@ class RouterPort:
     mtu: int = 1500
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class FloatingIP:
     """A floating IP: DNAT ``floating_ip`` -> ``fixed_ip``, SNAT back the other way."""
 
@@ -205,7 +206,7 @@ class FloatingIP:
     fixed_ip: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class PortForward:
     """A port forwarding on a floating IP (DNAT of one port to one fixed IP's port)."""
 

@@ -355,16 +355,28 @@ def ensure_veth(
     return peer
 
 
-def sync_addresses(ns: Ns, link: Link, wanted: set[str]) -> None:
-    """Exactly the IPv4 addresses ``wanted`` (``a.b.c.d/len``) on ``link``."""
-    with doing(ns.name, f"listing the addresses of {link.name}"):
-        msgs = ns.ipr.get_addr(family=_AF_INET, index=link.index)
-    present = {f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}" for m in msgs}
-    for cidr in sorted(present - wanted):
+def addresses(ns: Ns) -> dict[int, set[str]]:
+    """Every IPv4 address of the namespace (``a.b.c.d/len``), by device index:
+    one dump, instead of one per device (pyroute2 filters a dump by index in Python)."""
+    with doing(ns.name, "listing addresses"):
+        msgs = ns.ipr.get_addr(family=_AF_INET)
+    found: dict[int, set[str]] = {}
+    for m in msgs:
+        found.setdefault(m["index"], set()).add(f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}")
+    return found
+
+
+def sync_addresses(
+    ns: Ns, link: Link, wanted: set[str], present: dict[int, set[str]] | None = None
+) -> None:
+    """Exactly the IPv4 addresses ``wanted`` (``a.b.c.d/len``) on ``link``
+    (``present``: the namespace's :func:`addresses`, when already listed)."""
+    on_link = (addresses(ns) if present is None else present).get(link.index, set())
+    for cidr in sorted(on_link - wanted):
         address, _, length = cidr.partition("/")
         with ns.change(f"remove {cidr} from {link.name}"):
             ns.ipr.addr("del", index=link.index, address=address, prefixlen=int(length))
-    for cidr in sorted(wanted - present):
+    for cidr in sorted(wanted - on_link):
         address, _, length = cidr.partition("/")
         with ns.change(f"add {cidr} to {link.name}"):
             ns.ipr.addr("add", index=link.index, address=address, prefixlen=int(length))
