@@ -13,6 +13,8 @@ files under the data directory, named by the image id.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from cairn.events.registry import DomainEvent, registry
@@ -142,3 +144,82 @@ class ImageUsageChanged(DomainEvent, frozen=True):
     project_id: str
     images: int
     bytes: int
+
+
+# -- metadata definitions (/v2/metadefs) ---------------------------------------------
+#
+# One stream a namespace: ``metadef-<digest of its name>``; the events of its
+# resource type associations, objects, properties and tags go there too. A
+# namespace created twice at once gives one conflict (the same stream at the
+# same version); a rename also writes MetadefNameTaken on the new name's stream,
+# so a concurrent create of that name conflicts in the same way.
+
+
+@registry.event
+class MetadefNamespaceCreated(DomainEvent, frozen=True):
+    namespace: str
+    owner: str | None
+    display_name: str | None = None
+    description: str | None = None
+    visibility: str = "private"
+    protected: bool = False
+
+
+@registry.event
+class MetadefNamespaceUpdated(DomainEvent, frozen=True):
+    """The namespace's attributes after the change; ``new_namespace`` is its name
+    from now on (the same as ``namespace`` unless it was renamed)."""
+
+    namespace: str
+    new_namespace: str
+    owner: str | None
+    display_name: str | None = None
+    description: str | None = None
+    visibility: str = "private"
+    protected: bool = False
+
+
+@registry.event
+class MetadefNameTaken(DomainEvent, frozen=True):
+    """A rename took this name: written on the name's stream only, to order it."""
+
+    namespace: str
+
+
+@registry.event
+class MetadefNamespaceDeleted(DomainEvent, frozen=True):
+    namespace: str
+
+
+@registry.event
+class MetadefResourceTypeAssociated(DomainEvent, frozen=True):
+    namespace: str
+    name: str
+    prefix: str | None = None
+    properties_target: str | None = None
+
+
+@registry.event
+class MetadefResourceTypeDissociated(DomainEvent, frozen=True):
+    namespace: str
+    name: str
+
+
+@registry.event
+class MetadefItemSaved(DomainEvent, frozen=True):
+    """An object, property or tag of a namespace (``kind``), created or replaced;
+    ``previous_name`` is its name before a rename. ``document`` is its definition
+    as the API shows it (a property's JSON schema, an object's properties)."""
+
+    namespace: str
+    kind: str
+    name: str
+    document: dict[str, Any] = {}
+    previous_name: str | None = None
+
+
+@registry.event
+class MetadefItemDeleted(DomainEvent, frozen=True):
+    namespace: str
+    kind: str
+    name: str

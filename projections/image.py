@@ -8,6 +8,7 @@ the fold stays pure.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -59,12 +60,49 @@ class Usage(msgspec.Struct):
     bytes: int = 0
 
 
+class MetadefItem(msgspec.Struct):
+    """An object, property or tag of a namespace: its definition as shown."""
+
+    name: str
+    document: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class Association(msgspec.Struct):
+    name: str
+    prefix: str | None
+    properties_target: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Namespace(msgspec.Struct):
+    namespace: str
+    owner: str | None
+    display_name: str | None
+    description: str | None
+    visibility: str
+    protected: bool
+    created_at: datetime
+    updated_at: datetime
+    resource_types: dict[str, Association] = {}
+    #: kind ("object", "property", "tag") -> name -> item
+    items: dict[str, dict[str, MetadefItem]] = {}
+
+
 class ImageState(msgspec.Struct):
     images: dict[str, Image] = {}
     #: project id -> its usage, as the last ImageUsageChanged said
     usage: dict[str, Usage] = {}
     #: stream -> its version, for every stream folded here
     versions: dict[str, int] = {}
+    #: metadata definition namespaces by name
+    namespaces: dict[str, Namespace] = {}
+    #: resource type name -> when it was first associated
+    resource_types: dict[str, datetime] = {}
+    #: when the first event of this log was recorded (the built-in resource types' birth)
+    began: datetime | None = None
 
 
 def image_stream(image_id: str) -> str:
@@ -73,6 +111,11 @@ def image_stream(image_id: str) -> str:
 
 def quota_stream(project_id: str) -> str:
     return f"imagequota-{project_id}"
+
+
+def metadef_stream(namespace: str) -> str:
+    """A namespace's stream, by its name (names are unique, and may be long)."""
+    return f"metadef-{hashlib.sha256(namespace.encode()).hexdigest()[:40]}"
 
 
 class ImageProjection(Projection[ImageState]):
@@ -84,6 +127,8 @@ class ImageProjection(Projection[ImageState]):
 
     def apply(self, state: ImageState, event: RecordedEvent) -> ImageState:
         state.versions[event.stream] = event.version
+        if state.began is None:
+            state.began = event.recorded_at
         return super().apply(state, event)
 
     @handles("ImageCreated")
@@ -182,6 +227,70 @@ class ImageProjection(Projection[ImageState]):
         s.usage[d.project_id] = Usage(d.images, d.bytes)
         return s
 
+    # -- metadata definitions ----------------------------------------------------------
+
+    @handles("MetadefNamespaceCreated")
+    def _ns_created(self, s: ImageState, e: RecordedEvent, d: ev.MetadefNamespaceCreated) -> Any:
+        s.namespaces[d.namespace] = Namespace(
+            d.namespace, d.owner, d.display_name, d.description, d.visibility, d.protected,
+            e.recorded_at, e.recorded_at,
+        )  # fmt: skip
+        return s
+
+    @handles("MetadefNamespaceUpdated")
+    def _ns_updated(self, s: ImageState, e: RecordedEvent, d: ev.MetadefNamespaceUpdated) -> Any:
+        ns = s.namespaces.pop(d.namespace, None)
+        if ns is not None:
+            ns.namespace, ns.owner, ns.display_name = d.new_namespace, d.owner, d.display_name
+            ns.description, ns.visibility, ns.protected = d.description, d.visibility, d.protected
+            ns.updated_at = e.recorded_at
+            s.namespaces[d.new_namespace] = ns
+        return s
+
+    @handles("MetadefNamespaceDeleted")
+    def _ns_deleted(self, s: ImageState, e: RecordedEvent, d: ev.MetadefNamespaceDeleted) -> Any:
+        s.namespaces.pop(d.namespace, None)
+        return s
+
+    @handles("MetadefResourceTypeAssociated")
+    def _associated(
+        self, s: ImageState, e: RecordedEvent, d: ev.MetadefResourceTypeAssociated
+    ) -> Any:
+        s.resource_types.setdefault(d.name, e.recorded_at)
+        ns = s.namespaces.get(d.namespace)
+        if ns is not None:
+            ns.resource_types[d.name] = Association(
+                d.name, d.prefix, d.properties_target, e.recorded_at, e.recorded_at
+            )
+        return s
+
+    @handles("MetadefResourceTypeDissociated")
+    def _dissociated(
+        self, s: ImageState, e: RecordedEvent, d: ev.MetadefResourceTypeDissociated
+    ) -> Any:
+        ns = s.namespaces.get(d.namespace)
+        if ns is not None:
+            ns.resource_types.pop(d.name, None)
+        return s
+
+    @handles("MetadefItemSaved")
+    def _item_saved(self, s: ImageState, e: RecordedEvent, d: ev.MetadefItemSaved) -> Any:
+        ns = s.namespaces.get(d.namespace)
+        if ns is None:
+            return s
+        items = ns.items.setdefault(d.kind, {})
+        old = items.pop(d.previous_name or d.name, None)
+        created = old.created_at if old is not None else e.recorded_at
+        items[d.name] = MetadefItem(d.name, dict(d.document), created, e.recorded_at)
+        return s
+
+    @handles("MetadefItemDeleted")
+    def _item_deleted(self, s: ImageState, e: RecordedEvent, d: ev.MetadefItemDeleted) -> Any:
+        ns = s.namespaces.get(d.namespace)
+        if ns is not None:
+            ns.items.get(d.kind, {}).pop(d.name, None)
+        return s
+
 
 def _status(s: ImageState, image_id: str, status: str, e: RecordedEvent) -> ImageState:
     image = s.images.get(image_id)
@@ -219,3 +328,30 @@ catalog.register(
     columns=("id", "name", "status", "visibility", "owner", "size", "disk_format", "updated"),
     description="Glance images: name, status, visibility, owner, size",
 )
+
+
+def namespace_rows(state: ImageState, project: str | None) -> list[Row]:
+    return [
+        {
+            "namespace": ns.namespace,
+            "owner": ns.owner,
+            "visibility": ns.visibility,
+            "protected": ns.protected,
+            "resource_types": ",".join(sorted(ns.resource_types)),
+            "objects": len(ns.items.get("object", {})),
+            "properties": len(ns.items.get("property", {})),
+            "tags": len(ns.items.get("tag", {})),
+        }
+        for ns in sorted(state.namespaces.values(), key=lambda n: n.namespace)
+        if project is None or ns.owner == project
+    ]
+
+
+catalog.register(
+    "metadefs",
+    ImageProjection,
+    rows=namespace_rows,
+    columns=("namespace", "owner", "visibility", "protected", "resource_types", "objects",
+             "properties", "tags"),
+    description="Glance metadata definition namespaces: owner, visibility, what they hold",
+)  # fmt: skip

@@ -177,6 +177,43 @@ DEFAULT_RULES: dict[str, str] = {
     "image:add_member": "rule:admin_or_project_member",
     "image:delete_member": "rule:admin_or_project_member",
     "image:modify_member": "rule:admin_required or role:member",
+    # metadata definitions: read by any reader (visibility decides what), changed by admins
+    **{
+        f"image:{rule}": "rule:admin_required or role:reader"
+        for rule in (
+            "get_metadef_namespaces",
+            "get_metadef_namespace",
+            "list_metadef_resource_types",
+            "get_metadef_resource_type",
+            "get_metadef_objects",
+            "get_metadef_object",
+            "get_metadef_properties",
+            "get_metadef_property",
+            "get_metadef_tags",
+            "get_metadef_tag",
+        )
+    },
+    **{
+        f"image:{rule}": "rule:admin_required"
+        for rule in (
+            "add_metadef_namespace",
+            "modify_metadef_namespace",
+            "delete_metadef_namespace",
+            "add_metadef_resource_type_association",
+            "remove_metadef_resource_type_association",
+            "add_metadef_object",
+            "modify_metadef_object",
+            "delete_metadef_object",
+            "add_metadef_property",
+            "modify_metadef_property",
+            "remove_metadef_property",
+            "add_metadef_tag",
+            "add_metadef_tags",
+            "modify_metadef_tag",
+            "delete_metadef_tag",
+            "delete_metadef_tags",
+        )
+    },
 }
 
 _SUBST = re.compile(r"^%\((?P<path>[^)]+)\)s$")
