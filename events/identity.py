@@ -462,3 +462,59 @@ class DomainConfigured(DomainEvent, frozen=True):
 
     domain_id: str
     config: dict[str, dict[str, ConfigValue]]
+
+
+# -- OS-EP-FILTER: endpoint groups and project associations --------------------------
+
+
+@registry.event
+class EndpointGroupCreated(DomainEvent, frozen=True):
+    """``filters`` match endpoints by ``service_id``, ``region_id`` and ``interface``."""
+
+    endpoint_group_id: str
+    name: str
+    description: str = ""
+    filters: dict[str, str] = {}
+
+
+@registry.event
+class EndpointGroupUpdated(DomainEvent, frozen=True):
+    """The group's attributes after the change (all of them)."""
+
+    endpoint_group_id: str
+    name: str
+    description: str = ""
+    filters: dict[str, str] = {}
+
+
+@registry.event
+class EndpointGroupDeleted(DomainEvent, frozen=True):
+    endpoint_group_id: str
+
+
+@registry.event
+class ProjectEndpointAdded(DomainEvent, frozen=True):
+    """On ``epfilter-<project id>``: the project's catalog includes this endpoint."""
+
+    project_id: str
+    endpoint_id: str
+
+
+@registry.event
+class ProjectEndpointRemoved(DomainEvent, frozen=True):
+    project_id: str
+    endpoint_id: str
+
+
+@registry.event
+class ProjectEndpointGroupAdded(DomainEvent, frozen=True):
+    """On ``epfilter-<project id>``: the project's catalog includes the group's endpoints."""
+
+    project_id: str
+    endpoint_group_id: str
+
+
+@registry.event
+class ProjectEndpointGroupRemoved(DomainEvent, frozen=True):
+    project_id: str
+    endpoint_group_id: str

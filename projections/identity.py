@@ -122,6 +122,16 @@ class Credential(msgspec.Struct):
     project_id: str | None = None
 
 
+class EndpointGroup(msgspec.Struct):
+    id: str
+    name: str
+    description: str = ""
+    filters: dict[str, str] = {}
+
+    def matches(self, endpoint: Endpoint) -> bool:
+        return all(getattr(endpoint, key, None) == value for key, value in self.filters.items())
+
+
 class Consumer(msgspec.Struct):
     id: str
     sealed_secret: str
@@ -154,6 +164,11 @@ class IdentityState(msgspec.Struct):
     credentials: dict[str, Credential] = {}
     policies: dict[str, PolicyBlob] = {}
     consumers: dict[str, Consumer] = {}
+    endpoint_groups: dict[str, EndpointGroup] = {}
+    #: project id -> endpoint ids associated with it (OS-EP-FILTER)
+    project_endpoints: dict[str, set[str]] = {}
+    #: project id -> endpoint group ids associated with it
+    project_endpoint_groups: dict[str, set[str]] = {}
     #: domain id -> group -> option -> value (domain-specific configuration)
     domain_configs: dict[str, dict[str, dict[str, ev.ConfigValue]]] = {}
     #: claim key (kind, scope, name) -> owner id
@@ -227,6 +242,8 @@ class IdentityProjection(Projection[IdentityState]):
     def _project_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.ProjectDeleted) -> Any:
         s.projects.pop(d.project_id, None)
         _drop_grants(s, lambda g: g.scope_type == "project" and g.scope_id == d.project_id)
+        s.project_endpoints.pop(d.project_id, None)
+        s.project_endpoint_groups.pop(d.project_id, None)
         return s
 
     # -- users and groups -------------------------------------------------------
@@ -392,6 +409,8 @@ class IdentityProjection(Projection[IdentityState]):
     @handles("EndpointDeleted")
     def _endpoint_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.EndpointDeleted) -> Any:
         s.endpoints.pop(d.endpoint_id, None)
+        for endpoints in s.project_endpoints.values():
+            endpoints.discard(d.endpoint_id)
         return s
 
     @handles("ApplicationCredentialCreated")
@@ -428,6 +447,52 @@ class IdentityProjection(Projection[IdentityState]):
     @handles("PolicyCreated", "PolicyUpdated")
     def _policy(self, s: IdentityState, e: RecordedEvent, d: ev.PolicyCreated) -> Any:
         s.policies[d.policy_id] = PolicyBlob(d.policy_id, d.type, d.blob)
+        return s
+
+    @handles("EndpointGroupCreated", "EndpointGroupUpdated")
+    def _endpoint_group(
+        self, s: IdentityState, e: RecordedEvent, d: ev.EndpointGroupCreated
+    ) -> Any:
+        s.endpoint_groups[d.endpoint_group_id] = EndpointGroup(
+            d.endpoint_group_id, d.name, d.description, dict(d.filters)
+        )
+        return s
+
+    @handles("EndpointGroupDeleted")
+    def _endpoint_group_deleted(
+        self, s: IdentityState, e: RecordedEvent, d: ev.EndpointGroupDeleted
+    ) -> Any:
+        s.endpoint_groups.pop(d.endpoint_group_id, None)
+        for groups in s.project_endpoint_groups.values():
+            groups.discard(d.endpoint_group_id)
+        return s
+
+    @handles("ProjectEndpointAdded")
+    def _project_endpoint(
+        self, s: IdentityState, e: RecordedEvent, d: ev.ProjectEndpointAdded
+    ) -> Any:
+        s.project_endpoints.setdefault(d.project_id, set()).add(d.endpoint_id)
+        return s
+
+    @handles("ProjectEndpointRemoved")
+    def _project_endpoint_removed(
+        self, s: IdentityState, e: RecordedEvent, d: ev.ProjectEndpointRemoved
+    ) -> Any:
+        s.project_endpoints.get(d.project_id, set()).discard(d.endpoint_id)
+        return s
+
+    @handles("ProjectEndpointGroupAdded")
+    def _project_group(
+        self, s: IdentityState, e: RecordedEvent, d: ev.ProjectEndpointGroupAdded
+    ) -> Any:
+        s.project_endpoint_groups.setdefault(d.project_id, set()).add(d.endpoint_group_id)
+        return s
+
+    @handles("ProjectEndpointGroupRemoved")
+    def _project_group_removed(
+        self, s: IdentityState, e: RecordedEvent, d: ev.ProjectEndpointGroupRemoved
+    ) -> Any:
+        s.project_endpoint_groups.get(d.project_id, set()).discard(d.endpoint_group_id)
         return s
 
     @handles("ConsumerCreated")

@@ -14,6 +14,7 @@ from cairn.api.identity import (
     credentials,
     discovery,
     domain_configs,
+    endpoint_filter,
     oauth1,
     project_tags,
     projects,
@@ -52,6 +53,30 @@ def _crud(path: str, ident: str, module: object, singular: str) -> list[Route]:
         get(f"{path}/{{{ident}}}", getattr(module, f"get_{singular}")),
         patch(f"{path}/{{{ident}}}", getattr(module, f"update_{singular}")),
         delete(f"{path}/{{{ident}}}", getattr(module, f"delete_{singular}")),
+    ]
+
+
+def _endpoint_filter_routes() -> list[Route]:
+    ef = endpoint_filter
+    group = "/v3/OS-EP-FILTER/endpoint_groups/{group_id}"
+    project = "/v3/OS-EP-FILTER/projects/{project_id}"
+    return [
+        get("/v3/OS-EP-FILTER/endpoint_groups", ef.list_groups),
+        post("/v3/OS-EP-FILTER/endpoint_groups", ef.create_group),
+        get(group, ef.get_group),
+        patch(group, ef.update_group),
+        delete(group, ef.delete_group),
+        get(group + "/endpoints", ef.group_endpoints),
+        get(group + "/projects", ef.group_projects),
+        put(group + "/projects/{project_id}", ef.add_project_group),
+        get(group + "/projects/{project_id}", ef.check_project_group),
+        delete(group + "/projects/{project_id}", ef.remove_project_group),
+        get(project + "/endpoints", ef.project_endpoints),
+        put(project + "/endpoints/{endpoint_id}", ef.add_project_endpoint),
+        get(project + "/endpoints/{endpoint_id}", ef.check_project_endpoint),
+        delete(project + "/endpoints/{endpoint_id}", ef.remove_project_endpoint),
+        get(project + "/endpoint_groups", ef.project_groups),
+        get("/v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects", ef.endpoint_projects),
     ]
 
 
@@ -130,6 +155,7 @@ ROUTES: list[Route] = [
     patch("/v3/endpoints/{endpoint_id}", catalog.update_endpoint),
     delete("/v3/endpoints/{endpoint_id}", catalog.delete_endpoint),
     *_crud("/v3/credentials", "credential_id", credentials, "credential"),
+    *_endpoint_filter_routes(),
     get("/v3/OS-OAUTH1/consumers", oauth1.list_consumers),
     post("/v3/OS-OAUTH1/consumers", oauth1.create_consumer),
     get("/v3/OS-OAUTH1/consumers/{consumer_id}", oauth1.get_consumer),

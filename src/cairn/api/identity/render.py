@@ -145,11 +145,25 @@ def assignment(request: web.Request, state: IdentityState, g: Grant, names: bool
     }  # fmt: skip
 
 
+def project_endpoints(state: IdentityState, project_id: str | None) -> list[Endpoint]:
+    """The endpoints of a project's catalog (OS-EP-FILTER): those associated with
+    the project, directly or by an endpoint group, once it has any association;
+    every endpoint before that (Keystone's ``return_all_endpoints_if_no_filter``)."""
+    key = project_id or ""
+    direct = state.project_endpoints.get(key, set())
+    group_ids = state.project_endpoint_groups.get(key, set())
+    groups = [state.endpoint_groups[g] for g in group_ids if g in state.endpoint_groups]
+    if not direct and not groups:
+        return list(state.endpoints.values())
+    return [e for e in state.endpoints.values()
+            if e.id in direct or any(g.matches(e) for g in groups)]  # fmt: skip
+
+
 def service_catalog(state: IdentityState, project_id: str | None) -> list[Json]:
     """The service catalog; ``$(project_id)s`` in a URL is the token's project, and
     endpoints that need one are left out of tokens without a project."""
     services: dict[str, Json] = {}
-    for e in state.endpoints.values():
+    for e in project_endpoints(state, project_id):
         s = state.services.get(e.service_id)
         if s is None or not s.enabled or not e.enabled:
             continue
