@@ -301,3 +301,33 @@ async def test_domain_roles_are_not_effective_but_what_they_imply_is(cloud: Clou
     assert (await cloud.call("PUT", f"/roles/{local['id']}/implies/{reader}"))[0] == 201
     _, body = await cloud.call("GET", query)
     assert [a["role"]["id"] for a in body["role_assignments"]] == [reader]
+
+
+async def test_os_inherit_grants_reach_the_projects_below(cloud: Cloud) -> None:
+    domain = await made(cloud, "domain", {"name": "inh"})
+    parent = await made(cloud, "project", {"name": "parent", "domain_id": domain["id"]})
+    leaf = await made(cloud, "project", {"name": "leaf", "parent_id": parent["id"]})
+    user = await made(cloud, "user", {"name": "heir", "domain_id": domain["id"]})
+    role = await made(cloud, "role", {"name": "inherited-role"})
+
+    async def effective(project: str) -> list[str]:
+        query = f"/role_assignments?effective&user.id={user['id']}&scope.project.id={project}"
+        _, body = await cloud.call("GET", query)
+        return [a["role"]["id"] for a in body["role_assignments"]]
+
+    on_parent = f"/OS-INHERIT/projects/{parent['id']}/users/{user['id']}/roles/{role['id']}"
+    path = on_parent + "/inherited_to_projects"
+    assert (await cloud.call("PUT", path))[0] == 204
+    assert (await cloud.call("GET", path))[0] == 204
+    assert await effective(leaf["id"]) == [role["id"]]
+    assert await effective(parent["id"]) == []  # not the project itself
+    assert (await cloud.call("DELETE", path))[0] == 204
+    assert await effective(leaf["id"]) == []
+    on_domain = f"/OS-INHERIT/domains/{domain['id']}/users/{user['id']}/roles"
+    assert (await cloud.call("PUT", f"{on_domain}/{role['id']}/inherited_to_projects"))[0] == 204
+    _, body = await cloud.call("GET", f"{on_domain}/inherited_to_projects")
+    assert [r["id"] for r in body["roles"]] == [role["id"]]
+    assert await effective(parent["id"]) == [role["id"]]
+    assert await effective(leaf["id"]) == [role["id"]]
+    _, body = await cloud.call("GET", "/role_assignments?scope.OS-INHERIT:inherited_to=projects")
+    assert body["role_assignments"][0]["scope"]["OS-INHERIT:inherited_to"] == "projects"

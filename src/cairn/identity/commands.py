@@ -232,6 +232,8 @@ def _check_grant(s: IdentityState, g: ev.RoleAssigned | ev.RoleUnassigned) -> No
         find(s.domains, g.scope_id, "domain")
     elif g.scope_type != "system" or g.scope_id != "all":
         raise Invalid(f"unknown scope {g.scope_type}:{g.scope_id}")
+    elif g.inherited:
+        raise Invalid("Only domain and project grants are inherited.")
     find(s.roles, g.role_id, "role")
 
 

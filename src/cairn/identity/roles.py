@@ -41,22 +41,40 @@ def _actor_grants(state: IdentityState, user_id: str) -> Iterator[Grant]:
                 yield grant
 
 
+def ancestors(state: IdentityState, project_id: str) -> list[str]:
+    """The project's parent projects, nearest first (not its domain)."""
+    found: list[str] = []
+    project = state.projects.get(project_id)
+    while project is not None and project.parent_id and project.parent_id != project.domain_id:
+        if project.parent_id in found or project.parent_id not in state.projects:
+            break
+        found.append(project.parent_id)
+        project = state.projects[project.parent_id]
+    return found
+
+
+def inherits_from(state: IdentityState, project_id: str) -> set[tuple[str, str]]:
+    """The scopes whose inherited grants (OS-INHERIT) reach ``project_id``: its
+    domain and every project above it; never the project itself."""
+    project = state.projects.get(project_id)
+    if project is None:
+        return set()
+    return {("domain", project.domain_id)} | {("project", p) for p in ancestors(state, project_id)}
+
+
+def inherited_to(state: IdentityState, scope_type: str, scope_id: str) -> list[str]:
+    """The projects an inherited grant on the scope reaches: a domain's projects,
+    or a project's subtree below it."""
+    return [p for p in state.projects if (scope_type, scope_id) in inherits_from(state, p)]
+
+
 def direct_role_ids(state: IdentityState, user_id: str, scope_type: str, scope_id: str) -> set[str]:
     """Roles granted (to the user or a group) on the scope, before implication."""
-    inherited_from = None
-    if scope_type == "project" and scope_id in state.projects:
-        inherited_from = state.projects[scope_id].domain_id
+    reach = inherits_from(state, scope_id) if scope_type == "project" else set()
     found: set[str] = set()
     for grant in _actor_grants(state, user_id):
-        direct = not grant.inherited and (grant.scope_type, grant.scope_id) == (
-            scope_type,
-            scope_id,
-        )
-        from_domain = grant.inherited and ("domain", inherited_from) == (
-            grant.scope_type,
-            grant.scope_id,
-        )
-        if direct or from_domain:
+        at = (grant.scope_type, grant.scope_id)
+        if (at in reach) if grant.inherited else (at == (scope_type, scope_id)):
             found.add(grant.role_id)
     return found
 
@@ -73,15 +91,15 @@ def scopes_with_roles(state: IdentityState, user_id: str, scope_type: str) -> se
     for grant in _actor_grants(state, user_id):
         if grant.scope_type == scope_type and not grant.inherited:
             found.add(grant.scope_id)
-        elif grant.inherited and scope_type == "project" and grant.scope_type == "domain":
-            found.update(p.id for p in state.projects.values() if p.domain_id == grant.scope_id)
+        elif grant.inherited and scope_type == "project":
+            found.update(inherited_to(state, grant.scope_type, grant.scope_id))
     return found
 
 
 def effective_assignments(state: IdentityState, grants: Iterable[Grant]) -> list[Grant]:
     """Role assignments as ``effective`` lists them: group grants become one per
-    member, domain-inherited grants one per project of the domain, and implied
-    roles are added."""
+    member, inherited grants one per project they reach (a domain's projects, a
+    project's subtree), and implied roles are added."""
     result: dict[str, Grant] = {}
     for grant in grants:
         users = (
@@ -91,11 +109,7 @@ def effective_assignments(state: IdentityState, grants: Iterable[Grant]) -> list
         )
         scopes = [(grant.scope_type, grant.scope_id)]
         if grant.inherited:
-            if grant.scope_type != "domain":
-                continue
-            scopes = [
-                ("project", p.id) for p in state.projects.values() if p.domain_id == grant.scope_id
-            ]
+            scopes = [("project", p) for p in inherited_to(state, grant.scope_type, grant.scope_id)]
         for user_id in users:
             for scope_type, scope_id in scopes:
                 for role_id in expand_implied(state, [grant.role_id]):

@@ -43,6 +43,17 @@ def _grant_routes() -> list[Route]:
                 get(base + "/{role_id}", handlers["GET"]),
                 delete(base + "/{role_id}", handlers["DELETE"]),
             ]
+    for scope in ("projects", "domains"):  # OS-INHERIT
+        for actor in ("users", "groups"):
+            handlers = roles.grant_handlers(scope.rstrip("s"), actor.rstrip("s"), inherited=True)
+            base = f"/v3/OS-INHERIT/{scope}/{{scope_id}}/{actor}/{{actor_id}}/roles"
+            routes += [
+                put(base + "/{role_id}/inherited_to_projects", handlers["PUT"]),
+                get(base + "/{role_id}/inherited_to_projects", handlers["GET"]),
+                delete(base + "/{role_id}/inherited_to_projects", handlers["DELETE"]),
+            ]
+            if scope == "domains":
+                routes.append(get(base + "/inherited_to_projects", handlers["LIST"]))
     return routes
 
 

@@ -164,11 +164,13 @@ async def list_inferences(request: web.Request) -> web.Response:
 # -- grants --------------------------------------------------------------------------
 
 
-def _grant(request: web.Request, scope_type: str, actor_type: str) -> Grant:
+def _grant(request: web.Request, scope_type: str, actor_type: str,
+           inherited: bool = False) -> Grant:  # fmt: skip
     scope_id = "all" if scope_type == "system" else path_id(request, "scope_id")
     return Grant(
-        actor_type, path_id(request, "actor_id"), scope_type, scope_id, path_id(request, "role_id")
-    )
+        actor_type, path_id(request, "actor_id"), scope_type, scope_id,
+        path_id(request, "role_id"), inherited,
+    )  # fmt: skip
 
 
 def _grant_target(g: Grant) -> dict[str, str]:
@@ -176,25 +178,26 @@ def _grant_target(g: Grant) -> dict[str, str]:
             "target.role.id": g.role_id}  # fmt: skip
 
 
-def grant_handlers(scope_type: str, actor_type: str) -> dict[str, Handler]:
-    """PUT, HEAD/GET (check) and DELETE of one grant, and GET of an actor's roles."""
+def grant_handlers(scope_type: str, actor_type: str, inherited: bool = False) -> dict[str, Handler]:
+    """PUT, HEAD/GET (check) and DELETE of one grant, and GET of an actor's roles;
+    ``inherited``: the OS-INHERIT grants, which reach the projects below the scope."""
 
     async def assign(request: web.Request) -> web.Response:
-        g = _grant(request, scope_type, actor_type)
+        g = _grant(request, scope_type, actor_type, inherited)
         await authorize(request, "identity:create_grant", _grant_target(g))
         event = ev.RoleAssigned(**msgspec.structs.asdict(g))
         await run(request, lambda s, m: commands.assign_role(s, m, event))
         return web.Response(status=204)
 
     async def check(request: web.Request) -> web.Response:
-        g = _grant(request, scope_type, actor_type)
+        g = _grant(request, scope_type, actor_type, inherited)
         await authorize(request, "identity:check_grant", _grant_target(g))
         if g.key not in state(request).grants:
             raise web.HTTPNotFound(text=f"Could not find role assignment: {g.role_id}.")
         return web.Response(status=204)
 
     async def unassign(request: web.Request) -> web.Response:
-        g = _grant(request, scope_type, actor_type)
+        g = _grant(request, scope_type, actor_type, inherited)
         await authorize(request, "identity:revoke_grant", _grant_target(g))
         event = ev.RoleUnassigned(**msgspec.structs.asdict(g))
         await run(request, lambda s, m: commands.unassign_role(s, m, event))
@@ -209,7 +212,7 @@ def grant_handlers(scope_type: str, actor_type: str) -> dict[str, Handler]:
         ids = {
             g.role_id for g in s.grants.values()
             if (g.actor_type, g.actor_id, g.scope_type, g.scope_id, g.inherited)
-            == (actor_type, actor_id, scope_type, scope_id, False)
+            == (actor_type, actor_id, scope_type, scope_id, inherited)
         }  # fmt: skip
         items = [render.role(request, s.roles[r]) for r in sorted(ids) if r in s.roles]
         return json(render.collection(request, "roles", items))
