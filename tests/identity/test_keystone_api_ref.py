@@ -331,3 +331,34 @@ async def test_os_inherit_grants_reach_the_projects_below(cloud: Cloud) -> None:
     assert await effective(leaf["id"]) == [role["id"]]
     _, body = await cloud.call("GET", "/role_assignments?scope.OS-INHERIT:inherited_to=projects")
     assert body["role_assignments"][0]["scope"]["OS-INHERIT:inherited_to"] == "projects"
+
+
+async def test_ec2_credentials(cloud: Cloud) -> None:
+    project = await made(cloud, "project", {"name": "ec2p"})
+    user = await made(cloud, "user", {"name": "ec2u", "password": "ec2-pw-123"})
+    _, roles = await cloud.call("GET", "/roles?name=member")
+    member = roles["roles"][0]["id"]
+    base = f"/users/{user['id']}/credentials/OS-EC2"
+    status, body = await cloud.call("POST", base, json={"tenant_id": project["id"]})
+    assert status == 403, body  # no role on the project yet
+    await cloud.call("PUT", f"/projects/{project['id']}/users/{user['id']}/roles/{member}")
+    token = await cloud.token("ec2u", "ec2-pw-123", "ec2p")
+    status, body = await cloud.call("POST", base, token=token, json={"tenant_id": project["id"]})
+    assert status == 201, body
+    cred = body["credential"]
+    assert (cred["user_id"], cred["tenant_id"]) == (user["id"], project["id"])
+    assert len(cred["access"]) == len(cred["secret"]) == 32
+    _, body = await cloud.call("GET", f"{base}/{cred['access']}", token=token)
+    assert body["credential"]["secret"] == cred["secret"]
+    _, body = await cloud.call("GET", base, token=token)
+    assert [c["access"] for c in body["credentials"]] == [cred["access"]]
+    _, body = await cloud.call("GET", "/credentials?type=ec2")
+    assert len(body["credentials"]) == 1
+    other = await made(cloud, "user", {"name": "other", "password": "other-pw-1"})
+    await cloud.call("PUT", f"/projects/{project['id']}/users/{other['id']}/roles/{member}")
+    nosy = await cloud.token("other", "other-pw-1", "ec2p")
+    assert (await cloud.call("GET", f"{base}/{cred['access']}", token=nosy))[0] == 403
+    events = await cloud.identity.store.read_all(after=0, limit=10_000)
+    assert not any(cred["secret"] in repr(e) for e in events)
+    assert (await cloud.call("DELETE", f"{base}/{cred['access']}", token=token))[0] == 204
+    assert (await cloud.call("GET", f"{base}/{cred['access']}", token=token))[0] == 404

@@ -151,6 +151,10 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:create_credential": "rule:admin_required or user_id:%(target.credential.user_id)s",
     "identity:update_credential": "rule:admin_required or user_id:%(target.credential.user_id)s",
     "identity:delete_credential": "rule:admin_required or user_id:%(target.credential.user_id)s",
+    **{
+        f"identity:ec2_{rule}": "rule:admin_required or user_id:%(target.user.id)s"
+        for rule in ("create_credential", "list_credentials", "get_credential", "delete_credential")
+    },
     "identity:get_policy": f"rule:admin_required or {SYSTEM_READER}",
     "identity:list_policies": f"rule:admin_required or {SYSTEM_READER}",
     "identity:create_policy": "rule:admin_required",
