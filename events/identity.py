@@ -301,6 +301,27 @@ class ApplicationCredentialCreated(DomainEvent, frozen=True):
     description: str = ""
     expires_at: float | None = None
     unrestricted: bool = False
+    #: the access rules its tokens are limited to (none: no limit)
+    access_rule_ids: list[str] = []
+
+
+@registry.event
+class AccessRuleCreated(DomainEvent, frozen=True):
+    """A user's access rule (``accessrule-<id>``): an application credential's
+    tokens may call ``method`` on ``path`` (``*`` one segment, ``**`` any) of
+    the catalog service of type ``service``."""
+
+    access_rule_id: str
+    user_id: str
+    service: str
+    method: str
+    path: str
+
+
+@registry.event
+class AccessRuleDeleted(DomainEvent, frozen=True):
+    access_rule_id: str
+    user_id: str
 
 
 @registry.event

@@ -112,6 +112,15 @@ class AppCredential(msgspec.Struct):
     description: str = ""
     expires_at: float | None = None
     unrestricted: bool = False
+    access_rule_ids: list[str] = []
+
+
+class AccessRule(msgspec.Struct):
+    id: str
+    user_id: str
+    service: str
+    method: str
+    path: str
 
 
 class Credential(msgspec.Struct):
@@ -164,6 +173,7 @@ class IdentityState(msgspec.Struct):
     credentials: dict[str, Credential] = {}
     policies: dict[str, PolicyBlob] = {}
     consumers: dict[str, Consumer] = {}
+    access_rules: dict[str, AccessRule] = {}
     endpoint_groups: dict[str, EndpointGroup] = {}
     #: project id -> endpoint ids associated with it (OS-EP-FILTER)
     project_endpoints: dict[str, set[str]] = {}
@@ -284,6 +294,8 @@ class IdentityProjection(Projection[IdentityState]):
             del s.app_credentials[cred_id]
         for cred_id in [c.id for c in s.credentials.values() if c.user_id == d.user_id]:
             del s.credentials[cred_id]
+        for rule_id in [r.id for r in s.access_rules.values() if r.user_id == d.user_id]:
+            del s.access_rules[rule_id]
         return s
 
     @handles("GroupCreated")
@@ -419,8 +431,22 @@ class IdentityProjection(Projection[IdentityState]):
     ) -> Any:
         s.app_credentials[d.app_cred_id] = AppCredential(
             d.app_cred_id, d.user_id, d.project_id, d.name, d.secret_hash, list(d.role_ids),
-            d.description, d.expires_at, d.unrestricted,
+            d.description, d.expires_at, d.unrestricted, list(d.access_rule_ids),
         )  # fmt: skip
+        return s
+
+    @handles("AccessRuleCreated")
+    def _access_rule(self, s: IdentityState, e: RecordedEvent, d: ev.AccessRuleCreated) -> Any:
+        s.access_rules[d.access_rule_id] = AccessRule(
+            d.access_rule_id, d.user_id, d.service, d.method, d.path
+        )
+        return s
+
+    @handles("AccessRuleDeleted")
+    def _access_rule_deleted(
+        self, s: IdentityState, e: RecordedEvent, d: ev.AccessRuleDeleted
+    ) -> Any:
+        s.access_rules.pop(d.access_rule_id, None)
         return s
 
     @handles("ApplicationCredentialDeleted")

@@ -87,3 +87,40 @@ async def test_repeated_failures_lock_the_account(cloud: Cloud) -> None:
     assert b"account locked" in reasons[-1]
     # Others are not affected.
     await cloud.token("admin", ADMIN_PASSWORD, "admin")
+
+
+async def test_access_rules_limit_what_an_application_credential_may_do(cloud: Cloud) -> None:
+    _, users = await cloud.call("GET", "/users?name=admin")
+    admin_id = users["users"][0]["id"]
+    rules = [{"service": "identity", "method": "GET", "path": "/v3/users/*"},
+             {"service": "identity", "method": "GET", "path": "/v3/users/*"}]  # fmt: skip
+    body = {"application_credential": {"name": "limited", "access_rules": rules}}
+    status, made = await cloud.call("POST", f"/users/{admin_id}/application_credentials", json=body)
+    assert status == 201, made
+    cred = made["application_credential"]
+    assert len(cred["access_rules"]) == 1  # the same rule, once
+    rule = cred["access_rules"][0]
+    assert {k: rule[k] for k in ("service", "method", "path")} == rules[0]
+    auth = {"auth": {"identity": {"methods": ["application_credential"], "application_credential": {
+        "id": cred["id"], "secret": cred["secret"]}}}}  # fmt: skip
+    response = await cloud.client.post("/identity/v3/auth/tokens", json=auth)
+    assert response.status == 201
+    token = response.headers["X-Subject-Token"]
+    status, _ = await cloud.call("GET", f"/users/{admin_id}", token=token)
+    assert status == 200
+    status, _ = await cloud.call("GET", "/projects", token=token)
+    assert status == 401  # no rule allows it
+    status, _ = await cloud.call("GET", f"/users/{admin_id}/projects", token=token)
+    assert status == 401  # "*" is one segment
+    _, listed = await cloud.call("GET", f"/users/{admin_id}/access_rules")
+    assert [r["id"] for r in listed["access_rules"]] == [rule["id"]]
+    _, shown = await cloud.call("GET", f"/users/{admin_id}/access_rules/{rule['id']}")
+    assert shown["access_rule"]["path"] == "/v3/users/*"
+    status, _ = await cloud.call("DELETE", f"/users/{admin_id}/access_rules/{rule['id']}")
+    assert status == 403  # in use
+    await cloud.call("DELETE", f"/users/{admin_id}/application_credentials/{cred['id']}")
+    status, _ = await cloud.call("DELETE", f"/users/{admin_id}/access_rules/{rule['id']}")
+    assert status == 204
+    bad = {"application_credential": {"name": "bad", "access_rules": [{"service": "identity"}]}}
+    status, _ = await cloud.call("POST", f"/users/{admin_id}/application_credentials", json=bad)
+    assert status == 400

@@ -18,7 +18,10 @@ from cairn.store.port import StreamWrite
 
 
 def create_app_cred(
-    s: IdentityState, m: Metadata, d: ev.ApplicationCredentialCreated
+    s: IdentityState,
+    m: Metadata,
+    d: ev.ApplicationCredentialCreated,
+    new_rules: list[ev.AccessRuleCreated] | None = None,
 ) -> list[StreamWrite]:
     find(s.users, d.user_id, "user")
     find(s.projects, d.project_id, "project")
@@ -28,10 +31,28 @@ def create_app_cred(
     missing = [r for r in d.role_ids if r not in held]
     if missing:
         raise Forbidden(f"The user does not hold role(s) {', '.join(missing)} on the project.")
+    for rule_id in d.access_rule_ids:
+        rule = s.access_rules.get(rule_id)
+        made = any(r.access_rule_id == rule_id for r in new_rules or ())
+        if not made and (rule is None or rule.user_id != d.user_id):
+            raise NotFound("access rule", rule_id)
     return [
+        *(create("accessrule", r.access_rule_id, m, r) for r in new_rules or ()),
         claim(s, "appcred", d.user_id, d.name, d.app_cred_id, m),
         create("appcred", d.app_cred_id, m, d),
     ]
+
+
+def delete_access_rule(
+    s: IdentityState, m: Metadata, user_id: str, rule_id: str
+) -> list[StreamWrite]:
+    rule = s.access_rules.get(rule_id)
+    if rule is None or rule.user_id != user_id:
+        raise NotFound("access rule", rule_id)
+    if any(rule_id in c.access_rule_ids for c in s.app_credentials.values()):
+        raise Forbidden(f"Access rule {rule_id} is in use by an application credential.")
+    event = ev.AccessRuleDeleted(access_rule_id=rule_id, user_id=user_id)
+    return [change(s, "accessrule", rule_id, m, event)]
 
 
 def delete_app_cred(

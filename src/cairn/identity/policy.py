@@ -164,6 +164,9 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:get_application_credential": "rule:admin_required or user_id:%(target.user.id)s",
     "identity:create_application_credential": "user_id:%(target.user.id)s",
     "identity:delete_application_credential": "rule:admin_required or user_id:%(target.user.id)s",
+    "identity:list_access_rules": "rule:admin_required or user_id:%(target.user.id)s",
+    "identity:get_access_rule": "rule:admin_required or user_id:%(target.user.id)s",
+    "identity:delete_access_rule": "rule:admin_required or user_id:%(target.user.id)s",
     # image (Glance's secure defaults; who sees which image is cairn.image.rules)
     "image:get_images": "rule:admin_required or role:reader",
     "image:get_image": "rule:admin_required or role:reader",

@@ -38,9 +38,21 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
     if token:
         identity = request.config_dict[IDENTITY]
         try:
-            request[CALLER] = identity.validate(token)
+            who = identity.validate(token)
         except Unauthorized as exc:
             raise unauthorized(request, str(exc)) from None
+        cred_id = who.payload.app_cred_id
+        if cred_id is not None:
+            from cairn.api.identity.app_credentials import request_allowed
+
+            cred = identity.state.app_credentials.get(cred_id)
+            if cred is not None and not request_allowed(
+                identity.state, cred, request.method, request.path
+            ):
+                raise unauthorized(
+                    request, "The application credential's access rules do not allow this request."
+                )
+        request[CALLER] = who
     return await handler(request)
 
 
