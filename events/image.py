@@ -119,6 +119,15 @@ class ImageDeleted(DomainEvent, frozen=True):
 
 
 @registry.event
+class ImageOwnerChanged(DomainEvent, frozen=True):
+    """An admin gave the image to another project (``None``: to none); its count
+    and bytes move from the old owner's usage to the new one's in the same append."""
+
+    image_id: str
+    owner: str | None
+
+
+@registry.event
 class ImageMemberAdded(DomainEvent, frozen=True):
     image_id: str
     member_id: str

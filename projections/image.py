@@ -146,6 +146,14 @@ class ImageProjection(Projection[ImageState]):
             image.updated_at = e.recorded_at
         return s
 
+    @handles("ImageOwnerChanged")
+    def _owner(self, s: ImageState, e: RecordedEvent, d: ev.ImageOwnerChanged) -> Any:
+        image = s.images.get(d.image_id)
+        if image is not None:
+            image.owner = d.owner
+            image.updated_at = e.recorded_at
+        return s
+
     @handles("ImageUploadStarted")
     def _started(self, s: ImageState, e: RecordedEvent, d: ev.ImageUploadStarted) -> Any:
         image = s.images.get(d.image_id)

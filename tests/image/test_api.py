@@ -520,3 +520,28 @@ async def test_draft10_patches_name_the_operation_by_its_key(cloud: Cloud) -> No
             headers=headers,
         )  # fmt: skip
         assert status == 400, fault
+
+
+async def test_an_admin_gives_an_image_to_another_project(cloud: Cloud) -> None:
+    made = await cloud.create("alpha", name="gift")
+    await cloud.upload(made["id"], b"x" * 1000, as_="alpha")
+    alpha, beta = cloud.projects["alpha"], cloud.projects["beta"]
+    before = cloud.images.state.usage[alpha]
+    status, fault = await cloud.patch(made["id"], [{"op": "replace", "path": "/owner",
+                                                    "value": beta}], as_="alpha")  # fmt: skip
+    assert status == 403, fault
+    status, body = await cloud.patch(
+        made["id"], [{"op": "replace", "path": "/owner", "value": beta},
+                     {"op": "replace", "path": "/name", "value": "given"}],
+    )  # fmt: skip
+    assert status == 200, body
+    assert (body["owner"], body["name"]) == (beta, "given")
+    after = cloud.images.state.usage
+    assert (after[alpha].images, after[alpha].bytes) == (before.images - 1, before.bytes - 1000)
+    assert (after[beta].images, after[beta].bytes) == (1, 1000)
+    status, _ = await cloud.call("GET", f"/v2/images/{made['id']}", as_="beta")
+    assert status == 200
+    for bad in ([{"op": "replace", "path": "/owner", "value": 5}],
+                [{"op": "replace", "path": "/owner", "value": ""}]):  # fmt: skip
+        status, _ = await cloud.patch(made["id"], bad)
+        assert status == 400

@@ -83,19 +83,49 @@ def create(image_id: str, owner: str | None, attributes: ev.ImageAttributes, lim
     return decide
 
 
-def update(image_id: str, attributes: ev.ImageAttributes, meta: Metadata) -> Decider[ImageState]:
+class Keep:
+    """The owner stays as it is (:func:`update`'s default)."""
+
+
+KEEP = Keep()
+
+
+def update(image_id: str, attributes: ev.ImageAttributes, meta: Metadata,
+           owner: str | Keep | None = KEEP) -> Decider[ImageState]:  # fmt: skip
+    """New attributes and, given ``owner``, a new owner (an admin's act: what the
+    image counts moves from one usage to the other, the new owner's limits
+    unchecked, as in Glance), in one append."""
+
     def decide(state: ImageState) -> Sequence[StreamWrite]:
         image = existing(state, image_id)
-        if image.attributes == attributes:
-            return []
-        for key in ("disk_format", "container_format"):
-            changed = getattr(attributes, key) != getattr(image.attributes, key)
-            if changed and image.status != "queued":
-                raise Forbidden(f"Attribute {key} can be only replaced for a queued image.")
-        updated = ev.ImageUpdated(image_id=image_id, attributes=attributes)
-        return [_image_write(state, image_id, [updated], meta)]
+        events: list[DomainEvent] = []
+        if image.attributes != attributes:
+            for key in ("disk_format", "container_format"):
+                changed = getattr(attributes, key) != getattr(image.attributes, key)
+                if changed and image.status != "queued":
+                    raise Forbidden(f"Attribute {key} can be only replaced for a queued image.")
+            events.append(ev.ImageUpdated(image_id=image_id, attributes=attributes))
+        writes: list[StreamWrite] = []
+        if not isinstance(owner, Keep) and owner != image.owner:
+            events.append(ev.ImageOwnerChanged(image_id=image_id, owner=owner))
+            writes += _move_usage(state, image, owner, meta)
+        return [_image_write(state, image_id, events, meta), *writes] if events else []
 
     return decide
+
+
+def _move_usage(state: ImageState, image: Image, owner: str | None,
+                meta: Metadata) -> list[StreamWrite]:  # fmt: skip
+    size = (image.data.size if image.data else 0) + (image.staged.size if image.staged else 0)
+    writes = []
+    if image.owner is not None:
+        old = usage(state, image.owner)
+        writes.append(_usage_write(state, image.owner, max(0, old.images - 1),
+                                   max(0, old.bytes - size), meta))  # fmt: skip
+    if owner is not None:
+        new = usage(state, owner)
+        writes.append(_usage_write(state, owner, new.images + 1, new.bytes + size, meta))
+    return writes
 
 
 def start_upload(image_id: str, meta: Metadata, *, staging: bool = False,

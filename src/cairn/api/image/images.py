@@ -81,13 +81,39 @@ async def update(request: web.Request) -> web.Response:
     image = owned_image(request, who, "modify")
     await require(request, "image:modify_image", {"project_id": image.owner})
     operations = await patch.read_patch(request)
+    operations, owner = _owner_change(who, operations)
     before = rules.as_fields(image.attributes)
     after = patch.apply_patch(before, operations)
     attributes = rules.attributes_from(after)
     if attributes.visibility != image.attributes.visibility:
         await _check_visibility(request, who, attributes.visibility, image.owner)
-    await _save(request, who, image, attributes)
+    await images(request).run(decide.update(image.id, attributes, who.meta, owner))
     return json(image_body(images(request).get(image.id)))
+
+
+def _owner_change(
+    who: Caller, operations: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], str | decide.Keep | None]:
+    """The operations without those on ``/owner``, and the owner they leave (or
+    KEEP). Only an admin gives an image to another project (403 otherwise)."""
+    rest: list[dict[str, Any]] = []
+    owner: str | decide.Keep | None = decide.KEEP
+    for op in operations:
+        if op.get("path") != "/owner":
+            rest.append(op)
+            continue
+        if not who.admin:
+            raise HTTPFault(403, "Attribute 'owner' can be changed only by an admin.")
+        if op.get("op") == "remove":
+            owner = None
+        elif op.get("op") in ("add", "replace") and (
+            op.get("value") is None
+            or (isinstance(op["value"], str) and 0 < len(op["value"]) <= 255)
+        ):
+            owner = op["value"]
+        else:
+            raise Invalid("The owner is a project id (1 to 255 characters) or null.")
+    return rest, owner
 
 
 async def _save(request: web.Request, who: Caller, image: Image,
