@@ -539,3 +539,36 @@ class ProjectEndpointGroupAdded(DomainEvent, frozen=True):
 class ProjectEndpointGroupRemoved(DomainEvent, frozen=True):
     project_id: str
     endpoint_group_id: str
+
+
+# -- OS-TRUST ----------------------------------------------------------------------------
+
+
+@registry.event
+class TrustCreated(DomainEvent, frozen=True):
+    """The trustor delegates ``role_ids`` on ``project_id`` to the trustee
+    (``trust-<id>``); with ``impersonation`` the trust's tokens name the trustor."""
+
+    trust_id: str
+    trustor_user_id: str
+    trustee_user_id: str
+    project_id: str
+    role_ids: list[str]
+    impersonation: bool = False
+    expires_at: float | None = None
+    #: tokens it may still give (None: no limit)
+    remaining_uses: int | None = None
+    allow_redelegation: bool = False
+
+
+@registry.event
+class TrustUsed(DomainEvent, frozen=True):
+    """A token was issued from a trust with a use limit: how many uses are left."""
+
+    trust_id: str
+    remaining_uses: int
+
+
+@registry.event
+class TrustDeleted(DomainEvent, frozen=True):
+    trust_id: str

@@ -141,6 +141,18 @@ class EndpointGroup(msgspec.Struct):
         return all(getattr(endpoint, key, None) == value for key, value in self.filters.items())
 
 
+class Trust(msgspec.Struct):
+    id: str
+    trustor_user_id: str
+    trustee_user_id: str
+    project_id: str
+    role_ids: list[str]
+    impersonation: bool = False
+    expires_at: float | None = None
+    remaining_uses: int | None = None
+    allow_redelegation: bool = False
+
+
 class Consumer(msgspec.Struct):
     id: str
     sealed_secret: str
@@ -174,6 +186,7 @@ class IdentityState(msgspec.Struct):
     policies: dict[str, PolicyBlob] = {}
     consumers: dict[str, Consumer] = {}
     access_rules: dict[str, AccessRule] = {}
+    trusts: dict[str, Trust] = {}
     endpoint_groups: dict[str, EndpointGroup] = {}
     #: project id -> endpoint ids associated with it (OS-EP-FILTER)
     project_endpoints: dict[str, set[str]] = {}
@@ -296,6 +309,9 @@ class IdentityProjection(Projection[IdentityState]):
             del s.credentials[cred_id]
         for rule_id in [r.id for r in s.access_rules.values() if r.user_id == d.user_id]:
             del s.access_rules[rule_id]
+        for trust_id in [t.id for t in s.trusts.values()
+                         if d.user_id in (t.trustor_user_id, t.trustee_user_id)]:  # fmt: skip
+            del s.trusts[trust_id]
         return s
 
     @handles("GroupCreated")
@@ -433,6 +449,26 @@ class IdentityProjection(Projection[IdentityState]):
             d.app_cred_id, d.user_id, d.project_id, d.name, d.secret_hash, list(d.role_ids),
             d.description, d.expires_at, d.unrestricted, list(d.access_rule_ids),
         )  # fmt: skip
+        return s
+
+    @handles("TrustCreated")
+    def _trust(self, s: IdentityState, e: RecordedEvent, d: ev.TrustCreated) -> Any:
+        s.trusts[d.trust_id] = Trust(
+            d.trust_id, d.trustor_user_id, d.trustee_user_id, d.project_id, list(d.role_ids),
+            d.impersonation, d.expires_at, d.remaining_uses, d.allow_redelegation,
+        )  # fmt: skip
+        return s
+
+    @handles("TrustUsed")
+    def _trust_used(self, s: IdentityState, e: RecordedEvent, d: ev.TrustUsed) -> Any:
+        trust = s.trusts.get(d.trust_id)
+        if trust is not None:
+            trust.remaining_uses = d.remaining_uses
+        return s
+
+    @handles("TrustDeleted")
+    def _trust_deleted(self, s: IdentityState, e: RecordedEvent, d: ev.TrustDeleted) -> Any:
+        s.trusts.pop(d.trust_id, None)
         return s
 
     @handles("AccessRuleCreated")

@@ -18,6 +18,7 @@ import msgspec
 
 from cairn.events import Metadata
 from cairn.events import identity as ev
+from cairn.identity import trusts
 from cairn.identity.errors import Invalid, NotFound, Unauthorized
 from cairn.identity.service import Authenticated, Identity
 from cairn.projections.identity import AppCredential, IdentityState, User
@@ -63,10 +64,15 @@ class ProjectRef(msgspec.Struct):
     domain: DomainRef | None = None
 
 
+class TrustRef(msgspec.Struct):
+    id: str
+
+
 class ScopeBody(msgspec.Struct):
     project: ProjectRef | None = None
     domain: DomainRef | None = None
     system: dict[str, bool] | None = None
+    trust: TrustRef | None = msgspec.field(name="OS-TRUST:trust", default=None)
 
 
 class AuthBody(msgspec.Struct):
@@ -159,10 +165,36 @@ class Authenticator:
                 raise Unauthorized("An application credential token is scoped by the credential.")
             app_cred, user = await self._app_cred(body.identity.application_credential, remote)
             expires_at = app_cred.expires_at
+        if isinstance(body.scope, ScopeBody) and body.scope.trust is not None:
+            return await self._trust_token(body.scope, user, issued_methods, expires_at, chain)
         scope_type, scope_id = self._scope(body.scope, user, app_cred)
         token, _ = self.identity.tokens.issue(
             user.id, issued_methods, scope_type, scope_id, expires_at=expires_at,
             audit_chain_id=chain, app_cred_id=app_cred.id if app_cred else None,
+        )  # fmt: skip
+        return self.identity.validate(token)
+
+    async def _trust_token(
+        self, scope: ScopeBody, trustee: User, methods: list[str], expires_at: float | None,
+        chain: str | None,
+    ) -> Authenticated:  # fmt: skip
+        """A token of the trust's project for its trustee: in the trustor's name with
+        impersonation; no later than the trust's expiry; one use spent."""
+        assert scope.trust is not None
+        if scope.project or scope.domain or scope.system:
+            raise Invalid("A trust scope is given alone.")
+        trust_id, now = scope.trust.id, time.time()
+        trust = trusts.usable(self.identity.state, trust_id, trustee.id, now)
+        if not self.identity.trust_roles(trust_id, now):
+            raise Unauthorized("The trustor no longer holds the trust's roles.")
+        await self.identity.run(
+            lambda s: trusts.use_trust(s, Metadata(user_id=trustee.id), trust_id, trustee.id, now)
+        )
+        limits = [t for t in (expires_at, trust.expires_at) if t is not None]
+        user_id = trust.trustor_user_id if trust.impersonation else trustee.id
+        token, _ = self.identity.tokens.issue(
+            user_id, methods, "project", trust.project_id, expires_at=min(limits, default=None),
+            audit_chain_id=chain, trust_id=trust_id,
         )  # fmt: skip
         return self.identity.validate(token)
 

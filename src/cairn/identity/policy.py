@@ -155,6 +155,18 @@ DEFAULT_RULES: dict[str, str] = {
         f"identity:ec2_{rule}": "rule:admin_required or user_id:%(target.user.id)s"
         for rule in ("create_credential", "list_credentials", "get_credential", "delete_credential")
     },
+    # trusts: who may see or delete one is decided by the trust (api/identity/trusts.py)
+    **{
+        f"identity:{rule}": "@"
+        for rule in (
+            "create_trust",
+            "list_trusts",
+            "get_trust",
+            "delete_trust",
+            "list_roles_for_trust",
+            "get_role_for_trust",
+        )
+    },
     "identity:get_policy": f"rule:admin_required or {SYSTEM_READER}",
     "identity:list_policies": f"rule:admin_required or {SYSTEM_READER}",
     "identity:create_policy": "rule:admin_required",

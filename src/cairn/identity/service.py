@@ -137,9 +137,25 @@ class Identity:
 
     def scope_roles(self, payload: TokenPayload) -> frozenset[str]:
         """The role ids a token's scope grants its user now (none if the scope is gone)."""
+        if payload.trust_id is not None:
+            return self.trust_roles(payload.trust_id)
         return self.scope_roles_for(
             payload.user_id, payload.scope_type, payload.scope_id, payload.app_cred_id
         )
+
+    def trust_roles(self, trust_id: str, now: float | None = None) -> frozenset[str]:
+        """What a trust delegates now: its roles (and those they imply) that the
+        trustor still holds on the project; none once it is gone or expired."""
+        trust = self.state.trusts.get(trust_id)
+        if trust is None:
+            return frozenset()
+        if trust.expires_at is not None and trust.expires_at <= (now or time.time()):
+            return frozenset()
+        trustor = self.state.users.get(trust.trustor_user_id)
+        if trustor is None or not trustor.enabled:
+            return frozenset()
+        held = self.scope_roles_for(trust.trustor_user_id, "project", trust.project_id)
+        return frozenset(held & roles.expand_implied(self.state, trust.role_ids))
 
     def scope_roles_for(
         self, user_id: str, kind: str, ident: str, app_cred_id: str | None = None

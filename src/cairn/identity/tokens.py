@@ -41,6 +41,8 @@ class TokenPayload(msgspec.Struct, array_like=True, frozen=True):
     #: the audit id of the token this one was re-scoped from, if any
     audit_chain_id: str | None = None
     app_cred_id: str | None = None
+    #: the trust a trust-scoped token was issued from (OS-TRUST)
+    trust_id: str | None = None
 
     @property
     def audit_ids(self) -> list[str]:
@@ -72,6 +74,7 @@ class TokenProvider:
         expires_at: float | None = None,
         audit_chain_id: str | None = None,
         app_cred_id: str | None = None,
+        trust_id: str | None = None,
         now: float | None = None,
     ) -> tuple[str, TokenPayload]:
         """A new token and what it says. ``expires_at`` may only shorten the ttl."""
@@ -81,7 +84,7 @@ class TokenProvider:
             expiry = min(expiry, expires_at)
         payload = TokenPayload(
             user_id, methods, scope_type, scope_id, issued, expiry, new_audit_id(),
-            audit_chain_id, app_cred_id,
+            audit_chain_id, app_cred_id, trust_id,
         )  # fmt: skip
         return self.encrypt(payload), payload
 

@@ -21,6 +21,7 @@ from cairn.api.identity import (
     projects,
     roles,
     tokens,
+    trusts,
     users,
 )
 from cairn.api.identity.auth import authorize, caller, token_middleware
@@ -175,6 +176,12 @@ ROUTES: list[Route] = [
     delete("/v3/endpoints/{endpoint_id}", catalog.delete_endpoint),
     *_crud("/v3/credentials", "credential_id", credentials, "credential"),
     *_endpoint_filter_routes(),
+    get("/v3/OS-TRUST/trusts", trusts.list_trusts),
+    post("/v3/OS-TRUST/trusts", trusts.create_trust),
+    get("/v3/OS-TRUST/trusts/{trust_id}", trusts.get_trust),
+    delete("/v3/OS-TRUST/trusts/{trust_id}", trusts.delete_trust),
+    get("/v3/OS-TRUST/trusts/{trust_id}/roles", trusts.trust_roles),
+    get("/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}", trusts.trust_role),
     get("/v3/OS-OAUTH1/consumers", oauth1.list_consumers),
     post("/v3/OS-OAUTH1/consumers", oauth1.create_consumer),
     get("/v3/OS-OAUTH1/consumers/{consumer_id}", oauth1.get_consumer),

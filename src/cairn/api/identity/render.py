@@ -216,4 +216,10 @@ def token(state: IdentityState, who: Authenticated, catalog: list[Json] | None) 
             "name": cred.name,
             "restricted": not cred.unrestricted,
         }
+    if p.trust_id is not None and p.trust_id in state.trusts:
+        t = state.trusts[p.trust_id]
+        body["OS-TRUST:trust"] = {
+            "id": t.id, "impersonation": t.impersonation,
+            "trustor_user": {"id": t.trustor_user_id}, "trustee_user": {"id": t.trustee_user_id},
+        }  # fmt: skip
     return {"token": body}
