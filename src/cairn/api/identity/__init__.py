@@ -177,6 +177,7 @@ ROUTES: list[Route] = [
     *_crud("/v3/credentials", "credential_id", credentials, "credential"),
     *_endpoint_filter_routes(),
     get("/v3/OS-TRUST/trusts", trusts.list_trusts),
+    get("/v3/OS-TRUST/trusts/", trusts.list_trusts),  # keystoneclient's spelling
     post("/v3/OS-TRUST/trusts", trusts.create_trust),
     get("/v3/OS-TRUST/trusts/{trust_id}", trusts.get_trust),
     delete("/v3/OS-TRUST/trusts/{trust_id}", trusts.delete_trust),
