@@ -205,6 +205,8 @@ class ServerCreateRequested(DomainEvent, frozen=True):
     launch_index: int = 0
     #: An admin's ``host`` / ``availability_zone=zone:host`` placement, if any.
     requested_host: str | None = None
+    #: The security groups asked for (names), applied to the ports the boot made.
+    security_groups: list[str] = []
 
 
 @registry.event

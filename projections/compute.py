@@ -126,6 +126,7 @@ class ComputeProjection(ResourceFolds, Projection[ComputeState]):
             networks=list(d.networks), scheduler_hints=dict(d.scheduler_hints),
             reservation_id=d.reservation_id, launch_index=d.launch_index,
             requested_host=d.requested_host, position=e.position,
+            security_groups=list(d.security_groups),
         )  # fmt: skip
         s.servers[d.server_id] = server
         s.pending[d.server_id] = None

@@ -146,6 +146,8 @@ class Server(msgspec.Struct):
     metadata: dict[str, str] = {}
     availability_zone: str | None = None
     networks: list[dict[str, str]] = []
+    #: the security groups (names) the boot asked for
+    security_groups: list[str] = []
     scheduler_hints: dict[str, list[str]] = {}
     reservation_id: str = ""
     launch_index: int = 0

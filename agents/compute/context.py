@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from cairn.agents.compute.driver import HypervisorDriver
 from cairn.agents.compute.guest_plan import HostPaths
 from cairn.agents.compute.images import ImageCache
+from cairn.agents.compute.nics import PortBinder
 from cairn.events import compute as ev
 from cairn.store.port import EventStore
 
@@ -36,6 +37,9 @@ class AgentConfig:
     cpu_allocation_ratio: float = 4.0
     ram_allocation_ratio: float = 1.0
     disk_allocation_ratio: float = 1.0
+    #: How long a spawn waits for its networks' bridges (the network agent makes
+    #: them); 0: not at all (libvirt's test driver plugs into nothing).
+    bridge_wait: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class HostContext:
     store: EventStore
     driver: HypervisorDriver
     images: ImageCache
+    #: binds the servers' ports to this host (None: servers with NICs cannot spawn here)
+    ports: PortBinder | None = None
 
     @property
     def host(self) -> str:

@@ -32,6 +32,8 @@ from cairn.agents.compute.images import ImageCache, ImageSource
 from cairn.agents.compute.images_glance import GlanceImageSource
 from cairn.agents.compute.keystone_auth import CloudsYamlAuth
 from cairn.agents.compute.libvirt_driver import LibvirtDriver
+from cairn.agents.compute.nics import PortBinder
+from cairn.agents.compute.ports_neutron import NeutronPorts
 from cairn.api.keys import BUS, STORE
 from cairn.api.services import CleanupContext
 from cairn.bus.port import Bus
@@ -54,10 +56,18 @@ def host_paths(data_dir: Path, host: str) -> HostPaths:
     return HostPaths(data_dir / "compute" / host)
 
 
+def _admin_auth(settings: Settings) -> CloudsYamlAuth:
+    return CloudsYamlAuth(settings.data_dir / "clouds.yaml", password=settings.admin_password)
+
+
 def glance_source(settings: Settings) -> GlanceImageSource:
     """The image service of this cloud, as its admin (``<data-dir>/clouds.yaml``)."""
-    auth = CloudsYamlAuth(settings.data_dir / "clouds.yaml", password=settings.admin_password)
-    return GlanceImageSource(auth)
+    return GlanceImageSource(_admin_auth(settings))
+
+
+def neutron_ports(settings: Settings) -> NeutronPorts:
+    """The networking service of this cloud, binding ports as its admin."""
+    return NeutronPorts(_admin_auth(settings))
 
 
 @dataclass
@@ -86,6 +96,7 @@ async def start_host(
     store: EventStore,
     bus: Bus | None,
     images: ImageSource,
+    ports: PortBinder | None = None,
     **options: Any,
 ) -> RunningHost:
     """Start one host's agent, fed by ``bus`` (or, with None, by following ``store``).
@@ -97,8 +108,10 @@ async def start_host(
 
     driver = await reopen()
     try:
+        if uri.startswith("qemu"):
+            options.setdefault("bridge_wait", 30.0)
         config = AgentConfig(host=host, paths=paths, **options)
-        ctx = HostContext(config, store, driver, ImageCache(paths.images, images))
+        ctx = HostContext(config, store, driver, ImageCache(paths.images, images), ports)
         agent = ComputeAgent(ctx, reopen=reopen)
         feed: BusFeed | StoreFeed = (
             BusFeed(bus, agent) if bus is not None else StoreFeed(store, agent)
@@ -131,6 +144,7 @@ def compute_hosts_context(
             yield
             return
         source = images or glance_source(settings)
+        ports = neutron_ports(settings)
         running: list[RunningHost] = []
         try:
             for name in names:
@@ -142,6 +156,7 @@ def compute_hosts_context(
                         store=app[STORE],
                         bus=app[BUS],
                         images=source,
+                        ports=ports,
                         **options,
                     )
                 )
@@ -154,6 +169,7 @@ def compute_hosts_context(
                     log.error(
                         "compute host did not stop cleanly", host=host.agent.host, exc_info=exc
                     )
+            await ports.close()
             if images is None:
                 await source.close()
 

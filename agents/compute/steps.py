@@ -24,6 +24,7 @@ from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import GuestNotFound, GuestState, HypervisorDriver
 from cairn.agents.compute.guest_plan import guest_name, plan_guest, remove_instance_dir
 from cairn.agents.compute.images import ImageCorrupt, ImageError, ImageUnavailable
+from cairn.agents.compute.nics import plug
 from cairn.agents.compute.server_view import ServerView, fold
 from cairn.errors import CairnError
 from cairn.events import ANY_VERSION, DomainEvent, Metadata, RecordedEvent, registry, stream_name
@@ -179,6 +180,10 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
             if leftovers:
                 await remove_guest(ctx, view.server_id)
             definition = await plan_guest(host, ctx.config.paths, ctx.images, request)
+            nics, addresses = await plug(
+                ctx.ports, host, request, bridge_wait=ctx.config.bridge_wait
+            )
+            definition = dataclasses.replace(definition, nics=nics)
             await ctx.driver.spawn(definition)
     except Exception as exc:
         reason = _reason(exc, "spawn", ctx.config.spawn_timeout)
@@ -204,6 +209,7 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
         launched_at=now(),
         instance_name=name,
         console_log=str(definition.console_log),
+        addresses=addresses,
     )
     await append_outcome(
         ctx,

@@ -141,7 +141,14 @@ class Datapath:
             changes: list[str] = []
             self.changes = changes
             await self._remove_stale(plan, changes)
-            for namespace in sorted(self._wanted_namespaces(plan) - self._owned_namespaces()):
+            owned = self._owned_namespaces()
+            # A file left by a creation cut short (cancelled, killed) is no namespace.
+            missing = {
+                n
+                for n in self._wanted_namespaces(plan)
+                if n not in owned or not namespaces.mounted(n)
+            }
+            for namespace in sorted(missing):
                 await namespaces.create(namespace)
                 changes.append(f"create namespace {namespace}")
             await self._nl.call(self._converge_links, plan, changes)

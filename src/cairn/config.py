@@ -26,6 +26,7 @@ LOG_FORMATS = ("console", "json")
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 BUS_SCHEMES = ("amqp", "amqps")
 SCHEDULER_STRATEGIES = ("spread", "stack")
+NETWORK_AGENT_MODES = ("auto", "on", "off")
 
 
 class ConfigError(CairnError):
@@ -86,6 +87,9 @@ class Settings:
     #: an action in flight) before the deadline sweeper puts it in ERROR.
     compute_deadline: float = 600.0
     stream_buffer: int = 4 * 1024 * 1024
+    #: Whether this process runs the machine's network agent (``auto``: when root
+    #: and iproute2, dnsmasq and nftables are there).
+    network_agent: str = "auto"
 
     @property
     def hypervisor_uri(self) -> str:
@@ -489,5 +493,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="BYTES",
         help="unsent bytes an event-stream subscriber may hold before it is cut off as "
         "slow (it resumes from the position it is told) (default: 4194304)",
+    ),
+    Option(
+        field="network_agent",
+        flag="--network-agent",
+        env="CAIRN_NETWORK_AGENT",
+        parse=_choice(NETWORK_AGENT_MODES),
+        metavar="MODE",
+        help="run this machine's network agent (bridges, DHCP, routers, security groups, "
+        "metadata): on, off, or auto: when root and ip, dnsmasq and nft are installed "
+        "(default: auto)",
     ),
 )

@@ -35,10 +35,12 @@ from aiohttp import web
 
 import cairn
 from cairn.agents.compute.runtime import compute_hosts_context
+from cairn.agents.network.runtime import network_agent_context
 from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
-from cairn.api.compute import COMPUTE_CONFIG
+from cairn.api.compute import COMPUTE, COMPUTE_CONFIG
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
+from cairn.api.compute.keys import NETWORK_PORT
 from cairn.api.events import SERVICE as EVENTS_SERVICE
 from cairn.api.events import STREAM_CONFIG, StreamConfig
 from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
@@ -46,6 +48,7 @@ from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.api.image import IMAGE_CONFIG
 from cairn.api.image import SERVICE as IMAGE_SERVICE
 from cairn.api.keys import BUS
+from cairn.api.network import NETWORKING
 from cairn.api.network import SERVICE as NETWORK_SERVICE
 from cairn.api.services import CleanupContext, Service
 from cairn.bus import open_bus
@@ -57,6 +60,8 @@ from cairn.identity.config import IdentityConfig
 from cairn.image.config import ImageConfig
 from cairn.image.decide import Limits
 from cairn.logs import get_logger
+from cairn.network.compute_port import LocalNetworks
+from cairn.projections.compute import ComputeState
 from cairn.store import open_store
 
 log = get_logger(__name__)
@@ -221,6 +226,11 @@ def resource_contexts(settings: Settings) -> list[CleanupContext]:
     return [config_context(settings), store_context(settings), bus_context(settings), relay_ctx]
 
 
+def _compute_state(app: web.Application) -> ComputeState | None:
+    compute = app.get(COMPUTE)
+    return None if compute is None else compute.state
+
+
 def build_app(settings: Settings, services: Iterable[Service] = SERVICES) -> web.Application:
     """The whole cloud as one aiohttp application; resources open on startup.
 
@@ -229,7 +239,14 @@ def build_app(settings: Settings, services: Iterable[Service] = SERVICES) -> web
     before they register) and stop before them."""
     services = list(services)
     app = build_api(services, contexts=resource_contexts(settings))
-    if any(service.name == "compute" for service in services):
+    names = {service.name for service in services}
+    if {"compute", "network"} <= names:
+        # Compute's NICs are ports of this process's networking service (its
+        # core starts before compute's, and before any request).
+        app[NETWORK_PORT] = LocalNetworks(lambda: app[NETWORKING])
+    if "network" in names:
+        app.cleanup_ctx.append(network_agent_context(settings, compute=_compute_state))
+    if "compute" in names:
         app.cleanup_ctx.append(compute_hosts_context(settings))
     return app
 

@@ -22,7 +22,8 @@ from cairn.store import StreamWrite, open_store
 
 
 def settings_for(tmp_path: Path, **changes: object) -> Settings:
-    return Settings(data_dir=tmp_path / "data", listen=Listen("127.0.0.1", 0)).replace(**changes)
+    settings = Settings(data_dir=tmp_path / "data", listen=Listen("127.0.0.1", 0))
+    return settings.replace(network_agent="off").replace(**changes)
 
 
 class Running:

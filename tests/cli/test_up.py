@@ -38,8 +38,10 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without Cairn's settings; the network agent is off unless a
+    test asks for it (``--network-agent on``): it owns the machine's datapath."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
-    return {**env, **extra}
+    return {**env, "CAIRN_NETWORK_AGENT": "off", **extra}
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:

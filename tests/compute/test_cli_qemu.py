@@ -58,7 +58,7 @@ def test_a_real_guest_boots_prints_and_obeys_the_cli(cloud: Running) -> None:
     assert {i["Name"]: i["Status"] for i in images}["cairn-guest"] == "active"
 
     made = cloud.json("server", "create", "--image", "cairn-guest", "--flavor", "m1.nano",
-                      "--wait", "qemu-one", cloud="cairn-demo")  # fmt: skip
+                      "--nic", "none", "--wait", "qemu-one", cloud="cairn-demo")  # fmt: skip
     assert isinstance(made, dict)
     server = str(made["id"])
     assert made["status"] == "ACTIVE"
@@ -103,7 +103,7 @@ def test_another_projects_server_is_invisible(cloud: Running) -> None:
         "OS_PROJECT_DOMAIN_NAME": "Default", "OS_IDENTITY_API_VERSION": "3",
     }  # fmt: skip
     made = cloud.json("server", "create", "--image", "cairn-guest", "--flavor", "m1.nano",
-                      "--wait", "demo-private", cloud="cairn-demo")  # fmt: skip
+                      "--nic", "none", "--wait", "demo-private", cloud="cairn-demo")  # fmt: skip
     assert isinstance(made, dict)
     try:
         seen = cloud.openstack("server", "show", str(made["id"]), cloud="", env=bob, check=False)

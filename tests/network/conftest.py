@@ -137,6 +137,7 @@ def settings_for(tmp_path: Path, **changes: Any) -> Settings:
         admin_password=ADMIN_PASSWORD,
         bcrypt_cost=4,
         compute_hosts=0,
+        network_agent="off",  # the API's tests leave the machine's datapath alone
     ).replace(**changes)
 
 

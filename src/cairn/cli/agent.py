@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(settings: Settings, host: str, image_dir: Path | None, **options: Any) -> int:
     from cairn.agents.compute.images import ImageSource
     from cairn.agents.compute.images_local import LocalImageSource
-    from cairn.agents.compute.runtime import glance_source, start_host
+    from cairn.agents.compute.runtime import glance_source, neutron_ports, start_host
     from cairn.bus import open_bus
     from cairn.config import redact_url
     from cairn.logs import get_logger
@@ -176,6 +176,8 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
             LocalImageSource.from_directory(image_dir) if image_dir else glance_source(settings)
         )
         resources.push_async_callback(images.close)
+        ports = neutron_ports(settings)
+        resources.push_async_callback(ports.close)
         running = await start_host(
             host,
             uri=settings.hypervisor_uri,
@@ -183,6 +185,7 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
             store=store,
             bus=bus,
             images=images,
+            ports=ports,
             **options,
         )
         resources.push_async_callback(running.stop)

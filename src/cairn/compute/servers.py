@@ -58,6 +58,9 @@ class BootRequest:
     networks: list[dict[str, str]] = field(default_factory=list)
     scheduler_hints: dict[str, list[str]] = field(default_factory=dict)
     requested_host: str | None = None
+    #: each server's NICs, as the network port made them (default: ``networks``)
+    server_networks: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    security_groups: list[str] = field(default_factory=list)
 
 
 def find(state: ComputeState, server_id: str, project_id: str | None = None) -> Server:
@@ -117,7 +120,9 @@ def create_many(
                 flavor=flavor, image=req.image, created_at=req.created_at,
                 description=req.description, key_name=req.key_name, public_key=req.public_key,
                 user_data=req.user_data, metadata=req.metadata,
-                availability_zone=req.availability_zone, networks=req.networks,
+                availability_zone=req.availability_zone,
+                networks=req.server_networks.get(server_id, req.networks),
+                security_groups=req.security_groups,
                 scheduler_hints=req.scheduler_hints, reservation_id=req.reservation_id,
                 launch_index=index, requested_host=req.requested_host,
             )  # fmt: skip

@@ -22,6 +22,8 @@ from cairn.compute import flavors, servers
 from cairn.compute.config import ComputeConfig
 from cairn.compute.decide import Writes, merge
 from cairn.compute.images import ImagePort
+from cairn.compute.networks import NetworkPort, NoNetworks
+from cairn.compute.port_reaper import PortReaper
 from cairn.compute.scheduler import Scheduler, SchedulerConfig, place
 from cairn.compute.sweeper import DeadlineSweeper
 from cairn.events import Metadata
@@ -46,9 +48,11 @@ class Compute:
         config: ComputeConfig,
         *,
         clock: Callable[[], float] = time.time,
+        networks: NetworkPort | None = None,
     ) -> None:
         self.store = store
         self.images = images
+        self.networks: NetworkPort = networks or NoNetworks()
         self.config = config
         self.clock = clock
         self.runner: ProjectionRunner[ComputeState] = ProjectionRunner(store, ComputeProjection())
@@ -79,6 +83,9 @@ class Compute:
             self._tasks = [
                 loop.create_task(self.scheduler.run(), name="compute-scheduler"),
                 loop.create_task(self.sweeper.run(), name="compute-deadlines"),
+                loop.create_task(
+                    PortReaper(self.runner, self.networks).run(), name="compute-port-reaper"
+                ),
             ]
         log.info("compute ready", flavors=len(self.state.flavors), hosts=len(self.state.hosts))
 

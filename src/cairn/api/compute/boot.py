@@ -96,6 +96,18 @@ def _networks(request: web.Request, data: dict[str, Any]) -> list[dict[str, str]
     return found
 
 
+def _security_groups(data: dict[str, Any]) -> list[str]:
+    groups = data.get("security_groups")
+    if groups is None:
+        return []
+    if not isinstance(groups, list) or not all(
+        isinstance(g, dict) and set(g) == {"name"} and isinstance(g["name"], str) and g["name"]
+        for g in groups
+    ):
+        raise invalid("security_groups", groups, "It must be a list of {'name': ...} objects")
+    return list(dict.fromkeys(g["name"] for g in groups))
+
+
 def _metadata(data: dict[str, Any]) -> dict[str, str]:
     metadata = data.get("metadata", {})
     if not isinstance(metadata, dict):
@@ -200,6 +212,13 @@ async def boot_request(
             raise HTTPFault.bad_request("Invalid key_name provided.")
         public_key = keypair.public_key
     networks = _networks(request, data)
+    if max_count > 1 and any("port" in n for n in networks):
+        raise HTTPFault.bad_request("Unable to launch multiple instances with a single configured "
+                                    "port ID. Please launch your instance one by one with "
+                                    "different ports.")  # fmt: skip
+    security_groups = _security_groups(data)
+    if security_groups and networks == []:
+        raise HTTPFault.bad_request("Security groups need a network: the server has none.")
     metadata = _metadata(data)
     user_data = _user_data(data)
     hints = _hints(body)
@@ -214,7 +233,7 @@ async def boot_request(
         reservation_id=f"r-{uuid.uuid4().hex[:8]}", min_count=min_count,
         description=description, key_name=key_name, public_key=public_key,
         user_data=user_data, metadata=metadata, availability_zone=zone, networks=networks,
-        scheduler_hints=hints, requested_host=host,
+        scheduler_hints=hints, requested_host=host, security_groups=security_groups,
     )  # fmt: skip
     return request_body, return_reservation
 

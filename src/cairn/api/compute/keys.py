@@ -6,6 +6,7 @@ from aiohttp import web
 
 from cairn.compute.config import ComputeConfig
 from cairn.compute.images import ImagePort
+from cairn.compute.networks import NetworkPort
 from cairn.compute.service import Compute
 
 COMPUTE: web.AppKey[Compute] = web.AppKey("compute", Compute)
@@ -14,3 +15,5 @@ COMPUTE_CONFIG: web.AppKey[ComputeConfig] = web.AppKey("compute_config", Compute
 MICROVERSION: web.RequestKey[tuple[int, int]] = web.RequestKey("compute_microversion", tuple)
 #: the image port to use instead of the image service's HTTP API (tests)
 IMAGE_PORT: web.AppKey[ImagePort] = web.AppKey("compute_image_port", ImagePort)
+#: the network port (the networking service of this process), wired by the composition root
+NETWORK_PORT: web.AppKey[NetworkPort] = web.AppKey("compute_network_port", NetworkPort)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +33,7 @@ from cairn.api.compute.views import (
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
 from cairn.compute import servers
+from cairn.compute.service import Compute
 from cairn.compute.sweeper import now_iso
 from cairn.identity.service import Authenticated
 from cairn.projections.compute import Server
@@ -58,7 +61,15 @@ async def create_server(request: web.Request) -> web.Response:
     body = await _body(request)
     boot, return_reservation = await boot_request(request, body, project_id)
     service = compute(request)
-    ids = await service.boot(metadata(request, who), boot)
+    boot = await _with_ports(service, who, boot)
+    made = [n for nics in boot.server_networks.values() for n in nics]
+    try:
+        ids = await service.boot(metadata(request, who), boot)
+    except BaseException:
+        await asyncio.shield(_release(service, boot, boot.server_ids))
+        raise
+    if made:
+        await _release(service, boot, [i for i in boot.server_ids if i not in ids])
     if return_reservation:
         return json({"reservation_id": boot.reservation_id}, status=202)
     server_id = ids[0]
@@ -72,8 +83,36 @@ async def create_server(request: web.Request) -> web.Response:
         "OS-DCF:diskConfig": "MANUAL",
     }
     if boot.networks != []:
-        answer["security_groups"] = [{"name": "default"}]
+        answer["security_groups"] = [{"name": n} for n in boot.security_groups or ["default"]]
     return json({"server": answer}, status=202, headers={"Location": links[0]["href"]})
+
+
+async def _with_ports(service: Compute, who: Authenticated,
+                      boot: servers.BootRequest) -> servers.BootRequest:  # fmt: skip
+    """``boot`` with each server's NICs made (ports, by the network port)."""
+    if boot.networks == []:
+        return boot
+    made: dict[str, list[dict[str, str]]] = {}
+    try:
+        for server_id in boot.server_ids:
+            made[server_id] = await service.networks.prepare(
+                project_id=boot.project_id, user_id=who.user_id, is_admin=is_admin(who),
+                server_id=server_id, requested=boot.networks,
+                security_groups=boot.security_groups or ["default"],
+            )  # fmt: skip
+    except BaseException:
+        done = dataclasses.replace(boot, server_networks=made)
+        await asyncio.shield(_release(service, done, list(made)))
+        raise
+    return dataclasses.replace(boot, server_networks=made)
+
+
+async def _release(service: Compute, boot: servers.BootRequest, server_ids: list[str]) -> None:
+    """Let go of the ports made for servers that were not created after all."""
+    for server_id in server_ids:
+        nics = boot.server_networks.get(server_id)
+        if nics:
+            await service.networks.release(server_id, nics)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

@@ -168,7 +168,7 @@ def server_detail(
         "os-extended-volumes:volumes_attached": [],
     }
     if server.networks != []:
-        view["security_groups"] = [{"name": "default"}]
+        view["security_groups"] = [{"name": n} for n in server.security_groups or ["default"]]
     if shown in ("BUILD", "ACTIVE"):
         view["progress"] = 0
     fault = _fault(server, admin)

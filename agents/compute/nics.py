@@ -1,0 +1,96 @@
+"""A server's NICs: its ports bound to this host, plugged into their networks' bridges.
+
+Before the guest is defined the agent binds each of the server's ports to its
+host (``binding:host_id``, as nova-compute asks Neutron), which tells the
+network agent to wire the port's filter, and learns each port's MAC, network
+and addresses. The guest gets one virtio NIC per port on the network's bridge,
+with the port's MAC and a tap named after the port (``tap`` + 11 characters of
+its id), the names the network agent looks for; ``addresses`` is what the
+server shows (Nova's shape, by network name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cairn.agents.compute.driver import Nic
+from cairn.agents.network.desired import bridge_name, tap_name
+from cairn.errors import CairnError
+from cairn.events import compute as ev
+
+Addresses = dict[str, list[dict[str, str | int]]]
+
+
+class PortError(CairnError):
+    """A port could not be bound (gone, or the networking service refused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoundPort:
+    port_id: str
+    network_id: str
+    network_name: str
+    mac: str
+    fixed_ips: tuple[str, ...]
+
+
+class PortBinder(Protocol):
+    async def bind(self, port_id: str, host: str) -> BoundPort:
+        """Bind ``port_id`` to ``host``; its details. Raises :class:`PortError`."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+async def bridge_ready(bridge: str, timeout: float) -> None:
+    """Return once ``bridge`` exists on this host; :class:`PortError` after ``timeout``."""
+    path = Path("/sys/class/net") / bridge
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(path.exists):
+        if time.monotonic() > deadline:
+            raise PortError(
+                f"bridge {bridge} does not exist on this host after {timeout:g}s: "
+                f"is the network agent running?"
+            )
+        await asyncio.sleep(0.05)
+
+
+async def plug(
+    binder: PortBinder | None,
+    host: str,
+    request: ev.ServerCreateRequested,
+    *,
+    bridge_wait: float = 0.0,
+) -> tuple[tuple[Nic, ...], Addresses]:
+    """The guest's NICs and the server's addresses, binding every port to ``host``
+    (and waiting up to ``bridge_wait`` seconds for each network's bridge)."""
+    ports = [n["port"] for n in request.networks if n.get("port")]
+    if not ports:
+        return (), {}
+    if binder is None:
+        raise PortError("this compute host has no networking: it cannot plug the server's ports")
+    nics: list[Nic] = []
+    addresses: Addresses = {}
+    for port_id in ports:
+        bound = await binder.bind(port_id, host)
+        if bridge_wait > 0:
+            await bridge_ready(bridge_name(bound.network_id), bridge_wait)
+        nics.append(
+            Nic(bridge=bridge_name(bound.network_id), mac=bound.mac, tap=tap_name(bound.port_id))
+        )
+        listed = addresses.setdefault(bound.network_name, [])
+        for address in bound.fixed_ips:
+            listed.append(
+                {
+                    "addr": address,
+                    "version": ipaddress.ip_address(address).version,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": bound.mac,
+                }
+            )
+    return tuple(nics), addresses

@@ -1,0 +1,165 @@
+"""A boot's networks become ports, and a deleted server's ports go (or are freed).
+
+Identity, networking and compute in one application; no compute host is
+registered, so each boot ends in ERROR ("No valid host") and its delete is
+immediate: what is tested is the control plane's side of NICs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from cairn.api import RUNNER_OPTIONS
+from cairn.api.compute import IMAGE_PORT
+from cairn.api.compute import SERVICE as COMPUTE_SERVICE
+from cairn.api.identity import SERVICE as IDENTITY_SERVICE
+from cairn.api.network import SERVICE as NETWORK_SERVICE
+from cairn.compute.images import MemoryImages
+from cairn.events import compute as ev
+from cairn.runtime import build_app
+from tests.network.conftest import ADMIN_PASSWORD, Caller, NetworkCloud, settings_for
+
+IMAGE = ev.ImageSnapshot(
+    image_id="2f1c7e0a-5b7d-4a7e-9d1e-000000000001", name="img", disk_format="qcow2"
+)
+
+
+class Cloud(NetworkCloud):
+    async def compute(
+        self,
+        method: str,
+        path: str,
+        who: Caller,
+        json: Any = None,
+    ) -> tuple[int, Any]:
+        response = await self.client.request(
+            method,
+            "/compute/v2.1" + path,
+            json=json,
+            headers={"X-Auth-Token": who.token, "OpenStack-API-Version": "compute 2.100"},
+        )
+        body = await response.json() if response.content_type == "application/json" else None
+        return response.status, body
+
+    async def boot(self, who: Caller, networks: Any, **extra: Any) -> tuple[int, Any]:
+        server = {
+            "name": "vm",
+            "imageRef": IMAGE.image_id,
+            "flavorRef": "1",
+            "networks": networks,
+            **extra,
+        }
+        return await self.compute("POST", "/servers", who, {"server": server})
+
+    async def settle(self, server_id: str, who: Caller, status: str) -> None:
+        deadline = time.monotonic() + 10
+        while True:
+            code, body = await self.compute("GET", f"/servers/{server_id}", who)
+            if (status == "gone" and code == 404) or (
+                code == 200 and body["server"]["status"] == status
+            ):
+                return
+            assert time.monotonic() < deadline, (code, body)
+            await asyncio.sleep(0.05)
+
+    async def ports_of(self, server_id: str, who: Caller | None = None) -> list[dict[str, Any]]:
+        body = await self.ok("GET", f"/ports?device_id={server_id}", who)
+        return body["ports"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
+    app = build_app(
+        settings_for(tmp_path), services=[IDENTITY_SERVICE, NETWORK_SERVICE, COMPUTE_SERVICE]
+    )
+    app[IMAGE_PORT] = MemoryImages([IMAGE])
+    server = TestServer(app)
+    await server.start_server(**RUNNER_OPTIONS)
+    client: TestClient[Any, Any] = TestClient(server)
+    await client.start_server()
+    made = Cloud(client)
+    token = await made.token("admin", ADMIN_PASSWORD, "admin")
+    made.admin = Caller(token, "", "")
+    try:
+        yield made
+    finally:
+        await client.close()
+
+
+async def test_boot_makes_ports_and_delete_removes_them(cloud: Cloud) -> None:
+    demo = await cloud.member()
+    network = await cloud.network(demo, name="blue")
+    await cloud.subnet(network["id"], "10.50.0.0/24", demo)
+    web = (await cloud.ok("POST", "/security-groups", demo, {"security_group": {"name": "web"}}))[
+        "security_group"
+    ]
+    status, body = await cloud.boot(
+        demo, [{"uuid": network["id"], "fixed_ip": "10.50.0.77"}], security_groups=[{"name": "web"}]
+    )
+    assert status == 202, body
+    server_id = body["server"]["id"]
+    assert body["server"]["security_groups"] == [{"name": "web"}]
+    [port] = await cloud.ports_of(server_id, demo)
+    assert port["device_owner"] == "compute:nova"
+    assert port["fixed_ips"][0]["ip_address"] == "10.50.0.77"
+    assert port["security_groups"] == [web["id"]]
+    await cloud.settle(server_id, demo, "ERROR")  # no host in this cloud
+    status, _ = await cloud.compute("DELETE", f"/servers/{server_id}", demo)
+    assert status == 204
+    await cloud.settle(server_id, demo, "gone")
+    deadline = time.monotonic() + 10
+    while await cloud.ports_of(server_id, demo):
+        assert time.monotonic() < deadline, "the server's port outlived it"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_given_port_is_taken_and_freed(cloud: Cloud) -> None:
+    demo = await cloud.member()
+    network = await cloud.network(demo)
+    await cloud.subnet(network["id"], "10.51.0.0/24", demo)
+    mine = await cloud.port(network["id"], demo, name="keep")
+    status, body = await cloud.boot(demo, [{"port": mine["id"]}])
+    assert status == 202, body
+    server_id = body["server"]["id"]
+    taken = (await cloud.ok("GET", f"/ports/{mine['id']}", demo))["port"]
+    assert taken["device_id"] == server_id
+    status, body = await cloud.boot(demo, [{"port": mine["id"]}])
+    assert status == 409, body
+    status, body = await cloud.boot(demo, [{"port": mine["id"]}], max_count=2)
+    assert status == 400, body
+    await cloud.settle(server_id, demo, "ERROR")
+    await cloud.compute("DELETE", f"/servers/{server_id}", demo)
+    deadline = time.monotonic() + 10
+    while (await cloud.ok("GET", f"/ports/{mine['id']}", demo))["port"]["device_id"]:
+        assert time.monotonic() < deadline, "the given port stayed bound"
+        await asyncio.sleep(0.05)
+
+
+async def test_auto_and_refusals(cloud: Cloud) -> None:
+    demo = await cloud.member()
+    status, body = await cloud.boot(demo, "auto")
+    assert status == 202, body
+    [port] = await cloud.ports_of(body["server"]["id"], demo)
+    auto = (await cloud.ok("GET", f"/networks/{port['network_id']}", demo))["network"]
+    assert auto["name"] == "auto_allocated_network"
+    await cloud.network(demo, name="second")
+    status, body = await cloud.boot(demo, "auto")
+    assert status == 409, body
+    status, body = await cloud.boot(demo, [{"uuid": "0b7f3f43-52a9-4d8c-9a3c-6b0b2f6f1c21"}])
+    assert status == 400, body
+    other = await cloud.member()
+    status, body = await cloud.boot(other, [{"uuid": auto["id"]}])
+    assert status == 400, body
+    status, body = await cloud.boot(
+        demo, [{"uuid": auto["id"]}], security_groups=[{"name": "nope"}]
+    )
+    assert status == 400, body
+    ports = (await cloud.ok("GET", f"/ports?network_id={auto['id']}", demo))["ports"]
+    assert len(ports) == 3  # DHCP, router interface and the first server's: no leftovers
