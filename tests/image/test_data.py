@@ -133,7 +133,7 @@ async def test_an_upload_cut_off_half_way_leaves_the_image_queued_and_no_file(
 async def test_import_by_staging_and_glance_direct(any_cloud: Cloud) -> None:
     cloud = any_cloud
     _, info = await cloud.call("GET", "/v2/info/import", as_="alpha")
-    assert info["import-methods"]["value"] == ["glance-direct"]
+    assert info["import-methods"]["value"] == ["glance-direct", "web-download"]
     _, stores = await cloud.call("GET", "/v2/info/stores", as_="alpha")
     assert [s["id"] for s in stores["stores"]] == ["file"]
     image = await cloud.create("alpha", name="imported")

@@ -19,8 +19,9 @@ from cairn.app import CommandExecutor, Decider
 from cairn.events import Metadata
 from cairn.image import decide
 from cairn.image.decide import Limits
-from cairn.image.errors import ImageError
+from cairn.image.errors import Conflict, ImageError, Invalid
 from cairn.image.files import NODE_FILE, ImageFiles
+from cairn.image.web_download import ALLOWED_PORTS, WebDownloads, check_uri
 from cairn.logs import get_logger
 from cairn.projections.image import Image, ImageData, ImageState, image_stream
 from cairn.readmodel import ProjectionRunner
@@ -47,6 +48,9 @@ class Images:
         self.executor = CommandExecutor(store, runner)
         self.files = files
         self.limits = limits
+        self.downloads = WebDownloads()
+        #: the ports a web-download may fetch from (Glance's default: 80 and 443)
+        self.import_ports = ALLOWED_PORTS
 
     @property
     def state(self) -> ImageState:
@@ -99,6 +103,17 @@ class Images:
         except BaseException as exc:
             await asyncio.shield(self._abandon(image_id, exc, meta, "ImageDataUploaded"))
             raise
+
+    async def web_download(self, image_id: str, uri: object, meta: Metadata) -> None:
+        """``web-download``: check ``uri`` (a 400 if it does not pass), then fetch
+        it into the queued image in the background."""
+        checked = await check_uri(uri, self.import_ports)
+        image = self.get(image_id)
+        if image.status != "queued":
+            raise Conflict(f"Image {image_id} is {image.status}; only a queued image imports.")
+        if not (image.attributes.disk_format and image.attributes.container_format):
+            raise Invalid("Properties disk_format and container_format must be set first.")
+        self.downloads.start(image_id, checked, lambda chunks: self.upload(image_id, chunks, meta))
 
     def _room(self, image_id: str, limits: Limits | None = None) -> int | None:
         """Bytes the image's owner may still store: an upload stops past it."""

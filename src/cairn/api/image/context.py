@@ -35,4 +35,6 @@ async def image_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("image service ready", images=len(service.state.images), tmp_removed=cleaned)
         yield
     finally:
+        if IMAGES in app:
+            await app[IMAGES].downloads.stop()
         await runner.stop()

@@ -1,7 +1,7 @@
 """Image data: upload (``PUT /file``), download (``GET /file``, with ``Range``), and
 the interoperable import (``PUT /stage`` then ``POST /import`` with
-``glance-direct``), plus ``/v2/info/import``, ``/v2/info/stores`` and
-``/v2/info/usage``.
+``glance-direct``, or ``web-download`` from a URL: :mod:`cairn.image.web_download`),
+plus ``/v2/info/import``, ``/v2/info/stores`` and ``/v2/info/usage``.
 
 Bodies stream: the upload reads the request in chunks straight into
 :meth:`cairn.image.service.Images.upload`; the download is a file response
@@ -24,7 +24,7 @@ from cairn.image.decide import UNLIMITED, usage
 from cairn.image.errors import Invalid
 
 OCTET_STREAM = "application/octet-stream"
-IMPORT_METHODS = ("glance-direct",)
+IMPORT_METHODS = ("glance-direct", "web-download")
 #: What a cut-off request body raises while it is read.
 CUT_OFF = (aiohttp.ClientError, ConnectionError, asyncio.IncompleteReadError, EOFError)
 
@@ -95,7 +95,11 @@ async def import_(request: web.Request) -> web.Response:
     name = method.get("name") if isinstance(method, dict) else None
     if name not in IMPORT_METHODS:
         raise Invalid(f"Import method {name!r} is not supported; use {', '.join(IMPORT_METHODS)}.")
-    await images(request).import_staged(image.id, name, who.meta)
+    if name == "web-download":
+        assert isinstance(method, dict)
+        await images(request).web_download(image.id, method.get("uri"), who.meta)
+    else:
+        await images(request).import_staged(image.id, name, who.meta)
     return web.Response(status=202)
 
 

@@ -1,0 +1,83 @@
+"""web-download: an image's data fetched from a URL the import names."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.image.conftest import Cloud
+
+DATA = b"cairn web-download " * 5000
+
+
+@pytest.fixture
+async def origin() -> AsyncIterator[TestServer]:
+    async def serve(request: web.Request) -> web.StreamResponse:
+        if request.path == "/missing":
+            raise web.HTTPNotFound()
+        return web.Response(body=DATA, content_type="application/octet-stream")
+
+    app = web.Application()
+    app.router.add_get("/{name}", serve)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def wait_status(cloud: Cloud, image_id: str, wanted: str) -> dict[str, Any]:
+    for _ in range(200):
+        _, body = await cloud.call("GET", f"/v2/images/{image_id}", as_="alpha")
+        if body["status"] == wanted:
+            return body  # type: ignore[no-any-return]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"image {image_id} is {body['status']}, not {wanted}")
+
+
+async def web_import(cloud: Cloud, image_id: str, uri: str) -> tuple[int, Any]:
+    body = {"method": {"name": "web-download", "uri": uri}}
+    return await cloud.call("POST", f"/v2/images/{image_id}/import", as_="alpha", json=body)
+
+
+async def test_web_download_fetches_the_data(cloud: Cloud, origin: TestServer) -> None:
+    cloud.images.import_ports = (origin.port,)  # type: ignore[assignment]
+    _, info = await cloud.call("GET", "/v2/info/import", as_="alpha")
+    assert "web-download" in info["import-methods"]["value"]
+    made = await cloud.create("alpha")
+    status, body = await web_import(cloud, made["id"], f"http://127.0.0.1:{origin.port}/disk")
+    assert status == 202, body
+    active = await wait_status(cloud, made["id"], "active")
+    assert active["size"] == len(DATA)
+    assert active["os_hash_value"] == hashlib.sha512(DATA).hexdigest()
+    _, data = await cloud.call("GET", f"/v2/images/{made['id']}/file", as_="alpha")
+    assert data == DATA
+
+
+async def test_a_failed_download_goes_back_to_queued(cloud: Cloud, origin: TestServer) -> None:
+    cloud.images.import_ports = (origin.port,)  # type: ignore[assignment]
+    made = await cloud.create("alpha")
+    status, _ = await web_import(cloud, made["id"], f"http://127.0.0.1:{origin.port}/missing")
+    assert status == 202
+    await asyncio.sleep(0.2)
+    await wait_status(cloud, made["id"], "queued")
+    events = await cloud.images.store.read_stream(f"image-{made['id']}")
+    assert [e.type for e in events][-2:] == ["ImageUploadStarted", "ImageUploadFailed"]
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["ftp://127.0.0.1/x", "http:///nohost", "http://127.0.0.1:22/x", "file:///etc/passwd",
+     "http://does-not.exist/no/possible/way", "", 5, "http://[::1/x"],
+)  # fmt: skip
+async def test_uris_that_do_not_pass_filtering_are_400s(cloud: Cloud, uri: Any) -> None:
+    made = await cloud.create("alpha")
+    status, fault = await web_import(cloud, made["id"], uri)
+    assert status == 400, fault
+    _, shown = await cloud.call("GET", f"/v2/images/{made['id']}", as_="alpha")
+    assert shown["status"] == "queued"
