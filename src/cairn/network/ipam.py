@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import Any
 
 from cairn.network.errors import Conflict, Invalid
@@ -93,7 +93,7 @@ def check_pools(cidr: str, gateway: str | None, pools: list[dict[str, str]]) -> 
                 )
 
 
-def free_addresses(subnet: dict[str, Any], in_use: set[str]) -> Iterator[str]:
+def free_addresses(subnet: dict[str, Any], in_use: Container[str]) -> Iterator[str]:
     """The subnet's free pool addresses, lowest first."""
     make = ipaddress.ip_address
     for start, end in pool_ranges(subnet.get("allocation_pools") or []):
@@ -109,7 +109,7 @@ def pool_size(subnet: dict[str, Any]) -> int:
     return sum(end - start + 1 for start, end in pool_ranges(subnet.get("allocation_pools") or []))
 
 
-def check_fixed(subnet: dict[str, Any], address: str, in_use: set[str]) -> str:
+def check_fixed(subnet: dict[str, Any], address: str, in_use: Container[str]) -> str:
     """``address`` normalized, if the subnet can give it out: in its cidr, a host
     address, not taken."""
     try:

@@ -11,12 +11,13 @@ once is counted for the quota.
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
+from collections.abc import Container, Iterator
 from typing import Any
 
 from cairn.events import NO_STREAM, DomainEvent, Metadata, NewEvent, registry
 from cairn.events import network as ev
+from cairn.network import ipam
 from cairn.projections.network import NetworkState, Resource, quota_stream, stream_of
 from cairn.store.port import StreamWrite
 
@@ -49,25 +50,11 @@ class Plan:
         self.taken: dict[str, set[str]] = defaultdict(set)
         self.freed: dict[str, set[str]] = defaultdict(set)
         self.counted: dict[tuple[str, str], int] = {}
-
-    def fork(self, meta: Metadata | None = None) -> Plan:
-        """A plan that starts where this one is; :meth:`adopt` it to keep what it
-        planned, drop it to forget that."""
-        child = Plan(self.state, meta or self.meta)
-        child._events = {stream: list(events) for stream, events in self._events.items()}
-        child._expected = dict(self._expected)
-        child.created = copy.deepcopy(self.created)
-        child.deleted = set(self.deleted)
-        child.taken = copy.deepcopy(self.taken)
-        child.freed = copy.deepcopy(self.freed)
-        child.counted = dict(self.counted)
-        return child
-
-    def adopt(self, child: Plan) -> None:
-        """Keep everything ``child`` (a :meth:`fork` of this plan) planned."""
-        self._events, self._expected = child._events, child._expected
-        self.created, self.deleted = child.created, child.deleted
-        self.taken, self.freed, self.counted = child.taken, child.freed, child.counted
+        # Caches for the hot path (a batch of port creates): each is built once
+        # per plan from the state, then kept up to date by this plan's changes.
+        self._counts: dict[tuple[str, str], int] = {}
+        self._macs: dict[str, set[str]] = {}
+        self._free: dict[str, Iterator[str]] = {}
 
     # -- the log ---------------------------------------------------------------------
 
@@ -101,6 +88,9 @@ class Plan:
         )
         resource = Resource(resource_id, kind, project_id, dict(attributes), at, at)
         self.created[kind][resource_id] = resource
+        self._counted(project_id, kind, +1)
+        if kind == "port" and resource.get("network_id") in self._macs:
+            self._macs[resource.get("network_id")].add(resource.get("mac_address"))
         return resource
 
     def update(self, resource: Resource, changes: dict[str, Any]) -> None:
@@ -128,6 +118,8 @@ class Plan:
         _, _, deleted = ev.EVENTS[resource.kind]
         stream = resource_stream(resource.kind, resource.id, resource.attributes)
         self.add(stream, deleted(resource_id=resource.id, project_id=resource.project_id))
+        if resource.id not in self.deleted:
+            self._counted(resource.project_id, resource.kind, -1)
         self.deleted.add(resource.id)
 
     def resources(self, kind: str) -> list[Resource]:
@@ -146,9 +138,41 @@ class Plan:
 
     # -- addresses -------------------------------------------------------------------
 
-    def in_use(self, subnet_id: str) -> set[str]:
-        used = set(self.state.allocations.get(subnet_id, {})) - self.freed[subnet_id]
-        return used | self.taken[subnet_id]
+    def in_use(self, subnet_id: str, *, also: Container[str] = ()) -> InUse:
+        """The subnet's addresses in use after this plan (plus ``also``), as a view:
+        membership tests are cheap, nothing is copied."""
+        return InUse(
+            self.state.allocations.get(subnet_id, {}),
+            self.freed[subnet_id],
+            self.taken[subnet_id],
+            also,
+        )
+
+    def next_free(self, subnet: Resource, *, exclude: Container[str] = ()) -> str | None:
+        """The subnet's lowest free pool address after this plan (not in ``exclude``).
+        One scan of the pool serves the whole plan: the scan resumes where the
+        last address was found (an address freed by this very plan is not
+        offered again until the next)."""
+        found = self._free.get(subnet.id)
+        if found is None:
+            found = self._free[subnet.id] = ipam.free_addresses(
+                subnet.attributes, self.in_use(subnet.id)
+            )
+        for address in found:
+            if address not in self.taken[subnet.id] and address not in exclude:
+                return address
+        return None
+
+    def macs(self, network_id: str) -> set[str]:
+        """The MAC addresses of the network's ports after this plan."""
+        found = self._macs.get(network_id)
+        if found is None:
+            found = self._macs[network_id] = {
+                p.get("mac_address")
+                for p in self.resources("port")
+                if p.get("network_id") == network_id
+            }
+        return found
 
     def allocate(self, subnet_id: str, owner: str, addresses: list[str]) -> None:
         if addresses:
@@ -170,7 +194,24 @@ class Plan:
     # -- quota -----------------------------------------------------------------------
 
     def count(self, project_id: str, kind: str) -> int:
-        return sum(1 for r in self.resources(kind) if r.project_id == project_id)
+        key = (project_id, kind)
+        if key not in self._counts:
+            created = self.created[kind]
+            self._counts[key] = sum(
+                1
+                for r in self.state.of(kind).values()
+                if r.project_id == project_id and r.id not in self.deleted and r.id not in created
+            ) + sum(
+                1
+                for r in created.values()
+                if r.project_id == project_id and r.id not in self.deleted
+            )
+        return self._counts[key]
+
+    def _counted(self, project_id: str, kind: str, delta: int) -> None:
+        key = (project_id, kind)
+        if key in self._counts:
+            self._counts[key] += delta
 
     def record_usage(self, project_id: str, kind: str) -> None:
         """Append the project's use of ``kind`` after this plan, guarding the
@@ -184,4 +225,27 @@ class Plan:
         self.add(
             quota_stream(project_id),
             ev.NetworkQuotaUsed(project_id=project_id, resource=kind, used=used),
+        )
+
+
+class InUse:
+    """Addresses in use on one subnet: the state's, less those a plan freed, plus
+    those it took (and a caller's own)."""
+
+    __slots__ = ("_also", "_freed", "_state", "_taken")
+
+    def __init__(
+        self, state: dict[str, str], freed: set[str], taken: set[str], also: Container[str]
+    ) -> None:
+        self._state, self._freed, self._taken, self._also = state, freed, taken, also
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (a for a in self._state if a not in self._freed)
+        yield from self._taken
+
+    def __contains__(self, address: object) -> bool:
+        return (
+            address in self._taken
+            or address in self._also
+            or (address in self._state and address not in self._freed)
         )

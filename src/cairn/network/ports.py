@@ -74,7 +74,7 @@ def allocate(
         for item in requested:
             subnet = _subnet_for(plan, network, subnets, item)
             address = item.get("ip_address")
-            in_use = plan.in_use(subnet.id) | {c["ip_address"] for c in chosen}
+            in_use = plan.in_use(subnet.id, also={c["ip_address"] for c in chosen})
             if address is not None:
                 address = ipam.check_fixed(subnet.attributes, address, in_use)
                 if address == subnet.get("gateway_ip") and not router:
@@ -85,7 +85,7 @@ def allocate(
             elif ipam.is_slaac(subnet.attributes):
                 address = ipam.eui64(subnet.get("cidr"), mac)
             else:
-                address = next(ipam.free_addresses(subnet.attributes, in_use), None)
+                address = plan.next_free(subnet, exclude={c["ip_address"] for c in chosen})
                 if address is None:
                     raise _exhausted(network)
             chosen.append({"subnet_id": subnet.id, "ip_address": address})
@@ -96,7 +96,7 @@ def allocate(
             if not family:
                 continue
             for subnet in family:
-                address = next(ipam.free_addresses(subnet.attributes, plan.in_use(subnet.id)), None)
+                address = plan.next_free(subnet)
                 if address is not None:
                     chosen.append({"subnet_id": subnet.id, "ip_address": address})
                     break
@@ -191,9 +191,10 @@ def create(
     port_id = new_id()
     values = defaults(network, port_id)
     values.update(attrs)
-    taken = {
-        p.get("mac_address") for p in plan.resources("port") if p.get("network_id") == network.id
-    }
+    # Everything is checked before the plan changes (but for the project's default
+    # group, which Neutron makes on first use anyway): a refused create leaves
+    # nothing in a batch's append (see cairn.network.service).
+    taken = plan.macs(network.id)
     mac = attrs.get("mac_address")
     if mac:
         if not (caller.is_admin or own):
@@ -207,10 +208,6 @@ def create(
     else:
         mac = new_mac(taken)
     values["mac_address"] = mac
-    router = values["device_owner"] == ROUTER_INTERFACE
-    values["fixed_ips"] = allocate(
-        plan, network, port_id, mac, attrs.get("fixed_ips"), router=router
-    )
     secured = values["port_security_enabled"]
     network_owned = values["device_owner"].startswith("network:")
     if not secured or network_owned:
@@ -235,8 +232,13 @@ def create(
     if values["binding:host_id"]:
         values["binding:vif_type"] = "bridge"
         values["binding:vif_details"] = {"port_filter": True, "connectivity": "l2"}
+    quota.admit(plan, config.quotas, project_id, "port")
+    router = values["device_owner"] == ROUTER_INTERFACE
+    values["fixed_ips"] = allocate(
+        plan, network, port_id, mac, attrs.get("fixed_ips"), router=router
+    )
     port = plan.create("port", port_id, project_id, values)
-    quota.take(plan, config.quotas, project_id, "port")
+    plan.record_usage(project_id, "port")
     return port
 
 

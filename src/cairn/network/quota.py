@@ -51,6 +51,16 @@ def take(plan: Plan, defaults: dict[str, int], project_id: str, kind: str) -> No
     plan.record_usage(project_id, kind)
 
 
+def admit(plan: Plan, defaults: dict[str, int], project_id: str, kind: str) -> None:
+    """Raise :class:`QuotaExceeded` unless the project may have one more ``kind``
+    (checked before the create, so a refusal changes nothing)."""
+    if not project_id or kind not in RESOURCES:
+        return
+    limit = limits(plan.state, defaults, project_id).get(kind, UNLIMITED)
+    if limit != UNLIMITED and plan.count(project_id, kind) + 1 > limit:
+        raise QuotaExceeded(f"Quota exceeded for resources: ['{kind}'].")
+
+
 def set_limits(plan: Plan, project_id: str, changes: dict[str, int]) -> None:
     plan.add(quota_stream(project_id), ev.NetworkQuotaSet(project_id=project_id, limits=changes))
 

@@ -123,22 +123,18 @@ class Networking:
 
         def decide(state: NetworkState) -> list[StreamWrite]:
             outcomes.clear()
-            writes: list[StreamWrite] = []
             plan = Plan(state, batch[0].meta)
             for index, request in enumerate(batch):
-                # Each request is tried on a plan of its own stacked on the batch's,
-                # so a refused one leaves nothing behind in the others' append.
-                trial = plan.fork(request.meta)
+                # ports.create checks everything before it changes the plan, so a
+                # refused request leaves nothing in the others' append.
+                plan.meta = request.meta
                 try:
                     outcomes[index] = ports.create(
-                        trial, request.caller, self.config, dict(request.attrs), request.project_id
+                        plan, request.caller, self.config, dict(request.attrs), request.project_id
                     )
                 except NetworkError as exc:
                     outcomes[index] = exc
-                    continue
-                plan.adopt(trial)
-            writes = plan.writes()
-            return writes
+            return plan.writes()
 
         try:
             await self.executor.execute(decide)
