@@ -232,3 +232,28 @@ class MetadefItemDeleted(DomainEvent, frozen=True):
     namespace: str
     kind: str
     name: str
+
+
+# -- tasks (/v2/tasks) ---------------------------------------------------------------
+
+
+@registry.event
+class TaskCreated(DomainEvent, frozen=True):
+    """An asynchronous task (``task-<id>``), ``pending``; ``input`` as it was given."""
+
+    task_id: str
+    owner: str | None
+    type: str
+    input: dict[str, Any] = {}
+
+
+@registry.event
+class TaskStatusChanged(DomainEvent, frozen=True):
+    """``processing``, then ``success`` (with ``result``) or ``failure`` (with
+    ``message``); a finished task expires ``expires_at`` (epoch seconds)."""
+
+    task_id: str
+    status: str
+    result: dict[str, Any] | None = None
+    message: str = ""
+    expires_at: float | None = None

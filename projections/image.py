@@ -91,6 +91,19 @@ class Namespace(msgspec.Struct):
     items: dict[str, dict[str, MetadefItem]] = {}
 
 
+class Task(msgspec.Struct):
+    id: str
+    owner: str | None
+    type: str
+    input: dict[str, Any]
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    result: dict[str, Any] | None = None
+    message: str = ""
+    expires_at: float | None = None
+
+
 class ImageState(msgspec.Struct):
     images: dict[str, Image] = {}
     #: project id -> its usage, as the last ImageUsageChanged said
@@ -101,6 +114,7 @@ class ImageState(msgspec.Struct):
     namespaces: dict[str, Namespace] = {}
     #: resource type name -> when it was first associated
     resource_types: dict[str, datetime] = {}
+    tasks: dict[str, Task] = {}
     #: when the first event of this log was recorded (the built-in resource types' birth)
     began: datetime | None = None
 
@@ -233,6 +247,23 @@ class ImageProjection(Projection[ImageState]):
     @handles("ImageUsageChanged")
     def _usage(self, s: ImageState, e: RecordedEvent, d: ev.ImageUsageChanged) -> Any:
         s.usage[d.project_id] = Usage(d.images, d.bytes)
+        return s
+
+    # -- tasks -------------------------------------------------------------------------
+
+    @handles("TaskCreated")
+    def _task(self, s: ImageState, e: RecordedEvent, d: ev.TaskCreated) -> Any:
+        s.tasks[d.task_id] = Task(
+            d.task_id, d.owner, d.type, dict(d.input), "pending", e.recorded_at, e.recorded_at
+        )
+        return s
+
+    @handles("TaskStatusChanged")
+    def _task_status(self, s: ImageState, e: RecordedEvent, d: ev.TaskStatusChanged) -> Any:
+        task = s.tasks.get(d.task_id)
+        if task is not None:
+            task.status, task.result, task.message = d.status, d.result, d.message
+            task.expires_at, task.updated_at = d.expires_at, e.recorded_at
         return s
 
     # -- metadata definitions ----------------------------------------------------------

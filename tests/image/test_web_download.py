@@ -81,3 +81,58 @@ async def test_uris_that_do_not_pass_filtering_are_400s(cloud: Cloud, uri: Any) 
     assert status == 400, fault
     _, shown = await cloud.call("GET", f"/v2/images/{made['id']}", as_="alpha")
     assert shown["status"] == "queued"
+
+
+async def wait_task(cloud: Cloud, task_id: str) -> dict[str, Any]:
+    for _ in range(200):
+        _, task = await cloud.call("GET", f"/v2/tasks/{task_id}")
+        if task["status"] in ("success", "failure"):
+            return task  # type: ignore[no-any-return]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"task {task_id} did not finish")
+
+
+def import_task(uri: str) -> dict[str, Any]:
+    return {"type": "import", "input": {
+        "import_from": uri, "import_from_format": "qcow2",
+        "image_properties": {"name": "from-task", "disk_format": "qcow2",
+                             "container_format": "bare"}}}  # fmt: skip
+
+
+async def test_an_import_task_makes_the_image(cloud: Cloud, origin: TestServer) -> None:
+    cloud.images.import_ports = (origin.port,)  # type: ignore[assignment]
+    body = import_task(f"http://127.0.0.1:{origin.port}/d")
+    status, task = await cloud.call("POST", "/v2/tasks", json=body)
+    assert status == 201, task
+    assert task["status"] == "pending"
+    done = await wait_task(cloud, task["id"])
+    assert done["status"] == "success", done
+    assert done["expires_at"]
+    image_id = done["result"]["image_id"]
+    _, image = await cloud.call("GET", f"/v2/images/{image_id}")
+    assert (image["name"], image["status"], image["size"]) == ("from-task", "active", len(DATA))
+    _, listed = await cloud.call("GET", "/v2/tasks")
+    assert [t["id"] for t in listed["tasks"]] == [task["id"]]
+    assert "input" not in listed["tasks"][0]
+    status, failing = await cloud.call(
+        "POST", "/v2/tasks", json=import_task(f"http://127.0.0.1:{origin.port}/missing")
+    )
+    assert status == 201
+    failed = await wait_task(cloud, failing["id"])
+    assert failed["status"] == "failure"
+    assert "404" in failed["message"]
+
+
+async def test_tasks_are_admins_and_bad_ones_are_400s(cloud: Cloud) -> None:
+    status, _ = await cloud.call("POST", "/v2/tasks", as_="alpha", json=import_task("http://x/"))
+    assert status == 403
+    assert (await cloud.call("GET", "/v2/tasks", as_="alpha"))[0] == 403
+    bad_input = import_task("http://127.0.0.1/x")
+    bad_input["input"]["image_properties"] = {"disk_format": "floppy"}
+    for body in (import_task("http://tempest-dummy-img-file-1.qcow2"), {"type": "export"},
+                 {"type": "import", "input": {}}, bad_input):  # fmt: skip
+        status, fault = await cloud.call("POST", "/v2/tasks", json=body)
+        assert status == 400, (body, fault)
+    assert (await cloud.call("GET", "/v2/tasks/nope"))[0] == 404
+    for path in ("/v2/schemas/task", "/v2/schemas/tasks"):
+        assert (await cloud.call("GET", path, as_="alpha"))[0] == 200

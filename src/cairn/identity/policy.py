@@ -196,6 +196,7 @@ DEFAULT_RULES: dict[str, str] = {
     "image:add_member": "rule:admin_or_project_member",
     "image:delete_member": "rule:admin_or_project_member",
     "image:modify_member": "rule:admin_required or role:member",
+    "image:tasks_api_access": "rule:admin_required",
     # metadata definitions: read by any reader (visibility decides what), changed by admins
     **{
         f"image:{rule}": "rule:admin_required or role:reader"

@@ -13,15 +13,19 @@ puts the image back to ``queued``.
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import AsyncIterable
+from typing import Any
 
 from cairn.app import CommandExecutor, Decider
 from cairn.events import Metadata
-from cairn.image import decide
+from cairn.events import image as ev
+from cairn.image import decide, rules, tasks
 from cairn.image.decide import Limits
 from cairn.image.errors import Conflict, ImageError, Invalid
 from cairn.image.files import NODE_FILE, ImageFiles
-from cairn.image.web_download import ALLOWED_PORTS, WebDownloads, check_uri
+from cairn.image.web_download import ALLOWED_PORTS, WebDownloads, check_uri, fetch
 from cairn.logs import get_logger
 from cairn.projections.image import Image, ImageData, ImageState, image_stream
 from cairn.readmodel import ProjectionRunner
@@ -115,6 +119,43 @@ class Images:
             raise Invalid("Properties disk_format and container_format must be set first.")
         self.downloads.start(image_id, checked, lambda chunks: self.upload(image_id, chunks, meta))
 
+    async def start_task(self, task_id: str, owner: str | None, given: dict[str, Any],
+                         meta: Metadata) -> None:  # fmt: skip
+        """Accept an ``import`` task once its input passes (a 400 otherwise), then
+        make its image and fetch the data in the background (:mod:`.tasks`)."""
+        missing = [k for k in ("import_from", "import_from_format", "image_properties")
+                   if k not in given]  # fmt: skip
+        if missing:
+            raise Invalid(f"An import task's input needs {', '.join(missing)}.")
+        uri = await check_uri(given["import_from"], self.import_ports)
+        properties = given["image_properties"]
+        if not isinstance(properties, dict):
+            raise Invalid("image_properties is an object of image attributes.")
+        attributes = rules.attributes_from(dict(properties))
+        await self.run(tasks.create(task_id, owner, "import", given, meta))
+        work = self._import_task(task_id, owner, attributes, uri, meta)
+        self.downloads.spawn(work, f"task {task_id}")
+
+    async def _import_task(
+        self, task_id: str, owner: str | None, attributes: ev.ImageAttributes, uri: str,
+        meta: Metadata,
+    ) -> None:  # fmt: skip
+        image_id = str(uuid.uuid4())
+        try:
+            await self.run(tasks.set_status(task_id, "processing", meta))
+            await self.run(decide.create(image_id, owner, attributes, self.limits, meta))
+            await self.upload(image_id, fetch(uri), meta)
+        except asyncio.CancelledError:
+            raise  # the next start fails it (reconcile)
+        except Exception as exc:
+            log.info("import task failed", task_id=task_id, reason=str(exc))
+            message = str(exc) if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
+            await self.run(tasks.set_status(task_id, "failure", meta, message=message,
+                                            now=time.time()))  # fmt: skip
+            return
+        await self.run(tasks.set_status(task_id, "success", meta, result={"image_id": image_id},
+                                        now=time.time()))  # fmt: skip
+
     def _room(self, image_id: str, limits: Limits | None = None) -> int | None:
         """Bytes the image's owner may still store: an upload stops past it."""
         image = self.get(image_id)
@@ -185,6 +226,12 @@ class Images:
         ``queued``; another store's are its own business), and files that belong
         to no image any more (a crash between delete and unlink) go."""
         meta = Metadata(request_id="cairn-image-reconcile")
+        for task in list(self.state.tasks.values()):
+            if task.status not in tasks.FINISHED:
+                failed = tasks.set_status(
+                    task.id, "failure", meta, message=RESTART_REASON, now=time.time()
+                )
+                await self.run(failed)
         for image in list(self.state.images.values()):
             ours = image.node in (None, self.files.node)
             if ours and image.status in ("saving", "uploading", "importing"):

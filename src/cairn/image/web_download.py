@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -62,7 +63,7 @@ async def check_uri(uri: object, ports: tuple[int, ...] = ALLOWED_PORTS) -> str:
     return uri
 
 
-async def _fetch(uri: str) -> AsyncIterator[bytes]:
+async def fetch(uri: str) -> AsyncIterator[bytes]:
     """The body of ``uri``, connected to on the first read: so a failure to
     connect fails the upload that reads it, and is recorded like any other."""
     async with (
@@ -82,15 +83,17 @@ class WebDownloads:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self, image_id: str, uri: str, upload: Upload) -> None:
-        task = asyncio.create_task(
-            self._run(image_id, uri, upload), name=f"web-download {image_id}"
-        )
+        self.spawn(self._run(image_id, uri, upload), f"web-download {image_id}")
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` in the background until it ends or :meth:`stop`."""
+        task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, image_id: str, uri: str, upload: Upload) -> None:
         try:
-            await upload(_fetch(uri))
+            await upload(fetch(uri))
             log.info("web-download done", image_id=image_id)
         except asyncio.CancelledError:
             raise

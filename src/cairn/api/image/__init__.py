@@ -20,6 +20,7 @@ from cairn.api.image import (
     metadef_schemas,
     metadefs,
     schemas,
+    tasks,
 )
 from cairn.api.image.context import image_ctx
 from cairn.api.image.faults import glance_fault, image_errors
@@ -84,6 +85,11 @@ ROUTES: list[Route] = [
     post(NAMESPACE + "/tags/{name}", metadef_contents.create_tag),
     put(NAMESPACE + "/tags/{name}", metadef_contents.update_tag),
     delete(NAMESPACE + "/tags/{name}", metadef_contents.delete_tag),
+    get("/v2/tasks", tasks.index),
+    post("/v2/tasks", tasks.create),
+    get("/v2/tasks/{task_id}", tasks.show),
+    get("/v2/schemas/task", tasks.schema),
+    get("/v2/schemas/tasks", tasks.schemas),
     get("/v2/info/import", data.import_info),
     get("/v2/info/stores", data.stores_info),
     get("/v2/info/usage", data.usage_info),
