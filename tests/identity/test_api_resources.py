@@ -115,7 +115,7 @@ async def test_implied_roles_are_listed(cloud: Cloud) -> None:
     pairs = {
         (r["prior_role"]["name"], i["name"]) for r in body["role_inferences"] for i in r["implies"]
     }
-    assert pairs == {("admin", "member"), ("member", "reader")}
+    assert pairs == {("admin", "manager"), ("manager", "member"), ("member", "reader")}
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ async def test_a_project_token_has_roles_catalog_and_times(cloud: Cloud) -> None
     assert token["user"]["name"] == "admin"
     assert token["user"]["domain"] == {"id": "default", "name": "Default"}
     assert token["project"]["name"] == "admin"
-    assert {r["name"] for r in token["roles"]} == {"admin", "member", "reader"}
+    assert {r["name"] for r in token["roles"]} == {"admin", "manager", "member", "reader"}
     assert STAMP.match(token["issued_at"])
     assert STAMP.match(token["expires_at"])
     types = {service["type"] for service in token["catalog"]}

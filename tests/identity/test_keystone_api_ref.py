@@ -362,3 +362,14 @@ async def test_ec2_credentials(cloud: Cloud) -> None:
     assert not any(cred["secret"] in repr(e) for e in events)
     assert (await cloud.call("DELETE", f"{base}/{cred['access']}", token=token))[0] == 204
     assert (await cloud.call("GET", f"{base}/{cred['access']}", token=token))[0] == 404
+
+
+async def test_the_bootstrap_makes_keystones_manager_role(cloud: Cloud) -> None:
+    _, body = await cloud.call("GET", "/roles?name=manager")
+    manager = body["roles"][0]["id"]
+    _, body = await cloud.call("GET", f"/roles/{manager}/implies")
+    assert [r["name"] for r in body["role_inference"]["implies"]] == ["member"]
+    _, body = await cloud.call("GET", "/role_inferences")
+    rules = {(r["prior_role"]["name"], i["name"]) for r in body["role_inferences"]
+             for i in r["implies"]}  # fmt: skip
+    assert {("admin", "manager"), ("manager", "member"), ("member", "reader")} <= rules

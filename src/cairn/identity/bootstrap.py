@@ -27,8 +27,10 @@ from cairn.projections.identity import IdentityState, grant_key
 from cairn.store.port import StreamWrite
 
 DEFAULT_DOMAIN = "default"
-ROLES = ("admin", "member", "reader", "service", "ResellerAdmin")
-IMPLIES = (("admin", "member"), ("member", "reader"))
+#: Keystone's bootstrap roles since 2024.1 (``manager`` between admin and member;
+#: clouds made before it keep their admin -> member rule, which changes nothing).
+ROLES = ("admin", "manager", "member", "reader", "service", "ResellerAdmin")
+IMPLIES = (("admin", "manager"), ("manager", "member"), ("member", "reader"))
 #: service type, name, path under the cloud's URL (DevStack's layout)
 CATALOG = (
     ("identity", "keystone", "/identity"),
