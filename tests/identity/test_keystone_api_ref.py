@@ -373,3 +373,24 @@ async def test_the_bootstrap_makes_keystones_manager_role(cloud: Cloud) -> None:
     rules = {(r["prior_role"]["name"], i["name"]) for r in body["role_inferences"]
              for i in r["implies"]}  # fmt: skip
     assert {("admin", "manager"), ("manager", "member"), ("member", "reader")} <= rules
+
+
+async def test_role_assignments_include_the_subtree_when_asked(cloud: Cloud) -> None:
+    parent = await made(cloud, "project", {"name": "top"})
+    child = await made(cloud, "project", {"name": "below", "parent_id": parent["id"]})
+    user = await made(cloud, "user", {"name": "tree-user"})
+    _, roles = await cloud.call("GET", "/roles?name=member")
+    member = roles["roles"][0]["id"]
+    for project in (parent, child):
+        put = f"/projects/{project['id']}/users/{user['id']}/roles/{member}"
+        assert (await cloud.call("PUT", put))[0] == 204
+    base = f"/role_assignments?user.id={user['id']}&scope.project.id={parent['id']}"
+    _, body = await cloud.call("GET", base)
+    assert [a["scope"]["project"]["id"] for a in body["role_assignments"]] == [parent["id"]]
+    _, body = await cloud.call("GET", base + "&include_subtree=true")
+    found = {a["scope"]["project"]["id"] for a in body["role_assignments"]}
+    assert found == {parent["id"], child["id"]}
+    status, _ = await cloud.call("GET", "/role_assignments?include_subtree=true")
+    assert status == 400
+    status, _ = await cloud.call("POST", "/groups", json={"group": {"name": "g" * 65}})
+    assert status == 400

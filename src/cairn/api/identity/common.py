@@ -20,7 +20,7 @@ from cairn.store.port import StreamWrite
 T = TypeVar("T")
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
-#: Keystone's limit for domain and project names.
+#: Keystone's limit for domain, project and group names.
 ShortName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Text = Annotated[str, msgspec.Meta(max_length=10_000)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=72)]

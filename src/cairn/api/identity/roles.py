@@ -249,9 +249,15 @@ async def role_assignments(request: web.Request) -> web.Response:
     if "role.id" in q:
         grants = [g for g in grants if g.role_id == q["role.id"]]
     if "scope.project.id" in q:
-        grants = [
-            g for g in grants if (g.scope_type, g.scope_id) == ("project", q["scope.project.id"])
-        ]
+        projects = {q["scope.project.id"]}
+        if query_bool(request, "include_subtree"):
+            # the project and every project below it (Keystone's include_subtree)
+            projects |= {
+                p for p in s.projects if q["scope.project.id"] in effective.ancestors(s, p)
+            }
+        grants = [g for g in grants if g.scope_type == "project" and g.scope_id in projects]
+    elif query_bool(request, "include_subtree"):
+        raise HTTPFault.bad_request("include_subtree needs scope.project.id.")
     if "scope.domain.id" in q:
         grants = [
             g for g in grants if (g.scope_type, g.scope_id) == ("domain", q["scope.domain.id"])

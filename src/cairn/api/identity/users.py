@@ -15,6 +15,7 @@ from cairn.api.identity.auth import authorize
 from cairn.api.identity.common import (
     Name,
     Password,
+    ShortName,
     Text,
     filtered,
     identity,
@@ -207,7 +208,7 @@ async def user_groups(request: web.Request) -> web.Response:
 
 
 class NewGroup(msgspec.Struct):
-    name: Name
+    name: ShortName
     domain_id: Name | None = None
     description: Text | None = None
 
@@ -247,7 +248,7 @@ async def create_group(request: web.Request) -> web.Response:
 
 
 class GroupChange(msgspec.Struct):
-    name: Name | msgspec.UnsetType = UNSET
+    name: ShortName | msgspec.UnsetType = UNSET
     description: Text | msgspec.UnsetType | None = UNSET
 
 
