@@ -52,6 +52,8 @@ async def test_only_admins_change_and_visibility_decides_who_reads(cloud: Cloud)
     _, body = await cloud.call("GET", f"{NS}?limit=1")
     assert len(body["namespaces"]) == 1
     assert "next" in body
+    for query in ("limit=0", "limit=x", "marker=nope", "visibility=all"):
+        assert (await cloud.call("GET", f"{NS}?{query}"))[0] == 400, query
     status, _ = await cloud.call("DELETE", f"{NS}/public-ns", as_="alpha")
     assert status == 403
 

@@ -227,6 +227,8 @@ async def list_namespaces(request: web.Request) -> web.Response:
         if not (raw.isascii() and raw.isdecimal()):
             raise HTTPFault.bad_request(f"Invalid limit {raw!r}: expected a whole number.")
         limit = int(raw)
+        if limit < 1:
+            raise HTTPFault.bad_request("limit is at least 1.")
         if len(items) > limit:
             body["next"] = f"/v2/metadefs/namespaces?marker={items[limit - 1].namespace}"
             items = items[:limit]
