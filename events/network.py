@@ -283,3 +283,13 @@ class SegmentReleased(DomainEvent, frozen=True):
     network_type: str
     segmentation_id: int
     network_id: str
+
+
+@registry.event
+class NetworkAgentHeartbeat(DomainEvent, frozen=True):
+    """The network agent of ``host`` runs (appended at its start and every
+    heartbeat): it serves ``kinds`` (Neutron's agent types) there."""
+
+    host: str
+    started_at: str
+    kinds: list[str] = []

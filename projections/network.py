@@ -37,6 +37,16 @@ class Resource(msgspec.Struct):
         return self.attributes.get(name, default)
 
 
+class AgentInfo(msgspec.Struct):
+    """A host's network agent, as its last heartbeat said."""
+
+    host: str
+    started_at: str
+    last_seen: datetime
+    first_seen: datetime
+    kinds: list[str] = []
+
+
 class NetworkState(msgspec.Struct):
     #: kind -> id -> resource
     resources: dict[str, dict[str, Resource]] = {}
@@ -46,6 +56,8 @@ class NetworkState(msgspec.Struct):
     quotas: dict[str, dict[str, int]] = {}
     #: network type -> segmentation id -> network id
     segments: dict[str, dict[int, str]] = {}
+    #: host -> its network agent
+    agents: dict[str, AgentInfo] = {}
     #: stream -> its version, for every stream folded here
     versions: dict[str, int] = {}
 
@@ -144,6 +156,13 @@ class NetworkProjection(Projection[NetworkState]):
         found = s.segments.get(d.network_type, {})
         if found.get(d.segmentation_id) == d.network_id:
             del found[d.segmentation_id]
+        return s
+
+    @handles("NetworkAgentHeartbeat")
+    def _heartbeat(self, s: NetworkState, e: RecordedEvent, d: ev.NetworkAgentHeartbeat) -> Any:
+        known = s.agents.get(d.host)
+        first = known.first_seen if known is not None else e.recorded_at
+        s.agents[d.host] = AgentInfo(d.host, d.started_at, e.recorded_at, first, list(d.kinds))
         return s
 
     @handles("NetworkQuotaUsed")

@@ -5,7 +5,10 @@ the model changes it builds the machine's plan (:func:`~cairn.agents.network.pla
 and, when the plan differs from the last one applied, applies it
 (:meth:`~cairn.agents.network.datapath.Datapath.apply` is idempotent and removes
 what no longer belongs). Applying a plan is the whole reconciliation: on start
-the first plan meets whatever a previous run (or a crash) left.
+the first plan meets whatever a previous run (or a crash) left, and every
+``resync`` seconds the plan is applied again even when the model did not
+change, so what was removed or broken under the agent (a namespace deleted by
+hand, a dnsmasq that died) comes back.
 
 Then it reports: each port of this machine whose wiring changed gets a
 ``PortWired`` (``ACTIVE`` once its datapath is in place: a guest's tap is on
@@ -21,6 +24,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from cairn.agents.network.datapath import Datapath
 from cairn.agents.network.desired import HostPlan
@@ -36,6 +40,8 @@ log = get_logger(__name__)
 META = Metadata(user_id="cairn-network-agent")
 #: device owners whose wiring the agent reports besides guests' ports
 SERVICE_OWNERS = (DHCP, ROUTER_INTERFACE, ROUTER_GATEWAY)
+#: what one machine's agent is, in Neutron's agent types
+KINDS = ("Linux bridge agent", "DHCP agent", "L3 agent", "Metadata agent")
 
 
 class NetworkAgent:
@@ -47,7 +53,8 @@ class NetworkAgent:
         *,
         name: str,
         interval: float = 0.05,
-        resync: float = 5.0,
+        resync: float = 10.0,
+        heartbeat_interval: float = 30.0,
     ) -> None:
         self.store = store
         self.datapath = datapath
@@ -57,6 +64,10 @@ class NetworkAgent:
         self.resync = resync
         self.runner: ProjectionRunner[NetworkState] = ProjectionRunner(store, NetworkProjection())
         self.applied: HostPlan | None = None
+        self.heartbeat_interval = heartbeat_interval
+        self._started = ""
+        self._beat = 0.0
+        self._forced = time.monotonic()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -65,6 +76,8 @@ class NetworkAgent:
 
     async def start(self) -> None:
         await self.runner.start()
+        self._started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await self.heartbeat()
         await self.sync()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="network-agent")
 
@@ -77,11 +90,23 @@ class NetworkAgent:
         await self.runner.stop()
         await self.datapath.close()
 
-    async def sync(self) -> bool:
-        """Apply the plan of the current state if it changed, then report wiring;
-        whether some port of this machine is still waiting to be wired."""
+    async def heartbeat(self) -> None:
+        """Say this machine's agent runs (Neutron's agent list shows it, alive while
+        heartbeats keep coming)."""
+        event = ev.NetworkAgentHeartbeat(
+            host=self.name, started_at=self._started, kinds=list(KINDS)
+        )
+        await self.store.append(
+            StreamWrite(f"netagent-{self.name}", [registry.new(event, META)], ANY_VERSION)
+        )
+        self._beat = time.monotonic()
+
+    async def sync(self, *, force: bool = False) -> bool:
+        """Apply the plan of the current state if it changed (or ``force``: the host
+        may have changed under it), then report wiring; whether some port of this
+        machine is still waiting to be wired."""
         plan = host_plan(self.state, self.hosts)
-        if plan != self.applied:
+        if force or plan != self.applied:
             started = time.perf_counter()
             await self.datapath.apply(plan)
             self.applied = plan
@@ -135,11 +160,19 @@ class NetworkAgent:
                 await asyncio.sleep(self.interval)
                 changed = self.runner.changed_position != seen
                 due = time.monotonic() - last >= (self.interval * 4 if waiting else self.resync)
+                due = due or time.monotonic() - self._beat >= self.heartbeat_interval
                 if not (changed or due):
                     continue
                 seen = self.runner.changed_position
+                # Every ``resync`` the plan is applied even if unchanged: what someone
+                # removed by hand (or a crashed dnsmasq) comes back.
+                force = time.monotonic() - self._forced >= self.resync
                 last = time.monotonic()
-                waiting = await self.sync()
+                waiting = await self.sync(force=force)
+                if force:
+                    self._forced = last
+                if time.monotonic() - self._beat >= self.heartbeat_interval:
+                    await self.heartbeat()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a host that refuses one step: try again shortly

@@ -289,7 +289,11 @@ class Datapath:
             addresses = {_interface(port.ip_cidr)}
             if gateway:
                 addresses |= {f"{ip}/32" for ip in nat.floating_addresses(router)}
+            added = addresses - present.get(device.index, set())
             links.sync_addresses(inner, device, addresses, present)
+            if gateway:
+                for cidr in sorted(added):
+                    links.announce(inner, device_name, cidr.partition("/")[0], port.mac)
         for name in sorted(inner_links):
             prefixes = (d.ROUTER_INTERFACE_PREFIX, d.ROUTER_GATEWAY_PREFIX)
             if name.startswith(prefixes) and name not in devices:

@@ -22,6 +22,8 @@ import asyncio
 import contextlib
 import errno
 import os
+import socket
+import struct
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -356,20 +358,24 @@ def ensure_veth(
 
 
 def addresses(ns: Ns) -> dict[int, set[str]]:
-    """Every IPv4 address of the namespace (``a.b.c.d/len``), by device index:
-    one dump, instead of one per device (pyroute2 filters a dump by index in Python)."""
+    """Every IPv4 address and global IPv6 address of the namespace (``addr/len``),
+    by device index; IPv6 link-local addresses are the kernel's and left out. One
+    dump, instead of one per device (pyroute2 filters a dump by index in Python)."""
     with doing(ns.name, "listing addresses"):
-        msgs = ns.ipr.get_addr(family=_AF_INET)
+        msgs = ns.ipr.get_addr()
     found: dict[int, set[str]] = {}
     for m in msgs:
-        found.setdefault(m["index"], set()).add(f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}")
+        address = m.get_attr("IFA_ADDRESS")
+        if address is None or address.lower().startswith("fe80:"):
+            continue
+        found.setdefault(m["index"], set()).add(f"{address}/{m['prefixlen']}")
     return found
 
 
 def sync_addresses(
     ns: Ns, link: Link, wanted: set[str], present: dict[int, set[str]] | None = None
 ) -> None:
-    """Exactly the IPv4 addresses ``wanted`` (``a.b.c.d/len``) on ``link``
+    """Exactly the addresses ``wanted`` (``addr/len``, IPv4 or global IPv6) on ``link``
     (``present``: the namespace's :func:`addresses`, when already listed)."""
     on_link = (addresses(ns) if present is None else present).get(link.index, set())
     for cidr in sorted(on_link - wanted):
@@ -412,3 +418,22 @@ def sysctl(ns: Ns, key: str, value: str) -> None:
             return
     with namespaces.entered(ns.name), ns.change(f"set {key}={value}"), open(file, "w") as f:
         f.write(value)
+
+
+def announce(ns: Ns, device: str, address: str, mac: str) -> None:
+    """Send a gratuitous ARP for ``address`` (held by ``device``, whose MAC is
+    ``mac``) from inside the namespace, as Neutron's L3 agent does for a new
+    floating IP: neighbours that asked for it before it existed (and gave up)
+    learn it now instead of after their next retry (a second, on Linux)."""
+    hw = bytes.fromhex(mac.replace(":", ""))
+    ip = socket.inet_aton(address)
+    broadcast = b"\xff" * 6
+    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + hw + ip + broadcast + ip
+    frame = broadcast + hw + struct.pack("!H", 0x0806) + arp
+    with (
+        namespaces.entered(ns.name),
+        doing(ns.name, f"announcing {address} on {device}"),
+        socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock,
+    ):
+        sock.bind((device, 0))
+        sock.send(frame)

@@ -101,10 +101,13 @@ def _routers(state: NetworkState, mtus: dict[str, int]) -> tuple[d.RouterSpec, .
             by_router.setdefault(port.get("device_id"), []).append(port)
     specs = []
     for router in sorted(state.of("router").values(), key=lambda r: r.id):
-        if not router.get("admin_state_up", True):
-            continue
+        # An administratively down router keeps its legs (its ports are wired, as
+        # Neutron reports them) but loses its gateway, NAT and routes.
+        up = bool(router.get("admin_state_up", True))
         legs = sorted(by_router.get(router.id, []), key=lambda p: p.id)
-        gateway_port = next((p for p in legs if p.get("device_owner") == ROUTER_GATEWAY), None)
+        gateway_port = next(
+            (p for p in legs if up and p.get("device_owner") == ROUTER_GATEWAY), None
+        )
         gateway = nexthop = None
         if gateway_port is not None:
             gateway = _router_port(
@@ -159,7 +162,9 @@ def _routers(state: NetworkState, mtus: dict[str, int]) -> tuple[d.RouterSpec, .
                 port_forwardings=tuple(
                     sorted(forwards, key=lambda f: (f.floating_ip, f.external_port))
                 ),
-                routes=tuple((r["destination"], r["nexthop"]) for r in router.get("routes") or ()),
+                routes=tuple((r["destination"], r["nexthop"]) for r in router.get("routes") or ())
+                if up
+                else (),
             )
         )
     return tuple(specs)

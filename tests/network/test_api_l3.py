@@ -336,3 +336,40 @@ async def test_auto_allocated_topology(cloud: NetworkCloud) -> None:
     assert (await cloud.ok("GET", "/routers", demo))["routers"] == []
     status, _ = await cloud.call("GET", f"/networks/{network_id}", demo)
     assert status == 404
+
+
+async def test_agents_are_listed_for_admins_from_their_heartbeats(cloud: NetworkCloud) -> None:
+    from cairn.events import ANY_VERSION, Metadata, registry
+    from cairn.events import network as ev
+    from cairn.store.port import StreamWrite
+
+    beat = ev.NetworkAgentHeartbeat(
+        host="node1", started_at="2026-12-03T00:00:00Z", kinds=["DHCP agent", "L3 agent"]
+    )
+    result = await cloud.store.append(
+        StreamWrite("netagent-node1", [registry.new(beat, Metadata())], ANY_VERSION)
+    )
+    await cloud.networking.runner.wait_for(result.position)
+    agents = (await cloud.ok("GET", "/agents"))["agents"]
+    assert sorted(a["agent_type"] for a in agents) == ["DHCP agent", "L3 agent"]
+    assert all(a["alive"] and a["host"] == "node1" for a in agents)
+    shown = await cloud.ok("GET", f"/agents/{agents[0]['id']}")
+    assert shown["agent"]["binary"].startswith("neutron-")
+    assert (await cloud.ok("GET", "/agents?agent_type=L3+agent"))["agents"][0][
+        "topic"
+    ] == "l3_agent"
+    demo = await cloud.member()
+    assert (await cloud.ok("GET", "/agents", demo))["agents"] == []
+    status, _ = await cloud.call("GET", f"/agents/{agents[0]['id']}", demo)
+    assert status == 404
+
+
+async def test_an_empty_gateway_is_no_gateway(cloud: NetworkCloud) -> None:
+    demo = await cloud.member()
+    body = await cloud.ok("POST", "/routers", demo, {"router": {"external_gateway_info": {}}})
+    assert body["router"]["external_gateway_info"] is None
+    made = await routed(cloud, demo, "10.25.0.0/24")
+    cleared = await cloud.ok(
+        "PUT", f"/routers/{made['router']['id']}", demo, {"router": {"external_gateway_info": {}}}
+    )
+    assert cleared["router"]["external_gateway_info"] is None

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import cairn
-from cairn.cli import agent, audit, events, up
+from cairn.cli import agent, audit, events, network, up
 from cairn.config import ConfigError
 from cairn.errors import CairnError
 
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent.register(commands)
     audit.register(commands)
     events.register(commands)
+    network.register(commands)
     version = commands.add_parser(
         "version", help="print Cairn's version", description="Print Cairn's version."
     )

@@ -182,11 +182,17 @@ def update(plan: Plan, caller: Caller, network_id: str, attrs: dict[str, Any]) -
 
 
 def delete(plan: Plan, caller: Caller, network_id: str) -> None:
-    from cairn.network import subnets  # a network's delete takes its subnets with it
+    # a network's delete takes its subnets and idle floating IPs with it
+    from cairn.network import floatingips, subnets
 
     network = find(plan, caller, "network", network_id)
     if not editable(caller, network):
         raise Forbidden(f"(rule:delete_network) is disallowed by policy on {network_id}")
+    ports = [p for p in plan.resources("port") if p.get("network_id") == network_id]
+    # Floating IPs of an external network that no port uses go with it, as in Neutron.
+    for fip in plan.resources("floatingip"):
+        if fip.get("floating_network_id") == network_id and not fip.get("port_id"):
+            floatingips.delete(plan, Caller(fip.project_id, "", is_admin=True), fip.id)
     ports = [p for p in plan.resources("port") if p.get("network_id") == network_id]
     busy = [p for p in ports if p.get("device_owner") != DHCP]
     if busy:

@@ -149,6 +149,10 @@ def update(plan: Plan, caller: Caller, group_id: str, attrs: dict[str, Any]) -> 
     group = find(plan, caller, "security_group", group_id)
     if not editable(caller, group):
         raise not_found_group(group_id)
+    if attrs.get("name") == "default" and group.get("name") != "default":
+        raise Conflict(
+            "Default security group already exists.", "SecurityGroupDefaultAlreadyExists"
+        )
     if group.get("name") == "default" and attrs.get("name", "default") != "default":
         raise Conflict(
             "Updating default security group not allowed.", "SecurityGroupCannotUpdateDefault"
@@ -239,9 +243,13 @@ def _ports(values: dict[str, Any]) -> None:
             f"UDP, UDPLITE, SCTP and DCCP.",
             "SecurityGroupInvalidProtocolForPort",
         )
-    if low is None or high is None:
-        values["port_range_min"] = values["port_range_max"] = low if high is None else high
-        low = high = values["port_range_min"]
+    if low is None:
+        raise Invalid(
+            "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+            "SecurityGroupInvalidPortRange",
+        )
+    if high is None:
+        values["port_range_max"] = high = low
     for port in (low, high):
         if not 1 <= port <= 65535:
             raise Invalid(f"Invalid value for port {port}.", "SecurityGroupInvalidPortValue")

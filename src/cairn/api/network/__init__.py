@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from cairn.api.identity import token_middleware
 from cairn.api.network import (
+    agents,
     discovery,
     extensions,
     forwardings,
@@ -79,6 +80,8 @@ ROUTES: list[Route] = [
     get(V + "/auto-allocated-topology/{project_id}", topology.show),
     delete(V + "/auto-allocated-topology/{project_id}", topology.delete),
     get(V + "/availability_zones", zones.list_zones),
+    get(V + "/agents", agents.list_agents),
+    get(V + "/agents/{id}", agents.show_agent),
 ]
 
 SERVICE = Service(

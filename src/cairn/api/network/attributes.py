@@ -206,7 +206,7 @@ POOL = dict_of({"start": (ip_address, True), "end": (ip_address, True)})
 GATEWAY_INFO = nullable(
     dict_of(
         {
-            "network_id": (uuid, True),
+            "network_id": (uuid, False),  # {} clears the gateway
             "enable_snat": (boolean, False),
             "external_fixed_ips": (list_of(FIXED_IP), False),
             "qos_policy_id": (nullable(uuid), False),
@@ -318,10 +318,12 @@ ATTRIBUTES: dict[str, dict[str, Attr]] = {
         "direction": Attr(choice("ingress", "egress"), required=True, put=False),
         "ethertype": Attr(choice("IPv4", "IPv6"), put=False),
         "protocol": Attr(protocol, put=False),
-        "port_range_min": Attr(nullable(integer(0, 65535)), put=False),
-        "port_range_max": Attr(nullable(integer(0, 65535)), put=False),
+        # ranges are the decider's: Neutron words them "Invalid value for port N"
+        "port_range_min": Attr(nullable(integer()), put=False),
+        "port_range_max": Attr(nullable(integer()), put=False),
         "remote_ip_prefix": Attr(nullable(cidr), put=False),
-        "remote_group_id": Attr(nullable(uuid), put=False),
+        # any text: a group that does not exist is a 404, as in Neutron
+        "remote_group_id": Attr(nullable(string(255)), put=False),
         "description": Attr(string(DESCRIPTION_MAX), put=False),
         "project_id": PROJECT,
         "tenant_id": PROJECT,
