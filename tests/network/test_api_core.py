@@ -36,7 +36,9 @@ async def test_the_first_start_makes_the_external_network(cloud: NetworkCloud) -
     assert "provider:network_type" not in public  # admins only
     body = await cloud.ok("GET", f"/networks/{public['id']}")
     assert body["network"]["provider:network_type"] == "flat"
-    [subnet] = (await cloud.ok("GET", f"/subnets?network_id={public['id']}", demo))["subnets"]
+    # its subnet is the admins' (a member sees the network, not its subnets)
+    assert (await cloud.ok("GET", f"/subnets?network_id={public['id']}", demo))["subnets"] == []
+    [subnet] = (await cloud.ok("GET", f"/subnets?network_id={public['id']}"))["subnets"]
     assert subnet["cidr"] == "172.24.4.0/24"
     assert subnet["gateway_ip"] == "172.24.4.1"
 
@@ -200,6 +202,12 @@ async def test_ipv6_subnets(cloud: NetworkCloud) -> None:
         },
     )
     assert status == 400, body
+    # A SLAAC subnet goes even with ports on it: their addresses go with it.
+    await cloud.ok("DELETE", f"/subnets/{slaac['id']}", demo)
+    left = (await cloud.ok("GET", f"/ports/{port['id']}", demo))["port"]["fixed_ips"]
+    assert [f["subnet_id"] for f in left] == [stateful["id"]]
+    status, body = await cloud.call("DELETE", f"/subnets/{stateful['id']}", demo)
+    assert status == 409, body
 
 
 async def test_ports_take_and_give_back_addresses(cloud: NetworkCloud) -> None:

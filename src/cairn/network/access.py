@@ -2,7 +2,7 @@
 
 A resource belongs to its ``project_id``. Admins see and change everything.
 Others see their own resources, networks that are ``shared`` or
-``router:external``, the subnets of those networks, and shared subnet pools;
+``router:external``, the subnets of shared networks, and shared subnet pools;
 they change only their own. A resource another project owns and the caller
 may not see is answered as not found, never as forbidden, so its existence is
 not disclosed.
@@ -33,7 +33,9 @@ def visible(state: NetworkState, caller: Caller, resource: Resource) -> bool:
     if kind == "network":
         return _public_network(resource)
     if kind == "subnet":
-        return _public_network(state.find("network", resource.get("network_id", "")))
+        # An external network's subnets stay the admins' unless it is shared (Neutron).
+        network = state.find("network", resource.get("network_id", ""))
+        return network is not None and bool(network.get("shared"))
     if kind == "subnetpool":
         return bool(resource.get("shared"))
     return False

@@ -13,7 +13,7 @@ from typing import Any
 
 from cairn.network import ipam, quota, subnetpools
 from cairn.network.access import Caller, editable
-from cairn.network.common import DHCP, NETWORK_OWNED, find, new_id, new_mac
+from cairn.network.common import DHCP, NETWORK_OWNED, ROUTER_INTERFACE, find, new_id, new_mac
 from cairn.network.config import NetworkConfig
 from cairn.network.errors import Conflict, Forbidden, Invalid
 from cairn.network.plan import Plan
@@ -281,10 +281,23 @@ def delete(plan: Plan, caller: Caller, subnet_id: str) -> None:
     subnet = find(plan, caller, "subnet", subnet_id)
     if not editable(caller, subnet):
         raise Forbidden(f"(rule:delete_subnet) is disallowed by policy on {subnet_id}")
+    automatic = ipam.is_slaac(subnet.attributes)
     for port in plan.resources("port"):
         if port.get("device_owner") == DHCP:
             continue
-        if any(f["subnet_id"] == subnet_id for f in port.get("fixed_ips") or []):
+        fixed = port.get("fixed_ips") or []
+        if automatic and port.get("device_owner") != ROUTER_INTERFACE:
+            # SLAAC addresses are the subnet's to give and take: they go with it.
+            kept = [f for f in fixed if f["subnet_id"] != subnet_id]
+            if len(kept) != len(fixed):
+                plan.release(
+                    subnet_id,
+                    port.id,
+                    [f["ip_address"] for f in fixed if f["subnet_id"] == subnet_id],
+                )
+                plan.update(port, {"fixed_ips": kept})
+            continue
+        if any(f["subnet_id"] == subnet_id for f in fixed):
             raise Conflict(
                 f"Unable to complete operation on subnet {subnet_id}: One or more "
                 f"ports have an IP allocation from this subnet.",
