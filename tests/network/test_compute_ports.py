@@ -111,6 +111,12 @@ async def test_boot_makes_ports_and_delete_removes_them(cloud: Cloud) -> None:
     assert port["fixed_ips"][0]["ip_address"] == "10.50.0.77"
     assert port["security_groups"] == [web["id"]]
     await cloud.settle(server_id, demo, "ERROR")  # no host in this cloud
+    assert await cloud.compute("GET", f"/servers/{server_id}/ips", demo) == (200, {"addresses": {}})
+    status, _ = await cloud.compute("GET", f"/servers/{server_id}/ips/blue", demo)
+    assert status == 404  # it never got an address: it never reached a host
+    other = await cloud.member()
+    status, _ = await cloud.compute("GET", f"/servers/{server_id}/ips", other)
+    assert status == 404
     status, _ = await cloud.compute("DELETE", f"/servers/{server_id}", demo)
     assert status == 204
     await cloud.settle(server_id, demo, "gone")

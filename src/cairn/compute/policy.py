@@ -27,6 +27,8 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:servers:index": READER,
     "os_compute_api:servers:detail": READER,
     "os_compute_api:servers:show": READER,
+    "os_compute_api:ips:index": READER,
+    "os_compute_api:ips:show": READER,
     "os_compute_api:servers:index:get_all_tenants": ADMIN,
     "os_compute_api:servers:allow_all_filters": ADMIN,
     "os_compute_api:servers:show:host_status": ADMIN,

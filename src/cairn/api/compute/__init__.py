@@ -17,6 +17,7 @@ from cairn.api.compute import (
     groups,
     hosts,
     instance_actions,
+    ips,
     keypairs,
     metadata,
     quotas,
@@ -50,6 +51,8 @@ ROUTES: list[Route] = [
     get(V + "/servers/{server_id}/metadata/{key}", metadata.show_item),
     put(V + "/servers/{server_id}/metadata/{key}", metadata.put_item),
     delete(V + "/servers/{server_id}/metadata/{key}", metadata.delete_item),
+    get(V + "/servers/{server_id}/ips", ips.list_ips),
+    get(V + "/servers/{server_id}/ips/{network}", ips.show_ips),
     get(V + "/servers/{server_id}/os-instance-actions", instance_actions.list_actions),
     get(V + "/servers/{server_id}/os-instance-actions/{request_id}", instance_actions.show_action),
     # flavors
