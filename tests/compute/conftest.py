@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from tests.cloud_api import Caller, IdentityCalls
 
 from cairn.api import RUNNER_OPTIONS, STORE
 from cairn.api.compute import COMPUTE, IMAGE_PORT
@@ -50,14 +50,7 @@ def settings_for(tmp_path: Path, **changes: Any) -> Settings:
 
 
 @dataclass
-class Caller:
-    token: str
-    project_id: str
-    user_id: str
-
-
-@dataclass
-class ComputeCloud:
+class ComputeCloud(IdentityCalls):
     client: TestClient[Any, Any]
     images: MemoryImages
     admin: Caller = field(init=False)
@@ -69,48 +62,6 @@ class ComputeCloud:
     @property
     def store(self) -> EventStore:
         return self.client.app[STORE]  # type: ignore[index]
-
-    async def token(self, user: str, password: str, project: str) -> str:
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": user, "domain": {"id": "default"}, "password": password}
-                    },
-                },
-                "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-            }
-        }
-        response = await self.client.post("/identity/v3/auth/tokens", json=body)
-        assert response.status == 201, await response.text()
-        return response.headers["X-Subject-Token"]
-
-    async def identity(self, method: str, path: str, json: Any = None) -> Any:
-        response = await self.client.request(
-            method, "/identity/v3" + path, json=json, headers={"X-Auth-Token": self.admin.token}
-        )
-        assert response.status < 300, await response.text()
-        return await response.json() if response.status != 204 else None
-
-    async def member(self, project: str | None = None, role: str = "member") -> Caller:
-        """A new user with ``role`` on a new project (or on ``project``)."""
-        suffix = uuid.uuid4().hex[:8]
-        if project is None:
-            made = await self.identity("POST", "/projects", {"project": {"name": f"p-{suffix}"}})
-            project_id, project_name = made["project"]["id"], made["project"]["name"]
-        else:
-            found = await self.identity("GET", f"/projects/{project}")
-            project_id, project_name = project, found["project"]["name"]
-        user = await self.identity(
-            "POST", "/users", {"user": {"name": f"u-{suffix}", "password": "pw-" + suffix}}
-        )
-        user_id = user["user"]["id"]
-        roles = await self.identity("GET", f"/roles?name={role}")
-        role_id = roles["roles"][0]["id"]
-        await self.identity("PUT", f"/projects/{project_id}/users/{user_id}/roles/{role_id}")
-        token = await self.token(f"u-{suffix}", "pw-" + suffix, project_name)
-        return Caller(token, project_id, user_id)
 
     async def call(
         self,
