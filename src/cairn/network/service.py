@@ -116,7 +116,10 @@ class Networking:
                 await self._decide_ports(batch)
         finally:
             self._draining.discard(project_id)
-            self._ports.pop(project_id, None)
+            # Requests still queued when the drain is cancelled (a stop) are told so.
+            for request in self._ports.pop(project_id, []):
+                if not request.done.done():
+                    request.done.cancel()
 
     async def _decide_ports(self, batch: list[_PortRequest]) -> None:
         outcomes: dict[int, Resource | BaseException] = {}
