@@ -40,7 +40,7 @@ from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
 from cairn.api.compute import COMPUTE, COMPUTE_CONFIG
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
-from cairn.api.compute.keys import NETWORK_PORT
+from cairn.api.compute.keys import NETWORK_PORT, SECURITY_GROUPS
 from cairn.api.events import SERVICE as EVENTS_SERVICE
 from cairn.api.events import STREAM_CONFIG, StreamConfig
 from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
@@ -61,6 +61,7 @@ from cairn.image.config import ImageConfig
 from cairn.image.decide import Limits
 from cairn.logs import get_logger
 from cairn.network.compute_port import LocalNetworks
+from cairn.network.nova_groups import NovaSecurityGroups
 from cairn.projections.compute import ComputeState
 from cairn.store import open_store
 
@@ -244,6 +245,7 @@ def build_app(settings: Settings, services: Iterable[Service] = SERVICES) -> web
         # Compute's NICs are ports of this process's networking service (its
         # core starts before compute's, and before any request).
         app[NETWORK_PORT] = LocalNetworks(lambda: app[NETWORKING])
+        app[SECURITY_GROUPS] = NovaSecurityGroups(lambda: app[NETWORKING])
     if "network" in names:
         app.cleanup_ctx.append(network_agent_context(settings, compute=_compute_state))
     if "compute" in names:

@@ -169,3 +169,130 @@ async def test_auto_and_refusals(cloud: Cloud) -> None:
     assert status == 400, body
     ports = (await cloud.ok("GET", f"/ports?network_id={auto['id']}", demo))["ports"]
     assert len(ports) == 3  # DHCP, router interface and the first server's: no leftovers
+
+
+async def test_novas_security_group_proxy_is_networkings_groups(cloud: Cloud) -> None:
+    demo = await cloud.member()
+    status, body = await cloud.compute("GET", "/os-security-groups", demo)
+    assert status == 404  # deprecated at 2.36: the cloud's client asks for 2.100
+    old = {"X-Auth-Token": demo.token, "OpenStack-API-Version": "compute 2.1"}
+
+    async def nova(method: str, path: str, json: Any = None) -> tuple[int, Any]:
+        response = await cloud.client.request(
+            method, "/compute/v2.1" + path, json=json, headers=old
+        )
+        found = await response.json() if response.content_type == "application/json" else None
+        return response.status, found
+
+    status, body = await nova("GET", "/os-security-groups")
+    assert status == 200
+    assert [g["name"] for g in body["security_groups"]] == ["default"]
+    status, body = await nova(
+        "POST", "/os-security-groups", {"security_group": {"name": "web", "description": "w"}}
+    )
+    assert status == 200, body
+    group = body["security_group"]
+    assert group["rules"] == []  # its egress rules are not Nova's to show
+    status, body = await nova(
+        "POST",
+        "/os-security-group-rules",
+        {
+            "security_group_rule": {
+                "parent_group_id": group["id"],
+                "ip_protocol": "tcp",
+                "from_port": 80,
+                "to_port": 80,
+                "cidr": "10.0.0.0/8",
+            }
+        },
+    )
+    assert status == 200, body
+    rule = body["security_group_rule"]
+    assert rule["ip_range"] == {"cidr": "10.0.0.0/8"}
+    neutron = (await cloud.ok("GET", f"/security-groups/{group['id']}", demo))["security_group"]
+    assert rule["id"] in {r["id"] for r in neutron["security_group_rules"]}
+    for bad in (
+        {"security_group": {"name": ""}},
+        {"security_group": {"name": " "}},
+        {"security_group": {"name": "x" * 260}},
+        {"security_group": {"name": "n", "description": "d" * 260}},
+    ):
+        status, _ = await nova("POST", "/os-security-groups", bad)
+        assert status == 400, bad
+    for bad in (
+        {"ip_protocol": "tcp", "from_port": 90, "to_port": 80},
+        {"ip_protocol": "bogus", "from_port": 1, "to_port": 2},
+        {"ip_protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "nope"},
+    ):
+        status, _ = await nova(
+            "POST",
+            "/os-security-group-rules",
+            {"security_group_rule": {"parent_group_id": group["id"], **bad}},
+        )
+        assert status == 400, bad
+    status, _ = await nova(
+        "POST",
+        "/os-security-group-rules",
+        {
+            "security_group_rule": {
+                "parent_group_id": "0b7f3f43-52a9-4d8c-9a3c-6b0b2f6f1c21",
+                "ip_protocol": "icmp",
+                "from_port": -1,
+                "to_port": -1,
+            }
+        },
+    )
+    assert status == 404
+    default = next(
+        g
+        for g in (await nova("GET", "/os-security-groups"))[1]["security_groups"]
+        if g["name"] == "default"
+    )
+    assert (await nova("DELETE", f"/os-security-groups/{default['id']}"))[0] == 400
+    other = await cloud.member()
+    response = await cloud.client.get(
+        f"/compute/v2.1/os-security-groups/{group['id']}",
+        headers={"X-Auth-Token": other.token, "OpenStack-API-Version": "compute 2.1"},
+    )
+    assert response.status == 404  # another project's group
+    network = await cloud.network(demo)
+    await cloud.subnet(network["id"], "10.52.0.0/24", demo)
+    status, body = await cloud.boot(demo, [{"uuid": network["id"]}])
+    server_id = body["server"]["id"]
+    assert (
+        await nova("POST", f"/servers/{server_id}/action", {"addSecurityGroup": {"name": "web"}})
+    )[0] == 202
+    status, body = await nova("GET", f"/servers/{server_id}/os-security-groups")
+    assert sorted(g["name"] for g in body["security_groups"]) == ["default", "web"]
+    assert (
+        await nova(
+            "POST", f"/servers/{server_id}/action", {"removeSecurityGroup": {"name": "default"}}
+        )
+    )[0] == 202
+    [port] = await cloud.ports_of(server_id, demo)
+    assert port["security_groups"] == [group["id"]]
+    assert (await nova("DELETE", f"/os-security-group-rules/{rule['id']}"))[0] == 202
+    status, _ = await nova("DELETE", f"/os-security-groups/{group['id']}")
+    assert status == 400  # the server's port still uses it
+
+
+async def test_compute_quota_sets_before_2_36_carry_networkings(cloud: Cloud) -> None:
+    demo = await cloud.member()
+    await cloud.ok("PUT", f"/quotas/{demo.project_id}", None, {"quota": {"floatingip": 7}})
+    path = f"/compute/v2.1/os-quota-sets/{demo.project_id}"
+    for version, shown in (("2.1", True), ("2.35", True), ("2.36", False)):
+        response = await cloud.client.get(
+            path,
+            headers={"X-Auth-Token": demo.token, "OpenStack-API-Version": f"compute {version}"},
+        )
+        body = (await response.json())["quota_set"]
+        assert ("floating_ips" in body) is shown, version
+        if shown:
+            assert body["floating_ips"] == 7
+            assert body["security_groups"] == 10
+            assert body["fixed_ips"] == -1
+    response = await cloud.client.get(
+        path + "/defaults",
+        headers={"X-Auth-Token": demo.token, "OpenStack-API-Version": "compute 2.1"},
+    )
+    assert (await response.json())["quota_set"]["floating_ips"] == 50

@@ -15,7 +15,8 @@ The port is a protocol: the composition root wires the networking service in
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from cairn.compute.errors import Invalid
 
@@ -39,6 +40,11 @@ class NetworkPort(Protocol):
         (idempotent: what is already gone is skipped)."""
         ...
 
+    def quota(self, project_id: str) -> dict[str, tuple[int, int]]:
+        """The project's network quotas Nova showed before 2.36, as (limit, in use):
+        ``floating_ips``, ``fixed_ips``, ``security_groups``, ``security_group_rules``."""
+        ...
+
 
 class NoNetworks:
     """A compute without networking: any NIC is refused."""
@@ -59,3 +65,43 @@ class NoNetworks:
 
     async def release(self, server_id: str, entries: list[dict[str, str]]) -> None:
         return None
+
+    def quota(self, project_id: str) -> dict[str, tuple[int, int]]:
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks the security-group port: a project's user, or an admin."""
+
+    project_id: str
+    user_id: str
+    is_admin: bool = False
+
+
+class SecurityGroupPort(Protocol):
+    """Nova's ``os-security-groups`` proxy, in Nova's shapes (before 2.36); raises
+    compute's errors (a missing group is :class:`~cairn.compute.errors.NotFound`)."""
+
+    async def groups(self, who: Requester) -> list[dict[str, Any]]: ...
+    async def show(self, who: Requester, group_id: str) -> dict[str, Any]: ...
+    async def create(self, who: Requester, name: str, description: str) -> dict[str, Any]: ...
+    async def update(
+        self, who: Requester, group_id: str, changes: dict[str, str]
+    ) -> dict[str, Any]: ...
+    async def delete(self, who: Requester, group_id: str) -> None: ...
+    async def add_rule(
+        self,
+        who: Requester,
+        parent: str,
+        protocol: str | None,
+        from_port: int | None,
+        to_port: int | None,
+        cidr: str | None,
+        group_id: str | None,
+    ) -> dict[str, Any]: ...
+    async def delete_rule(self, who: Requester, rule_id: str) -> None: ...
+    def of_server(self, server_id: str) -> list[dict[str, Any]]: ...
+    async def change_server(
+        self, who: Requester, server_id: str, name: str, *, add: bool
+    ) -> None: ...

@@ -14,7 +14,7 @@ from typing import Any
 
 from cairn.compute import errors as compute
 from cairn.events import Metadata
-from cairn.network import ports, security_groups, topology
+from cairn.network import ports, quota, security_groups, topology
 from cairn.network.access import Caller, visible
 from cairn.network.errors import Conflict, NetworkError, NotFound, QuotaExceeded
 from cairn.network.plan import Plan
@@ -166,3 +166,19 @@ class LocalNetworks:
                     )
 
         await self.networking.run(Metadata(user_id="cairn-compute"), command)
+
+    def quota(self, project_id: str) -> dict[str, tuple[int, int]]:
+        state, defaults = self.networking.state, self.networking.config.quotas
+        limits, used = quota.limits(state, defaults, project_id), quota.used(state, project_id)
+        fixed = sum(
+            len(p.get("fixed_ips") or [])
+            for p in state.of("port").values()
+            if p.project_id == project_id
+        )
+        return {
+            "floating_ips": (limits["floatingip"], used["floatingip"]),
+            # networking has no limit on a project's fixed addresses
+            "fixed_ips": (-1, fixed),
+            "security_groups": (limits["security_group"], used["security_group"]),
+            "security_group_rules": (limits["security_group_rule"], used["security_group_rule"]),
+        }

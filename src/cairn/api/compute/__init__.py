@@ -21,6 +21,7 @@ from cairn.api.compute import (
     keypairs,
     metadata,
     quotas,
+    security_groups,
     servers,
 )
 from cairn.api.compute.context import compute_ctx
@@ -52,6 +53,14 @@ ROUTES: list[Route] = [
     put(V + "/servers/{server_id}/metadata/{key}", metadata.put_item),
     delete(V + "/servers/{server_id}/metadata/{key}", metadata.delete_item),
     get(V + "/servers/{server_id}/ips", ips.list_ips),
+    get(V + "/servers/{server_id}/os-security-groups", security_groups.server_groups),
+    get(V + "/os-security-groups", security_groups.list_groups),
+    post(V + "/os-security-groups", security_groups.create_group),
+    get(V + "/os-security-groups/{group_id}", security_groups.show_group),
+    put(V + "/os-security-groups/{group_id}", security_groups.update_group),
+    delete(V + "/os-security-groups/{group_id}", security_groups.delete_group),
+    post(V + "/os-security-group-rules", security_groups.create_rule),
+    delete(V + "/os-security-group-rules/{rule_id}", security_groups.delete_rule),
     get(V + "/servers/{server_id}/ips/{network}", ips.show_ips),
     get(V + "/servers/{server_id}/os-instance-actions", instance_actions.list_actions),
     get(V + "/servers/{server_id}/os-instance-actions/{request_id}", instance_actions.show_action),

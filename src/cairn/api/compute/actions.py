@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from cairn.api.body import read_json
+from cairn.api.compute import security_groups
 from cairn.api.compute.auth import authorize, is_admin, metadata
 from cairn.api.compute.common import compute, invalid, json, v, whole
 from cairn.api.compute.servers import find_server, force_delete
@@ -138,6 +139,8 @@ ACTIONS: dict[str, Action] = {
     "unlock": _unlock,
     "os-getConsoleOutput": _console,
     "forceDelete": _force_delete,
+    "addSecurityGroup": security_groups.add_to_server,
+    "removeSecurityGroup": security_groups.remove_from_server,
 }
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cairn.compute.config import ComputeConfig
 from cairn.compute.images import ImagePort
-from cairn.compute.networks import NetworkPort
+from cairn.compute.networks import NetworkPort, SecurityGroupPort
 from cairn.compute.service import Compute
 
 COMPUTE: web.AppKey[Compute] = web.AppKey("compute", Compute)
@@ -17,3 +17,7 @@ MICROVERSION: web.RequestKey[tuple[int, int]] = web.RequestKey("compute_microver
 IMAGE_PORT: web.AppKey[ImagePort] = web.AppKey("compute_image_port", ImagePort)
 #: the network port (the networking service of this process), wired by the composition root
 NETWORK_PORT: web.AppKey[NetworkPort] = web.AppKey("compute_network_port", NetworkPort)
+#: Nova's security-group proxy onto this process's networking, wired by the composition root
+SECURITY_GROUPS: web.AppKey[SecurityGroupPort] = web.AppKey(
+    "compute_security_groups", SecurityGroupPort
+)

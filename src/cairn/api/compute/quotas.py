@@ -26,19 +26,29 @@ def _shown(version: tuple[int, int]) -> tuple[str, ...]:
     return quota.RESOURCES
 
 
+#: Nova showed networking's quotas in its own sets until 2.36
+NETWORK_MAX = (2, 35)
+
+
 def _quota_set(
-    request: web.Request, project_id: str, limits: dict[str, int], used: dict[str, int] | None
+    request: web.Request,
+    project_id: str,
+    limits: dict[str, int],
+    used: dict[str, int] | None,
+    *,
+    defaults: bool = False,
 ) -> dict[str, Any]:
+    """The quota set as Nova shows it at the request's microversion; before 2.36 it
+    also carries networking's quotas (limit and use from the network port)."""
+    rows = {r: (limits[r], (used or {}).get(r, 0)) for r in _shown(v(request))}
+    if v(request) <= NETWORK_MAX:
+        # the defaults are a project's with no limits of its own and nothing in use
+        rows.update(compute(request).networks.quota("" if defaults else project_id))
     body: dict[str, Any] = {"id": project_id}
-    for resource in _shown(v(request)):
-        if used is None:
-            body[resource] = limits[resource]
-        else:
-            body[resource] = {
-                "limit": limits[resource],
-                "in_use": used.get(resource, 0),
-                "reserved": 0,
-            }
+    for resource, (limit, in_use) in rows.items():
+        body[resource] = (
+            limit if used is None else {"limit": limit, "in_use": in_use, "reserved": 0}
+        )
     return body
 
 
@@ -67,7 +77,11 @@ async def show_defaults(request: web.Request) -> web.Response:
     project_id = request.match_info["project_id"]
     await authorize(request, "os_compute_api:os-quota-sets:defaults", {"project_id": project_id})
     return json(
-        {"quota_set": _quota_set(request, project_id, quota.defaults(compute(request).state), None)}
+        {
+            "quota_set": _quota_set(
+                request, project_id, quota.defaults(compute(request).state), None, defaults=True
+            )
+        }
     )
 
 
