@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from cairn.network import ipam, ports, quota, routers
+from cairn.network import ports, quota, routers
 from cairn.network.access import Caller, editable
 from cairn.network.common import FLOATING_IP, find, new_id, new_mac, not_found
 from cairn.network.config import NetworkConfig
@@ -140,7 +140,7 @@ def create(
             ) from None
         raise
     address = addresses[0]["ip_address"]
-    port_attrs = ports.defaults(network, port_id)
+    port_attrs = ports.defaults(network)
     port_attrs.update(
         {
             "device_owner": FLOATING_IP,
@@ -324,6 +324,3 @@ def delete_forwarding(plan: Plan, caller: Caller, fip_id: str, forwarding_id: st
     if forwarding is None or forwarding.get("floatingip_id") != fip_id or not editable(caller, fip):
         raise not_found("port_forwarding", forwarding_id)
     plan.delete(forwarding)
-
-
-__all__ = ["create", "delete", "ipam", "update"]

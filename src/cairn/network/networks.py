@@ -188,7 +188,6 @@ def delete(plan: Plan, caller: Caller, network_id: str) -> None:
     network = find(plan, caller, "network", network_id)
     if not editable(caller, network):
         raise Forbidden(f"(rule:delete_network) is disallowed by policy on {network_id}")
-    ports = [p for p in plan.resources("port") if p.get("network_id") == network_id]
     # Floating IPs of an external network that no port uses go with it, as in Neutron.
     for fip in plan.resources("floatingip"):
         if fip.get("floating_network_id") == network_id and not fip.get("port_id"):

@@ -76,8 +76,6 @@ class Plan:
         resource_id: str,
         project_id: str,
         attributes: dict[str, Any],
-        *,
-        at: Any = None,
     ) -> Resource:
         created, _, _ = ev.EVENTS[kind]
         stream = resource_stream(kind, resource_id, attributes)
@@ -86,7 +84,9 @@ class Plan:
             created(resource_id=resource_id, project_id=project_id, attributes=attributes),
             new=stream == stream_of(kind, resource_id),
         )
-        resource = Resource(resource_id, kind, project_id, dict(attributes), at, at)
+        # Its times are the event's recorded time, unknown until the append: the
+        # plan's own copy carries none (no decision reads them).
+        resource = Resource(resource_id, kind, project_id, dict(attributes), None, None)  # type: ignore[arg-type]
         self.created[kind][resource_id] = resource
         self._counted(project_id, kind, +1)
         if kind == "port" and resource.get("network_id") in self._macs:

@@ -23,8 +23,8 @@ from cairn.projections.network import Resource
 ADMIN_ONLY = ("binding:host_id", "binding:profile")
 
 
-def defaults(network: Resource, port_id: str) -> dict[str, Any]:
-    del port_id
+def defaults(network: Resource) -> dict[str, Any]:
+    """A new port's attributes on ``network`` before what the request sets."""
     return {
         "name": "",
         "description": "",
@@ -189,7 +189,7 @@ def create(
     if attrs.get("device_owner", "").startswith("network:") and not (caller.is_admin or own):
         raise Forbidden("(rule:create_port:device_owner) is disallowed by policy")
     port_id = new_id()
-    values = defaults(network, port_id)
+    values = defaults(network)
     values.update(attrs)
     # Everything is checked before the plan changes (but for the project's default
     # group, which Neutron makes on first use anyway): a refused create leaves

@@ -61,7 +61,7 @@ def _gateway(
         port_id = new_id()
         taken = {p.get("mac_address") for p in plan.resources("port")}
         mac = new_mac(taken)
-        attrs = ports.defaults(network, port_id)
+        attrs = ports.defaults(network)
         addresses = ports.allocate(plan, network, port_id, mac, fixed, router=False)
         attrs.update(
             {

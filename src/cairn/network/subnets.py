@@ -13,7 +13,7 @@ from typing import Any
 
 from cairn.network import ipam, quota, subnetpools
 from cairn.network.access import Caller, editable
-from cairn.network.common import DHCP, NETWORK_OWNED, ROUTER_INTERFACE, find, new_id, new_mac
+from cairn.network.common import DHCP, ROUTER_INTERFACE, find, new_id, new_mac
 from cairn.network.config import NetworkConfig
 from cairn.network.errors import Conflict, Forbidden, Invalid
 from cairn.network.plan import Plan
@@ -204,7 +204,7 @@ def serve_dhcp(plan: Plan, config: NetworkConfig, network: Resource, subnet: Res
 
         port_id = new_id()
         taken = {p.get("mac_address") for p in plan.resources("port")}
-        attrs = ports.defaults(network, port_id)
+        attrs = ports.defaults(network)
         attrs.update(
             {
                 "device_owner": DHCP,
@@ -317,6 +317,3 @@ def remove(plan: Plan, subnet: Resource) -> None:
         subnetpools.give_back(plan, subnet)
     plan.delete(subnet)
     plan.record_usage(subnet.project_id, "subnet")
-
-
-__all__ = ["NETWORK_OWNED", "create", "delete", "remove", "update"]

@@ -19,8 +19,6 @@ ADMIN_ONLY = (
     "binding:vif_type",
     "binding:vif_details",
 )
-#: attributes folded for Cairn's own use, never shown
-INTERNAL: tuple[str, ...] = ()
 #: resources whose JSON has no project (Neutron's port forwardings)
 NO_PROJECT = ("port_forwarding",)
 
@@ -32,8 +30,6 @@ def timestamp(when: datetime | None) -> str | None:
 def render(state: NetworkState, resource: Resource, *, admin: bool) -> dict[str, Any]:
     body: dict[str, Any] = {"id": resource.id}
     body.update(resource.attributes)
-    for name in INTERNAL:
-        body.pop(name, None)
     if not admin:
         for name in ADMIN_ONLY:
             body.pop(name, None)
