@@ -240,3 +240,10 @@ def iso(event: RecordedEvent) -> str:
 
 def epoch(event: RecordedEvent) -> float:
     return event.recorded_at.timestamp()
+
+
+def server_hostname(server: Server) -> str:
+    """Nova's sanitized hostname from the display name (what the API shows as
+    ``OS-EXT-SRV-ATTR:hostname`` and the metadata service tells the guest)."""
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in server.name.lower())
+    return cleaned.strip("-")[:63] or f"server-{server.id}"

@@ -28,10 +28,11 @@ from datetime import UTC, datetime
 
 from cairn.agents.network.datapath import Datapath
 from cairn.agents.network.desired import HostPlan
-from cairn.agents.network.planner import DHCP, ROUTER_GATEWAY, ROUTER_INTERFACE, host_plan
+from cairn.agents.network.planner import host_plan
 from cairn.events import ANY_VERSION, Metadata, registry
 from cairn.events import network as ev
 from cairn.logs import get_logger
+from cairn.network.common import DHCP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from cairn.projections.network import NetworkProjection, NetworkState, stream_of
 from cairn.readmodel import ProjectionRunner
 from cairn.store.port import EventStore, StreamWrite

@@ -16,12 +16,10 @@ import ipaddress
 from collections.abc import Iterable
 
 from cairn.agents.network import desired as d
+from cairn.network.common import DHCP, FLOATING_IP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from cairn.projections.network import NetworkState, Resource
 
 PUBLIC_PHYSNET = "public"
-DHCP = "network:dhcp"
-ROUTER_INTERFACE = "network:router_interface"
-ROUTER_GATEWAY = "network:router_gateway"
 
 
 def _prefixlen(state: NetworkState, subnet_id: str) -> int | None:
@@ -49,7 +47,7 @@ def _dhcp(
             continue
         leases = []
         for port in ports:
-            if port.get("device_owner") in (DHCP, ROUTER_GATEWAY, "network:floatingip"):
+            if port.get("device_owner") in (DHCP, ROUTER_GATEWAY, FLOATING_IP):
                 continue
             for fixed in port.get("fixed_ips") or []:
                 if fixed["subnet_id"] == subnet.id:

@@ -25,6 +25,7 @@ from aiohttp import web
 from cairn.agents.compute.runtime import host_names
 from cairn.agents.network.agent import NetworkAgent
 from cairn.agents.network.datapath import Datapath
+from cairn.agents.network.desired import tap_name
 from cairn.agents.network.metadata import InstanceMetadata, Lookup
 from cairn.api.keys import STORE
 from cairn.api.services import CleanupContext
@@ -32,6 +33,7 @@ from cairn.config import Settings
 from cairn.errors import CairnError
 from cairn.logs import get_logger
 from cairn.projections.compute import ComputeState
+from cairn.projections.compute_state import server_hostname
 from cairn.projections.network import NetworkState
 
 log = get_logger(__name__)
@@ -87,7 +89,7 @@ def compute_lookup(
         return InstanceMetadata(
             uuid=server.id,
             name=server.name,
-            hostname=_hostname(server.name),
+            hostname=server_hostname(server),
             project_id=server.project_id,
             availability_zone=server.host_zone or server.availability_zone or "nova",
             public_keys=keys,
@@ -100,11 +102,6 @@ def compute_lookup(
     return lookup
 
 
-def _hostname(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-")
-    return cleaned[:63] or "server"
-
-
 def _network_data(state: NetworkState, server_id: str) -> dict[str, Any]:
     """Nova's ``network_data.json``: the server's links, networks and DNS servers."""
     links: list[dict[str, Any]] = []
@@ -113,7 +110,7 @@ def _network_data(state: NetworkState, server_id: str) -> dict[str, Any]:
     for port in sorted(state.of("port").values(), key=lambda p: p.id):
         if port.get("device_id") != server_id:
             continue
-        link = f"tap{port.id[:11]}"
+        link = tap_name(port.id)
         links.append(
             {
                 "id": link,

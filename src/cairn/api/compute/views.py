@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from cairn.projections.compute import Flavor, Host, Server
+from cairn.projections.compute_state import server_hostname
 
 #: Nova's status for each vm_state, and the task states that override it
 STATUS_BY_VM_STATE = {
@@ -185,12 +186,12 @@ def server_detail(
                 "OS-EXT-SRV-ATTR:launch_index": server.launch_index,
                 "OS-EXT-SRV-ATTR:kernel_id": props.get("kernel_id", ""),
                 "OS-EXT-SRV-ATTR:ramdisk_id": props.get("ramdisk_id", ""),
-                "OS-EXT-SRV-ATTR:hostname": _hostname(server),
+                "OS-EXT-SRV-ATTR:hostname": server_hostname(server),
                 "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
                 "OS-EXT-SRV-ATTR:user_data": server.user_data,
             })  # fmt: skip
     elif v >= (2, 90):
-        view["OS-EXT-SRV-ATTR:hostname"] = _hostname(server)
+        view["OS-EXT-SRV-ATTR:hostname"] = server_hostname(server)
     if v >= (2, 9):
         view["locked"] = server.locked
     if v >= (2, 16) and admin:
@@ -213,12 +214,6 @@ def server_detail(
             for key, values in server.scheduler_hints.items()
         }
     return view
-
-
-def _hostname(server: Server) -> str:
-    """Nova's sanitized hostname from the display name."""
-    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in server.name.lower())
-    return cleaned.strip("-")[:63] or f"server-{server.id}"
 
 
 def flavor_view(
