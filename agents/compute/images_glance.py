@@ -29,7 +29,7 @@ from cairn.agents.compute.images import (
     ImageSource,
     ImageUnavailable,
 )
-from cairn.agents.compute.keystone_auth import CloudsYamlAuth, PasswordAuth
+from cairn.agents.compute.keystone_auth import AgentSession, CloudsYamlAuth, PasswordAuth
 
 #: Glance v2's own image fields; every other top-level string key is a property.
 CORE_FIELDS = frozenset(
@@ -85,7 +85,7 @@ def image_info(document: dict[str, Any]) -> ImageInfo:
     )
 
 
-class GlanceImageSource(ImageSource):
+class GlanceImageSource(AgentSession, ImageSource):
     def __init__(
         self,
         auth: PasswordAuth | CloudsYamlAuth,
@@ -97,21 +97,7 @@ class GlanceImageSource(ImageSource):
         self.auth = auth
         self._endpoint = endpoint.rstrip("/") if endpoint else None
         self._retry_for = retry_for
-        self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=10),
-                headers={"User-Agent": "cairn-compute-agent"},
-            )
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        super().__init__(timeout)
 
     async def _open(self, image_id: str, suffix: str = "") -> aiohttp.ClientResponse:
         """GET an image URL, retrying while the service is unavailable; returns a 2xx

@@ -160,3 +160,25 @@ class CloudsYamlAuth:
         except AuthFailed:
             self._auth = None
             raise
+
+
+class AgentSession:
+    """The agent's HTTP session to one of the cloud's services, made on first use
+    (inside the event loop) and closed with :meth:`close`."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=10),
+                headers={"User-Agent": "cairn-compute-agent"},
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

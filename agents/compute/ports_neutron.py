@@ -16,31 +16,17 @@ from urllib.parse import quote
 
 import aiohttp
 
-from cairn.agents.compute.keystone_auth import CloudsYamlAuth, PasswordAuth
+from cairn.agents.compute.keystone_auth import AgentSession, CloudsYamlAuth, PasswordAuth
 from cairn.agents.compute.nics import BoundPort, PortError
 
 
-class NeutronPorts:
+class NeutronPorts(AgentSession):
     def __init__(
         self, auth: PasswordAuth | CloudsYamlAuth, *, retry_for: float = 30.0, timeout: float = 30.0
     ) -> None:
         self.auth = auth
         self._retry_for = retry_for
-        self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=10),
-                headers={"User-Agent": "cairn-compute-agent"},
-            )
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        super().__init__(timeout)
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         session = self._client()
