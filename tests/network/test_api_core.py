@@ -316,9 +316,11 @@ async def test_tenants_are_isolated_and_shared_networks_usable(cloud: NetworkClo
     alice, bob = await cloud.member(), await cloud.member()
     private = await cloud.network(alice)
     await cloud.subnet(private["id"], "10.11.0.0/24", alice)
-    for path in (f"/networks/{private['id']}", f"/subnets?network_id={private['id']}"):
-        status, body = await cloud.call("GET", path, bob)
-        assert status == 404 or body.get("subnets") == [], (path, body)
+    status, body = await cloud.call("GET", f"/networks/{private['id']}", bob)
+    assert status == 404, body
+    assert fault_type(body) == "NetworkNotFound"
+    subnets = await cloud.ok("GET", f"/subnets?network_id={private['id']}", bob)
+    assert subnets["subnets"] == []
     assert private["id"] not in {
         n["id"] for n in (await cloud.ok("GET", "/networks", bob))["networks"]
     }
