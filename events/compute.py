@@ -111,6 +111,8 @@ class ComputeHostRegistered(DomainEvent, frozen=True):
     #: The agent's heartbeat period (seconds): the host is "down" once it has
     #: been silent (no registration or heartbeat) for three of them.
     heartbeat_interval: float = 30.0
+    #: What its hypervisor driver can do beyond the basics (``hot-plug``, ...).
+    capabilities: list[str] = []
 
 
 @registry.event
@@ -296,15 +298,19 @@ class ServerUnlocked(DomainEvent, frozen=True):
 
 @registry.event
 class ServerActionRequested(DomainEvent, frozen=True):
-    """A power action for the agent of ``host``.
+    """An action for the agent of ``host``.
 
     ``action`` is one of ``start``, ``stop``, ``reboot`` (``reboot_type``
-    ``SOFT`` or ``HARD``), ``pause``, ``unpause``, ``suspend``, ``resume``."""
+    ``SOFT`` or ``HARD``), ``pause``, ``unpause``, ``suspend``, ``resume``, or
+    ``attach_interface`` / ``detach_interface`` with ``nic``, the NIC entry
+    (``{"uuid": network, "port": port, "created": "true"|"false"}``, as in a
+    boot's ``networks``) to hot-plug or unplug."""
 
     server_id: str
     host: str
     action: str
     reboot_type: str | None = None
+    nic: dict[str, str] = {}
 
 
 @registry.event
@@ -329,6 +335,30 @@ class ServerActionFailed(DomainEvent, frozen=True):
     host: str
     action: str
     reason: str
+
+
+@registry.event
+class ServerInterfaceAttached(DomainEvent, frozen=True):
+    """The agent hot-plugged ``nic`` (its entry gains ``mac``) into the guest;
+    ``addresses`` are the port's, in the server's shape. Appended with the
+    ``attach_interface`` action's :class:`ServerActionCompleted`."""
+
+    server_id: str
+    host: str
+    nic: dict[str, str]
+    addresses: dict[str, list[dict[str, str | int]]] = {}
+
+
+@registry.event
+class ServerInterfaceDetached(DomainEvent, frozen=True):
+    """The guest no longer has the NIC of ``port_id`` (its MAC was ``mac``); the
+    port is the networking service's to let go. Appended with the
+    ``detach_interface`` action's :class:`ServerActionCompleted`."""
+
+    server_id: str
+    host: str
+    port_id: str
+    mac: str = ""
 
 
 @registry.event

@@ -250,6 +250,8 @@ class ComputeProjection(ResourceFolds, Projection[ComputeState]):
         self._touch(server, e)
         self._transition(s, server, e, restart=True)
         server.pending_action = d.action
+        if d.action == "attach_interface":
+            server.pending_nic = dict(d.nic)
         return s
 
     @handles("ServerActionCompleted")
@@ -260,6 +262,7 @@ class ComputeProjection(ResourceFolds, Projection[ComputeState]):
         server.vm_state, server.power_state = d.vm_state, d.power_state
         if server.task_state != "deleting":
             server.task_state = None
+        server.pending_nic = {}
         self._finish_action(server, e, d.action, "Success", host=d.host)
         self._touch(server, e)
         self._transition(s, server, e)
@@ -272,10 +275,50 @@ class ComputeProjection(ResourceFolds, Projection[ComputeState]):
             return s
         if server.task_state != "deleting":
             server.task_state = None
+        if d.action == "attach_interface" and server.pending_nic:
+            # The port made (or taken) for the hot-plug is let go again.
+            server.dropped_nics = [*server.dropped_nics, server.pending_nic]
+        server.pending_nic = {}
         server.fault = Fault(500, d.reason, "", _iso(e))
         self._finish_action(server, e, d.action, "Error", host=d.host, details=d.reason)
         self._touch(server, e)
         self._transition(s, server, e)
+        return s
+
+    @handles("ServerInterfaceAttached")
+    def _nic_attached(
+        self, s: ComputeState, e: RecordedEvent, d: ev.ServerInterfaceAttached
+    ) -> Any:
+        server = s.servers.get(d.server_id)
+        if server is None or server.deleted:
+            return s
+        port = d.nic.get("port")
+        server.networks = [*(n for n in server.networks if n.get("port") != port), dict(d.nic)]
+        addresses = {name: list(listed) for name, listed in server.addresses.items()}
+        for name, listed in d.addresses.items():
+            addresses.setdefault(name, []).extend(listed)
+        server.addresses = addresses
+        self._touch(server, e)
+        return s
+
+    @handles("ServerInterfaceDetached")
+    def _nic_detached(
+        self, s: ComputeState, e: RecordedEvent, d: ev.ServerInterfaceDetached
+    ) -> Any:
+        server = s.servers.get(d.server_id)
+        if server is None or server.deleted:
+            return s
+        gone = [n for n in server.networks if n.get("port") == d.port_id]
+        server.networks = [n for n in server.networks if n.get("port") != d.port_id]
+        server.dropped_nics = [*server.dropped_nics, *gone]
+        if d.mac:
+            mac_key = "OS-EXT-IPS-MAC:mac_addr"
+            kept = {
+                name: [a for a in listed if a.get(mac_key) != d.mac]
+                for name, listed in server.addresses.items()
+            }
+            server.addresses = {name: listed for name, listed in kept.items() if listed}
+        self._touch(server, e)
         return s
 
     @handles("ServerPowerStateChanged")

@@ -80,6 +80,7 @@ class ResourceFolds:
             ram_allocation_ratio=d.ram_allocation_ratio,
             disk_allocation_ratio=d.disk_allocation_ratio, architecture=d.architecture,
             heartbeat_interval=d.heartbeat_interval, last_seen=_epoch(e), updated_at=_iso(e),
+            capabilities=list(d.capabilities),
         )  # fmt: skip
         if old is not None:
             # A restarted agent keeps its claims and the operator's switch.

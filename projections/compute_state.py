@@ -38,6 +38,8 @@ ACTION_EVENT_NAMES: dict[str, str] = {
     "unpause": "compute_unpause_instance",
     "suspend": "compute_suspend_instance",
     "resume": "compute_resume_instance",
+    "attach_interface": "compute_attach_interface",
+    "detach_interface": "compute_detach_interface",
 }
 
 
@@ -83,6 +85,8 @@ class Host(msgspec.Struct):
     stopped: bool = False
     enabled: bool = True
     disabled_reason: str | None = None
+    #: what the host's hypervisor driver can do beyond the basics (``hot-plug``, ...)
+    capabilities: list[str] = []
     #: server id -> what it holds on this host
     claims: dict[str, ev.ResourceAmounts] = {}
     used_vcpus: int = 0
@@ -145,7 +149,13 @@ class Server(msgspec.Struct):
     user_data: str | None = None
     metadata: dict[str, str] = {}
     availability_zone: str | None = None
+    #: the server's NICs now: the boot's, then hot-plugged ones added and unplugged ones removed
     networks: list[dict[str, str]] = []
+    #: NICs the server let go of while it lives (unplugged, or a failed hot-plug),
+    #: in order: the port reaper releases their ports
+    dropped_nics: list[dict[str, str]] = []
+    #: the NIC an ``attach_interface`` action in flight plugs
+    pending_nic: dict[str, str] = {}
     #: the security groups (names) the boot asked for
     security_groups: list[str] = []
     scheduler_hints: dict[str, list[str]] = {}

@@ -25,7 +25,7 @@ import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
 
-from cairn.agents.compute import reconcile, steps
+from cairn.agents.compute import interface_steps, reconcile, steps
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import (
     EventKind,
@@ -117,6 +117,7 @@ class ComputeAgent:
             ram_allocation_ratio=config.ram_allocation_ratio,
             disk_allocation_ratio=config.disk_allocation_ratio,
             heartbeat_interval=config.heartbeat_interval,
+            capabilities=sorted(c.value for c in self.ctx.driver.capabilities),
         )
         await self._append_host(registered)
 
@@ -211,6 +212,8 @@ class ComputeAgent:
                     await steps.fail_spawn(ctx, view)
                 case Step.DELETE:
                     await steps.delete(ctx, view)
+                case Step.ACTION if view.action and view.action.action in interface_steps.ACTIONS:
+                    await interface_steps.run(ctx, view)
                 case Step.ACTION:
                     await steps.action(ctx, view)
                 case Step.SYNC:

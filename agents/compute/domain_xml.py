@@ -13,7 +13,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from cairn.agents.compute.driver import GuestDefinition
+from cairn.agents.compute.driver import GuestDefinition, Nic
 
 #: The XML namespace of Cairn's element in a domain's <metadata>.
 NAMESPACE = "urn:x-cairn:guest:1"
@@ -69,12 +69,7 @@ def render(definition: GuestDefinition, *, owned: list[Path], tb_cache_mib: int 
         _sub(disk, "target", dev="vda", bus="virtio")
         _sub(disk, "serial", "root")
     for nic in d.nics:
-        interface = _sub(devices, "interface", type="bridge")
-        _sub(interface, "source", bridge=nic.bridge)
-        _sub(interface, "mac", address=nic.mac)
-        _sub(interface, "model", type="virtio")
-        if nic.tap is not None:
-            _sub(interface, "target", dev=nic.tap)
+        devices.append(_interface(nic))
     serial = _sub(devices, "serial", type="pty")
     _sub(serial, "log", file=str(d.console_log), append="off")
     _sub(serial, "target", port="0")
@@ -82,6 +77,40 @@ def render(definition: GuestDefinition, *, owned: list[Path], tb_cache_mib: int 
     _sub(console, "target", type="serial", port="0")
     _sub(devices, "memballoon", model="none")
     return ET.tostring(domain, encoding="unicode")
+
+
+def _interface(nic: Nic) -> ET.Element:
+    interface = ET.Element("interface", type="bridge")
+    _sub(interface, "source", bridge=nic.bridge)
+    _sub(interface, "mac", address=nic.mac)
+    _sub(interface, "model", type="virtio")
+    if nic.tap is not None:
+        _sub(interface, "target", dev=nic.tap)
+    return interface
+
+
+def interface_xml(nic: Nic) -> str:
+    """The ``<interface>`` device of ``nic``, as a guest's definition has it (for hot-plug)."""
+    return ET.tostring(_interface(nic), encoding="unicode")
+
+
+def interfaces(xml: str) -> dict[str, tuple[Nic, str]]:
+    """The bridge NICs of a domain's XML by MAC: the NIC and its own ``<interface>`` XML
+    (what a detach must name)."""
+    found: dict[str, tuple[Nic, str]] = {}
+    for interface in ET.fromstring(xml).iterfind("devices/interface"):
+        mac = interface.find("mac")
+        source = interface.find("source")
+        if mac is None or source is None or mac.get("address") is None:
+            continue
+        target = interface.find("target")
+        nic = Nic(
+            bridge=source.get("bridge") or "",
+            mac=(mac.get("address") or "").lower(),
+            tap=None if target is None else target.get("dev"),
+        )
+        found[nic.mac] = (nic, ET.tostring(interface, encoding="unicode"))
+    return found
 
 
 def owned_files(xml: str) -> list[Path]:

@@ -106,7 +106,8 @@ class Capability(enum.Enum):
     CONSOLE = "console"
     #: :meth:`HypervisorDriver.suspend` / :meth:`HypervisorDriver.resume` (managed save).
     SUSPEND = "suspend"
-    #: Hot-plugging disks and NICs into running guests (no port method yet).
+    #: Hot-plugging NICs into running guests (:meth:`HypervisorDriver.attach_nic`,
+    #: :meth:`HypervisorDriver.detach_nic`); disks later.
     HOT_PLUG = "hot-plug"
     #: Live migration to another host (no port method yet).
     LIVE_MIGRATION = "live-migration"
@@ -358,6 +359,25 @@ class HypervisorDriver(abc.ABC):
         so a destroy that failed or was cancelled half-way can be repeated.
         Files the caller provided (a root disk without ``backing``, kernel,
         initramfs) are left alone."""
+
+    async def attach_nic(self, name: str, nic: Nic) -> None:
+        """Plug ``nic`` into the guest, running or not, and into its definition, so
+        it stays across power cycles. Needs :attr:`Capability.HOT_PLUG`.
+        Idempotent: a NIC with the same MAC already there is left as it is."""
+        self.require(Capability.HOT_PLUG)
+        raise NotImplementedError
+
+    async def detach_nic(self, name: str, mac: str, *, timeout: float = 30.0) -> bool:
+        """Unplug the NIC with ``mac`` from the guest and its definition, waiting
+        up to ``timeout`` seconds for a running guest to let go of it (the guest
+        takes part: PCI hot-unplug); False if it was not there. Needs
+        :attr:`Capability.HOT_PLUG`."""
+        self.require(Capability.HOT_PLUG)
+        raise NotImplementedError
+
+    async def nics(self, name: str) -> list[Nic]:
+        """The guest's NICs as its definition has them now."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     async def console_output(self, name: str, *, max_bytes: int = 1 << 20) -> str:

@@ -40,6 +40,7 @@ from cairn.agents.compute.driver import (
     HypervisorUnavailable,
     InvalidGuestState,
     LifecycleEvent,
+    Nic,
     RootDisk,
 )
 from cairn.agents.compute.libvirt_lifecycle import Subscription, lifecycle_event
@@ -47,7 +48,9 @@ from cairn.agents.compute.libvirt_lifecycle import Subscription, lifecycle_event
 T = TypeVar("T")
 
 _CAPABILITIES = {
-    "QEMU": frozenset({Capability.GUEST_EXECUTION, Capability.CONSOLE, Capability.SUSPEND}),
+    "QEMU": frozenset(
+        {Capability.GUEST_EXECUTION, Capability.CONSOLE, Capability.SUSPEND, Capability.HOT_PLUG}
+    ),
     # The test driver keeps guests as records: no console, hot-plug or migration.
     "TEST": frozenset({Capability.SUSPEND}),
 }
@@ -442,6 +445,55 @@ class LibvirtDriver(HypervisorDriver):
             action(dom)
 
         await self._call(sync, name=name)
+
+    # -- hot-plug ------------------------------------------------------------------------------
+
+    async def attach_nic(self, name: str, nic: Nic) -> None:
+        self.require(Capability.HOT_PLUG)
+
+        def sync() -> None:
+            dom = self._lookup(name)
+            if nic.mac.lower() in domain_xml.interfaces(dom.XMLDesc(0)):
+                return
+            flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+            if dom.isActive():
+                flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+            dom.attachDeviceFlags(domain_xml.interface_xml(nic), flags)
+
+        await self._call(sync, name=name)
+
+    async def detach_nic(self, name: str, mac: str, *, timeout: float = 30.0) -> bool:
+        self.require(Capability.HOT_PLUG)
+        mac = mac.lower()
+
+        def sync() -> bool:
+            dom = self._lookup(name)
+            live = domain_xml.interfaces(dom.XMLDesc(0)).get(mac)
+            stored = domain_xml.interfaces(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).get(mac)
+            if stored is not None:
+                dom.detachDeviceFlags(stored[1], libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+            if live is not None and dom.isActive():
+                # Asynchronous: the guest is asked to let go (ACPI PCI unplug).
+                dom.detachDeviceFlags(live[1], libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            return live is not None or stored is not None
+
+        found = await self._call(sync, name=name)
+        deadline = time.monotonic() + timeout
+        while mac in domain_xml.interfaces(await self._call(self._live_xml, name, name=name)):
+            if time.monotonic() > deadline:
+                raise HypervisorError(
+                    f"guest {name} did not let go of its NIC {mac} within {timeout:g} s"
+                )
+            await asyncio.sleep(0.1)
+        return found
+
+    def _live_xml(self, name: str) -> str:
+        dom = self._lookup(name)
+        return str(dom.XMLDesc(0)) if dom.isActive() else ""
+
+    async def nics(self, name: str) -> list[Nic]:
+        xml = await self._call(lambda: self._lookup(name).XMLDesc(0), name=name)
+        return [nic for nic, _ in domain_xml.interfaces(xml).values()]
 
     # -- console and events ----------------------------------------------------------------
 

@@ -70,27 +70,35 @@ async def plug(
     """The guest's NICs and the server's addresses, binding every port to ``host``
     (and waiting up to ``bridge_wait`` seconds for each network's bridge)."""
     ports = [n["port"] for n in request.networks if n.get("port")]
-    if not ports:
-        return (), {}
-    if binder is None:
-        raise PortError("this compute host has no networking: it cannot plug the server's ports")
     nics: list[Nic] = []
     addresses: Addresses = {}
     for port_id in ports:
-        bound = await binder.bind(port_id, host)
-        if bridge_wait > 0:
-            await bridge_ready(bridge_name(bound.network_id), bridge_wait)
-        nics.append(
-            Nic(bridge=bridge_name(bound.network_id), mac=bound.mac, tap=tap_name(bound.port_id))
-        )
-        listed = addresses.setdefault(bound.network_name, [])
-        for address in bound.fixed_ips:
-            listed.append(
-                {
-                    "addr": address,
-                    "version": ipaddress.ip_address(address).version,
-                    "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": bound.mac,
-                }
-            )
+        nic, mine = await plug_one(binder, host, port_id, bridge_wait=bridge_wait)
+        nics.append(nic)
+        for network, listed in mine.items():
+            addresses.setdefault(network, []).extend(listed)
     return tuple(nics), addresses
+
+
+async def plug_one(
+    binder: PortBinder | None, host: str, port_id: str, *, bridge_wait: float = 0.0
+) -> tuple[Nic, Addresses]:
+    """One port bound to ``host``: its NIC and its addresses (by network name)."""
+    if binder is None:
+        raise PortError("this compute host has no networking: it cannot plug the server's ports")
+    bound = await binder.bind(port_id, host)
+    if bridge_wait > 0:
+        await bridge_ready(bridge_name(bound.network_id), bridge_wait)
+    nic = Nic(bridge=bridge_name(bound.network_id), mac=bound.mac, tap=tap_name(bound.port_id))
+    addresses: Addresses = {
+        bound.network_name: [
+            {
+                "addr": address,
+                "version": ipaddress.ip_address(address).version,
+                "OS-EXT-IPS:type": "fixed",
+                "OS-EXT-IPS-MAC:mac_addr": bound.mac,
+            }
+            for address in bound.fixed_ips
+        ]
+    }
+    return nic, addresses

@@ -186,7 +186,7 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
             definition = dataclasses.replace(definition, nics=nics)
             await ctx.driver.spawn(definition)
     except Exception as exc:
-        reason = _reason(exc, "spawn", ctx.config.spawn_timeout)
+        reason = failure_reason(exc, "spawn", ctx.config.spawn_timeout)
         log.warning("compute.spawn_failed", host=host, server_id=view.server_id, reason=reason)
         await _quietly(remove_guest(ctx, view.server_id))
         # An image that does not exist or cannot boot fails on every host alike.
@@ -253,7 +253,7 @@ async def delete(ctx: HostContext, view: ServerView) -> None:
         async with asyncio.timeout(ctx.config.delete_timeout):
             await remove_guest(ctx, view.server_id)
     except Exception as exc:
-        reason = _reason(exc, "delete", ctx.config.delete_timeout)
+        reason = failure_reason(exc, "delete", ctx.config.delete_timeout)
         log.warning("compute.delete_failed", host=host, server_id=view.server_id, reason=reason)
         errored = ev.ServerErrored(
             server_id=view.server_id, fault_code=500, fault_message=f"Delete failed: {reason}"
@@ -294,7 +294,7 @@ async def action(ctx: HostContext, view: ServerView) -> None:
                 ctx.driver, name, request, ctx.config.clean_shutdown_timeout
             )
     except Exception as exc:
-        reason = _reason(exc, request.action, ctx.config.action_timeout)
+        reason = failure_reason(exc, request.action, ctx.config.action_timeout)
         log.warning(
             "compute.action_failed",
             host=ctx.host,
@@ -403,7 +403,7 @@ async def sync_power_state(ctx: HostContext, view: ServerView) -> None:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _reason(exc: BaseException, what: str, timeout: float) -> str:
+def failure_reason(exc: BaseException, what: str, timeout: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"the {what} did not finish within its {timeout:g} s deadline"
     text = str(exc) or type(exc).__name__

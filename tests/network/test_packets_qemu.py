@@ -173,3 +173,69 @@ def test_a_floating_ip_reaches_a_guest_and_the_icmp_rule_decides(cloud: Running)
         lambda: _console(cloud, "g2").count("PING 10.60.0.10 ok") > before,
         30,
     )
+
+
+def _dhcp_ping(network_id: str, address: str) -> bool:
+    """A ping from the network's DHCP namespace (the test cloud's own)."""
+    result = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            f"qdhcp-{network_id}",
+            "busybox",
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            address,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def test_an_interface_hot_plugs_into_a_running_guest_and_out_again(cloud: Running) -> None:
+    demo = {"cloud": "cairn-demo"}
+    right = cloud.json("network", "show", "right", **demo)
+    assert isinstance(right, dict)
+    # The earlier test removed the ICMP rule: the DHCP namespace is no group member.
+    cloud.openstack("security", "group", "rule", "create", "--protocol", "icmp", "default", **demo)
+    cloud.openstack("server", "add", "network", "g2", "right", **demo)
+    ports = cloud.json("port", "list", "--server", "g2", "--network", "right", **demo)
+    assert isinstance(ports, list)
+    assert len(ports) == 1
+    port = ports[0]
+    mac = str(port["MAC Address"])
+    address = str(port["Fixed IP Addresses"][0]["ip_address"])
+    _until("g2 to see its new NIC", lambda: f"NIC eth1 {mac}" in _console(cloud, "g2"), 60)
+    _until(
+        "g2's lease on eth1",
+        lambda: f"LEASE eth1 ip={address} " in _console(cloud, "g2"),
+        60,
+    )
+    _until("the new address to answer", lambda: _dhcp_ping(str(right["id"]), address), 30)
+    shown = cloud.json("server", "show", "g2", **demo)
+    assert isinstance(shown, dict)
+    assert shown["addresses"] == {"left": ["10.60.0.11"], "right": [address]}
+    attached = cloud.json("port", "show", str(port["ID"]), **demo)
+    assert isinstance(attached, dict)
+    assert attached["status"] == "ACTIVE"
+
+    cloud.openstack("server", "remove", "network", "g2", "right", **demo)
+    _until("g2 to lose eth1", lambda: "NIC-GONE eth1" in _console(cloud, "g2"), 60)
+    # The attach made the port, so the detach deletes it.
+    _until(
+        "the port made for the attach to be deleted",
+        lambda: (
+            cloud.openstack("port", "show", str(port["ID"]), check=False, **demo).returncode != 0
+        ),
+        30,
+    )
+    _until("the old address to fall silent", lambda: not _dhcp_ping(str(right["id"]), address), 30)
+    shown = cloud.json("server", "show", "g2", **demo)
+    assert isinstance(shown, dict)
+    assert shown["addresses"] == {"left": ["10.60.0.11"]}

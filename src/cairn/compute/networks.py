@@ -45,6 +45,11 @@ class NetworkPort(Protocol):
         ``floating_ips``, ``fixed_ips``, ``security_groups``, ``security_group_rules``."""
         ...
 
+    def interfaces(self, server_id: str) -> list[dict[str, Any]]:
+        """The ports whose device is the server, as Nova's ``interfaceAttachment``
+        (``port_id``, ``net_id``, ``mac_addr``, ``port_state``, ``fixed_ips``)."""
+        ...
+
 
 class NoNetworks:
     """A compute without networking: any NIC is refused."""
@@ -68,6 +73,9 @@ class NoNetworks:
 
     def quota(self, project_id: str) -> dict[str, tuple[int, int]]:
         return {}
+
+    def interfaces(self, server_id: str) -> list[dict[str, Any]]:
+        return []
 
 
 @dataclass(frozen=True, slots=True)

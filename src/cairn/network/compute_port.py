@@ -167,6 +167,26 @@ class LocalNetworks:
 
         await self.networking.run(Metadata(user_id="cairn-compute"), command)
 
+    def interfaces(self, server_id: str) -> list[dict[str, Any]]:
+        found = [
+            p
+            for p in self.networking.state.of("port").values()
+            if p.get("device_id") == server_id and p.get("device_owner") == COMPUTE_OWNER
+        ]
+        return [
+            {
+                "port_id": p.id,
+                "net_id": p.get("network_id"),
+                "mac_addr": p.get("mac_address"),
+                "port_state": p.get("status"),
+                "fixed_ips": [
+                    {"subnet_id": f.get("subnet_id"), "ip_address": f.get("ip_address")}
+                    for f in p.get("fixed_ips") or []
+                ],
+            }
+            for p in sorted(found, key=lambda p: (p.created_at, p.id))
+        ]
+
     def quota(self, project_id: str) -> dict[str, tuple[int, int]]:
         state, defaults = self.networking.state, self.networking.config.quotas
         limits, used = quota.limits(state, defaults, project_id), quota.used(state, project_id)
