@@ -17,13 +17,15 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from cairn.api import RUNNER_OPTIONS
-from cairn.api.compute import IMAGE_PORT
+from cairn.api.compute import COMPUTE, IMAGE_PORT
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
 from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.api.network import SERVICE as NETWORK_SERVICE
 from cairn.compute.images import MemoryImages
+from cairn.events import Metadata, registry
 from cairn.events import compute as ev
 from cairn.runtime import build_app
+from cairn.store.port import StreamWrite
 from tests.network.conftest import ADMIN_PASSWORD, Caller, NetworkCloud, settings_for
 
 IMAGE = ev.ImageSnapshot(
@@ -296,3 +298,186 @@ async def test_compute_quota_sets_before_2_36_carry_networkings(cloud: Cloud) ->
         headers={"X-Auth-Token": demo.token, "OpenStack-API-Version": "compute 2.1"},
     )
     assert (await response.json())["quota_set"]["floating_ips"] == 50
+
+
+# -- os-interface: the control plane's side, the test playing the compute agent -------------
+
+
+async def _append(cloud: Cloud, stream: str, *events: ev.DomainEvent) -> None:
+    result = await cloud.store.append(
+        StreamWrite(stream, [registry.new(e, Metadata(user_id="test-agent")) for e in events])
+    )
+    await cloud.client.server.app[COMPUTE].runner.wait_for(result.position)
+
+
+async def _register(cloud: Cloud, host: str, capabilities: list[str]) -> None:
+    event = ev.ComputeHostRegistered(
+        host=host,
+        hypervisor_type="QEMU",
+        hypervisor_version=7002000,
+        hypervisor_uri="qemu:///system",
+        availability_zone="nova",
+        capacity=ev.ResourceAmounts(vcpus=8, memory_mb=8192, disk_gb=100),
+        capabilities=capabilities,
+    )
+    await _append(cloud, f"computehost-{host}", event)
+
+
+async def _active_server(cloud: Cloud, who: Caller, network_id: str, host: str) -> str:
+    status, body = await cloud.boot(who, [{"uuid": network_id}])
+    assert status == 202, body
+    server_id: str = body["server"]["id"]
+    compute = cloud.client.server.app[COMPUTE]
+    deadline = time.monotonic() + 10
+    while compute.state.servers[server_id].host != host:
+        assert time.monotonic() < deadline, "the scheduler did not place the server"
+        await asyncio.sleep(0.02)
+    spawned = ev.ServerSpawned(
+        server_id=server_id, host=host, launched_at="2026-12-03T10:00:00Z", instance_name="g"
+    )
+    await _append(cloud, f"server-{server_id}", spawned)
+    await cloud.settle(server_id, who, "ACTIVE")
+    return server_id
+
+
+async def _agent_answers(cloud: Cloud, server_id: str, outcome: ev.DomainEvent | None) -> None:
+    """Wait for the interface action in flight, then answer it as the agent would."""
+    compute = cloud.client.server.app[COMPUTE]
+    deadline = time.monotonic() + 10
+    while compute.state.servers[server_id].pending_action not in (
+        "attach_interface",
+        "detach_interface",
+    ):
+        assert time.monotonic() < deadline, "no interface action was requested"
+        await asyncio.sleep(0.02)
+    action = compute.state.servers[server_id].pending_action or ""
+    events: list[ev.DomainEvent]
+    if outcome is None:
+        events = [
+            ev.ServerActionFailed(
+                server_id=server_id, host="h1", action=action, reason="the guest refused it"
+            )
+        ]
+    else:
+        events = [
+            outcome,
+            ev.ServerActionCompleted(
+                server_id=server_id, host="h1", action=action, vm_state="active", power_state=1
+            ),
+        ]
+    await _append(cloud, f"server-{server_id}", *events)
+
+
+async def test_an_interface_is_attached_listed_and_detached(cloud: Cloud) -> None:
+    demo = await cloud.member()
+    blue = await cloud.network(demo, name="blue")
+    await cloud.subnet(blue["id"], "10.52.0.0/24", demo)
+    green = await cloud.network(demo, name="green")
+    green_subnet = await cloud.subnet(green["id"], "10.53.0.0/24", demo)
+    await _register(cloud, "h1", [])
+    server_id = await _active_server(cloud, demo, blue["id"], "h1")
+    path = f"/servers/{server_id}/os-interface"
+    attach = {"interfaceAttachment": {"net_id": green["id"]}}
+
+    # A host whose hypervisor cannot hot-plug refuses, as Nova's NotImplemented does.
+    status, body = await cloud.compute("POST", path, demo, attach)
+    assert status == 501, body
+    await _register(cloud, "h1", ["hot-plug"])  # the agent restarted on QEMU
+    for bad in (
+        {"interfaceAttachment": {"net_id": green["id"], "port_id": green["id"]}},
+        {"interfaceAttachment": {"port_id": "not-a-uuid"}},
+        {"interfaceAttachment": {"fixed_ips": [{"ip_address": "10.53.0.9"}]}},
+        {"interfaceAttachment": {"net_id": green["id"], "colour": "red"}},
+        {"interfaceAttachment": {"net_id": green["id"], "fixed_ips": "10.53.0.9"}},
+        {"interfaceAttachment": {"net_id": "0b7f3f43-52a9-4d8c-9a3c-6b0b2f6f1c21"}},
+        {"nope": {}},
+    ):
+        status, body = await cloud.compute("POST", path, demo, bad)
+        assert status == 400, (bad, body)
+        assert set(body) == {"badRequest"}, body
+    other = await cloud.member()
+    status, body = await cloud.compute("POST", path, other, attach)
+    assert status == 404, body
+    assert len(await cloud.ports_of(server_id, demo)) == 1  # no refusal made a port
+
+    # A plug the agent fails answers 500 and gives the port back.
+    fixed = {"net_id": green["id"], "fixed_ips": [{"ip_address": "10.53.0.9"}]}
+    answer = asyncio.ensure_future(
+        cloud.compute("POST", path, demo, {"interfaceAttachment": fixed})
+    )
+    await _agent_answers(cloud, server_id, None)
+    status, body = await answer
+    assert status == 500, body
+    assert "the guest refused it" in body["computeFault"]["message"]
+    deadline = time.monotonic() + 10
+    while len(await cloud.ports_of(server_id, demo)) != 1:
+        assert time.monotonic() < deadline, "the failed attach's port was not given back"
+        await asyncio.sleep(0.05)
+
+    # A plug that works answers with the attachment once the agent has plugged it.
+    answer = asyncio.ensure_future(
+        cloud.compute("POST", path, demo, {"interfaceAttachment": fixed})
+    )
+    compute = cloud.client.server.app[COMPUTE]
+    deadline = time.monotonic() + 10
+    while not compute.state.servers[server_id].pending_nic:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    nic = compute.state.servers[server_id].pending_nic
+    [port] = [p for p in await cloud.ports_of(server_id, demo) if p["id"] == nic["port"]]
+    attached = ev.ServerInterfaceAttached(
+        server_id=server_id,
+        host="h1",
+        nic={**nic, "mac": port["mac_address"]},
+        addresses={
+            "green": [
+                {
+                    "addr": "10.53.0.9",
+                    "version": 4,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": port["mac_address"],
+                }
+            ]
+        },
+    )
+    await _agent_answers(cloud, server_id, attached)
+    status, body = await answer
+    assert status == 200, body
+    assert body["interfaceAttachment"] == {
+        "port_id": port["id"],
+        "net_id": green["id"],
+        "mac_addr": port["mac_address"],
+        "port_state": "DOWN",
+        "fixed_ips": [{"subnet_id": green_subnet["id"], "ip_address": "10.53.0.9"}],
+        "tag": None,
+    }
+    status, body = await cloud.compute("GET", path, demo)
+    assert status == 200, body
+    assert [a["net_id"] for a in body["interfaceAttachments"]] == [blue["id"], green["id"]]
+    status, body = await cloud.compute("GET", f"{path}/{port['id']}", demo)
+    assert status == 200, body
+    assert body["interfaceAttachment"]["port_id"] == port["id"]
+    status, body = await cloud.compute("GET", f"{path}/{port['id']}", other)
+    assert status == 404, body
+    status, body = await cloud.compute("GET", f"/servers/{server_id}/ips", demo)
+    assert set(body["addresses"]) == {"green"}  # the boot's NIC never got an address here
+
+    # Detaching answers at once; the port the attach made goes once the NIC is out.
+    status, body = await cloud.compute("DELETE", f"{path}/{green['id']}", demo)
+    assert status == 404, body  # not an attached port
+    status, body = await cloud.compute("DELETE", f"{path}/{port['id']}", other)
+    assert status == 404, body
+    status, _ = await cloud.compute("DELETE", f"{path}/{port['id']}", demo)
+    assert status == 202
+    status, body = await cloud.compute("POST", path, demo, attach)
+    assert status == 409, body  # one interface action at a time
+    detached = ev.ServerInterfaceDetached(
+        server_id=server_id, host="h1", port_id=port["id"], mac=port["mac_address"]
+    )
+    await _agent_answers(cloud, server_id, detached)
+    deadline = time.monotonic() + 10
+    while len(await cloud.ports_of(server_id, demo)) != 1:
+        assert time.monotonic() < deadline, "the detached port was not deleted"
+        await asyncio.sleep(0.05)
+    status, body = await cloud.compute("GET", f"/servers/{server_id}/ips", demo)
+    assert body == {"addresses": {}}
