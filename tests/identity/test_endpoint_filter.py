@@ -43,6 +43,10 @@ async def test_endpoint_groups_crud(cloud: Cloud) -> None:
 
 
 async def test_associations_shape_the_projects_catalog(cloud: Cloud) -> None:
+    # A second service beside identity (the only one this cloud serves).
+    dns = await made(cloud, "/services", "service", {"type": "dns", "name": "designate"})
+    endpoint = {"service_id": dns["id"], "interface": "public", "url": "http://dns.example/"}
+    await made(cloud, "/endpoints", "endpoint", endpoint)
     every = await catalog_ids(cloud, "admin")
     _, projects = await cloud.call("GET", "/projects?name=admin")
     project_id = projects["projects"][0]["id"]

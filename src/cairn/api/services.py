@@ -17,11 +17,17 @@ it runs. Mounting it is one line in the composition root's list
         ],
         contexts=[server_read_model],      # cleanup_ctx generators
         middlewares=[microversions],
+        catalog=[CatalogEntry("compute", "nova", "/v2.1")],
     )
 
 Each service becomes an aiohttp sub-application (:meth:`Service.build`), so its
 routes are written relative to its prefix and its middlewares see only its
 requests; :func:`cairn.api.app.build_app` mounts them in registry order.
+
+A service's ``catalog`` entries are what identity's bootstrap lists in the
+service catalog: the catalog is derived from the services mounted in this
+process, so a service that is not served is not advertised, and a new one
+appears in every token by registering itself here.
 """
 
 from __future__ import annotations
@@ -95,6 +101,22 @@ def delete(path: str, handler: Handler, *, name: str | None = None) -> Route:
 
 
 @dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """One entry of the service catalog for a mounted service: its OpenStack
+    service ``type`` and ``name``, and its endpoint's ``path`` under the
+    service's prefix (``""`` is the prefix itself; ``$(project_id)s`` is
+    substituted per token, as Keystone does)."""
+
+    type: str
+    name: str
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        if self.path and not self.path.startswith("/"):
+            raise ValueError(f"catalog path {self.path!r} must be empty or start with '/'")
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     """A service mounted under ``prefix`` (by default its entry in :data:`PREFIXES`).
 
@@ -107,6 +129,7 @@ class Service:
     finished, before the store closes.
     ``middlewares`` see only this service's requests (microversions, auth).
     ``fault_style`` shapes this service's error bodies (Nova's by default).
+    ``catalog`` is what the service catalog lists for it (none: not listed).
     """
 
     name: str
@@ -116,6 +139,7 @@ class Service:
     contexts: Sequence[CleanupContext] = ()
     middlewares: Sequence[Middleware] = ()
     fault_style: FaultStyle = field(default=nova_fault)
+    catalog: Sequence[CatalogEntry] = ()
 
     def __post_init__(self) -> None:
         if not self.prefix:
@@ -174,6 +198,15 @@ class ServiceRegistry:
 
     def __getitem__(self, name: str) -> Service:
         return self._services[name]
+
+    def catalog(self) -> list[tuple[str, str, str]]:
+        """``(type, name, path)`` for each catalog entry of the mounted services,
+        the path under the cloud's base URL."""
+        return [
+            (entry.type, entry.name, service.prefix + entry.path)
+            for service in self
+            for entry in service.catalog
+        ]
 
 
 def _overlaps(a: str, b: str) -> bool:

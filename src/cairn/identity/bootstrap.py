@@ -1,9 +1,18 @@
 """The first start: the Default domain, the roles, the admin and demo projects and
-users, and the catalog of every Cairn service; and ``clouds.yaml`` for the CLI.
+users, and the catalog of the services this process serves; and ``clouds.yaml``
+for the CLI.
 
 Bootstrap is idempotent: each start adds what is missing and brings the
 catalog's URLs in line with the address the cloud now answers on, so the
 catalog of Cairn's own services follows ``--listen``.
+
+The catalog is derived from the services mounted in the process (each
+:class:`cairn.api.services.Service` declares its ``catalog`` entries): a client
+that reads the catalog must never be sent to an endpoint that answers 404. So
+an entry an earlier start made for one of Cairn's own service types that is no
+longer served here is removed (endpoints first, then the service); entries an
+operator added for a service elsewhere (another type, or a URL outside Cairn's
+prefixes) are left alone.
 """
 
 from __future__ import annotations
@@ -12,9 +21,11 @@ import asyncio
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -31,16 +42,23 @@ DEFAULT_DOMAIN = "default"
 #: clouds made before it keep their admin -> member rule, which changes nothing).
 ROLES = ("admin", "manager", "member", "reader", "service", "ResellerAdmin")
 IMPLIES = (("admin", "manager"), ("manager", "member"), ("member", "reader"))
-#: service type, name, path under the cloud's URL (DevStack's layout)
-CATALOG = (
-    ("identity", "keystone", "/identity"),
-    ("compute", "nova", "/compute/v2.1"),
-    ("image", "glance", "/image"),
-    ("network", "neutron", "/networking"),
-    ("block-storage", "cinder", "/volume/v3"),
-    ("object-store", "swift", "/object-store/v1/AUTH_$(project_id)s"),
-    ("orchestration", "heat", "/orchestration/v1/$(project_id)s"),
-    ("events", "cairn-events", "/events"),
+#: A catalog entry: service type, name, path under the cloud's URL.
+CatalogEntries = Sequence[tuple[str, str, str]]
+#: Service types Cairn serves or has served under its own prefixes (DevStack's
+#: layout): an entry of one of these that this process does not serve is stale.
+OWN_TYPES = frozenset(
+    {
+        "identity",
+        "compute",
+        "image",
+        "network",
+        "block-storage",
+        "volumev3",
+        "object-store",
+        "orchestration",
+        "dashboard",
+        "events",
+    }
 )
 INTERFACES = ("public", "internal", "admin")
 META = Metadata(user_id="cairn-bootstrap")
@@ -77,7 +95,13 @@ class Secrets:
 
 
 def decide(
-    s: IdentityState, base_url: str, region: str, pw: Secrets, now: float
+    s: IdentityState,
+    base_url: str,
+    region: str,
+    pw: Secrets,
+    now: float,
+    catalog: CatalogEntries = (),
+    own_prefixes: Sequence[str] = (),
 ) -> list[StreamWrite]:
     plan = Plan(s)
     if DEFAULT_DOMAIN not in s.domains:
@@ -154,15 +178,38 @@ def decide(
         key = grant_key("user", users[user], scope_type, scope_id, roles[role], False)
         if key not in s.grants:
             plan.add("grant", grant_stream_id(key), grant)
-    _catalog(plan, base_url, region)
+    _catalog(plan, base_url, region, catalog, own_prefixes)
     return plan.result()
 
 
-def _catalog(plan: Plan, base_url: str, region: str) -> None:
+def _own_path(url: str, prefixes: Sequence[str]) -> bool:
+    path = urlsplit(url).path
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def _retire(plan: Plan, catalog: CatalogEntries, prefixes: Sequence[str]) -> None:
+    """Remove Cairn's own catalog entries for services this process does not serve."""
+    s = plan.state
+    served = {kind for kind, _, _ in catalog}
+    for service in list(s.services.values()):
+        if service.type not in OWN_TYPES or service.type in served:
+            continue
+        endpoints = [e for e in s.endpoints.values() if e.service_id == service.id]
+        if not all(_own_path(e.url, prefixes) for e in endpoints):
+            continue  # an operator's entry for a service that runs elsewhere
+        for endpoint in endpoints:
+            plan.add("endpoint", endpoint.id, ev.EndpointDeleted(endpoint_id=endpoint.id))
+        plan.add("service", service.id, ev.ServiceDeleted(service_id=service.id))
+
+
+def _catalog(
+    plan: Plan, base_url: str, region: str, catalog: CatalogEntries, prefixes: Sequence[str]
+) -> None:
     s = plan.state
     if region not in s.regions:
         plan.add("region", region, ev.RegionCreated(region_id=region))
-    for kind, name, path in CATALOG:
+    _retire(plan, catalog, prefixes)
+    for kind, name, path in catalog:
         service = next((x for x in s.services.values() if x.type == kind), None)
         service_id = service.id if service else new_id()
         if service is None:
@@ -238,8 +285,16 @@ class Outcome:
     clouds_yaml: Path
 
 
-async def bootstrap(identity: Identity, config: IdentityConfig) -> Outcome:
-    """Create what is missing, then write ``clouds.yaml``."""
+async def bootstrap(
+    identity: Identity,
+    config: IdentityConfig,
+    catalog: CatalogEntries = (),
+    own_prefixes: Sequence[str] = (),
+) -> Outcome:
+    """Create what is missing, list ``catalog`` (the mounted services' entries) as
+    the service catalog, then write ``clouds.yaml``. ``own_prefixes`` are the
+    paths Cairn's services live under, to tell a stale entry of Cairn's own from
+    an operator's entry for a service elsewhere."""
     state = identity.state
     existing = _load_clouds(config.clouds_yaml)
     admin = next(
@@ -270,7 +325,9 @@ async def bootstrap(identity: Identity, config: IdentityConfig) -> Outcome:
     )
     secrets_ = Secrets(admin_hash, demo_hash, reset)
     now = time.time()
-    await identity.run(lambda s: decide(s, config.public_url, config.region, secrets_, now))
+    await identity.run(
+        lambda s: decide(s, config.public_url, config.region, secrets_, now, catalog, own_prefixes)
+    )
     await asyncio.to_thread(write_clouds_yaml, config, admin_password, demo_password)
     return Outcome(generated, config.clouds_yaml)
 

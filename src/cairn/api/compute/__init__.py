@@ -30,7 +30,7 @@ from cairn.api.compute.errors import compute_errors
 from cairn.api.compute.keys import COMPUTE, COMPUTE_CONFIG, IMAGE_PORT
 from cairn.api.compute.microversions import microversion_middleware
 from cairn.api.identity import token_middleware
-from cairn.api.services import Route, Service, delete, get, post, put
+from cairn.api.services import CatalogEntry, Route, Service, delete, get, post, put
 
 V = "/v2.1"
 
@@ -118,6 +118,7 @@ SERVICE = Service(
     routes=ROUTES,
     contexts=[compute_ctx],
     middlewares=[microversion_middleware, compute_errors, token_middleware],
+    catalog=[CatalogEntry("compute", "nova", V)],
 )
 
 __all__ = ["COMPUTE", "COMPUTE_CONFIG", "IMAGE_PORT", "SERVICE"]

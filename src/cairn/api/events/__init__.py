@@ -23,7 +23,7 @@ from cairn.api.events import history, stream
 from cairn.api.events.keys import HUB, LIVE, STREAM_CONFIG, StreamConfig, Subscriptions
 from cairn.api.identity.auth import token_middleware
 from cairn.api.keys import STORE
-from cairn.api.services import Service, get
+from cairn.api.services import CatalogEntry, Service, get
 from cairn.logs import get_logger
 from cairn.stream.hub import EventHub
 from cairn.stream.subscriber import SHUTDOWN
@@ -95,6 +95,7 @@ SERVICE = EventsService(
     ],
     contexts=[hub_ctx],
     middlewares=[token_middleware],
+    catalog=[CatalogEntry("events", "cairn-events")],
 )
 
 __all__ = ["HUB", "SERVICE", "STREAM_CONFIG", "StreamConfig"]

@@ -28,7 +28,7 @@ from cairn.api.identity.auth import authorize, caller, token_middleware
 from cairn.api.identity.context import identity_ctx
 from cairn.api.identity.faults import identity_errors, keystone_fault
 from cairn.api.identity.keys import CALLER, GENERATED_ADMIN_PASSWORD, IDENTITY, IDENTITY_CONFIG
-from cairn.api.services import Route, Service, delete, get, patch, post, put
+from cairn.api.services import CatalogEntry, Route, Service, delete, get, patch, post, put
 
 
 def _grant_routes() -> list[Route]:
@@ -202,6 +202,7 @@ SERVICE = Service(
     contexts=[identity_ctx],
     middlewares=[identity_errors, token_middleware],
     fault_style=keystone_fault,
+    catalog=[CatalogEntry("identity", "keystone")],
 )
 
 __all__ = [

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from cairn.api.identity.keys import GENERATED_ADMIN_PASSWORD, IDENTITY, IDENTITY_CONFIG
-from cairn.api.keys import STORE
+from cairn.api.keys import SERVICES, STORE
+from cairn.api.services import PREFIXES
 from cairn.identity.bootstrap import bootstrap
 from cairn.identity.keys import KeyRepository
 from cairn.identity.passwords import PasswordHasher
@@ -38,7 +39,9 @@ async def identity_ctx(app: web.Application) -> AsyncIterator[None]:
             sealer=Sealer(sealing_keys),
         )  # fmt: skip
         app[IDENTITY] = identity
-        outcome = await bootstrap(identity, config)
+        # The catalog lists what this process serves, as each service declares it.
+        catalog = app[SERVICES].catalog()
+        outcome = await bootstrap(identity, config, catalog, tuple(PREFIXES.values()))
         if outcome.generated_admin_password is not None:
             app[GENERATED_ADMIN_PASSWORD] = outcome.generated_admin_password
         log.info("identity ready", clouds_yaml=str(outcome.clouds_yaml), token_keys=len(keys))

@@ -25,7 +25,7 @@ from cairn.api.image import (
 from cairn.api.image.context import image_ctx
 from cairn.api.image.faults import glance_fault, image_errors
 from cairn.api.image.keys import IMAGE_CONFIG, IMAGES
-from cairn.api.services import Route, Service, delete, get, patch, post, put
+from cairn.api.services import CatalogEntry, Route, Service, delete, get, patch, post, put
 
 IMAGE = "/v2/images/{image_id}"
 NAMESPACE = "/v2/metadefs/namespaces/{namespace}"
@@ -102,6 +102,7 @@ SERVICE = Service(
     contexts=[image_ctx],
     middlewares=[image_errors, token_middleware],
     fault_style=glance_fault,
+    catalog=[CatalogEntry("image", "glance")],
 )
 
 __all__ = ["IMAGES", "IMAGE_CONFIG", "SERVICE"]

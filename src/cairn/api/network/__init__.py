@@ -28,7 +28,7 @@ from cairn.api.network import (
 from cairn.api.network.context import network_ctx
 from cairn.api.network.faults import network_errors, neutron_fault
 from cairn.api.network.keys import NETWORK_CONFIG, NETWORKING
-from cairn.api.services import Route, Service, delete, get, post, put
+from cairn.api.services import CatalogEntry, Route, Service, delete, get, post, put
 
 V = "/v2.0"
 
@@ -91,6 +91,7 @@ SERVICE = Service(
     contexts=[network_ctx],
     middlewares=[network_errors, token_middleware],
     fault_style=neutron_fault,
+    catalog=[CatalogEntry("network", "neutron")],
 )
 
 __all__ = ["NETWORKING", "NETWORK_CONFIG", "SERVICE"]
