@@ -21,6 +21,7 @@ from cairn.api.compute.common import (
     v,
     whole,
 )
+from cairn.api.compute.nova_types import body_boolean, query_boolean
 from cairn.api.compute.views import flavor_view
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
@@ -47,7 +48,14 @@ async def _listing(request: web.Request, detail: bool) -> web.Response:
     who = caller(request)
     admin = is_admin(who)
     query = request.query
-    public = query.get("is_public", "true").lower()
+    # Nova: only admins filter by is_public (absent: public ones, "none": all);
+    # everyone else sees the public flavors and the private ones shared with them.
+    public: bool | None = True
+    if admin and "is_public" in query:
+        raw = query["is_public"]
+        public = None if raw.strip().lower() == "none" else query_boolean(raw)
+        if public is None and raw.strip().lower() != "none":
+            raise HTTPFault.bad_request(f"Invalid is_public filter [{raw}]")
     minimums = {"minRam": 0, "minDisk": 0}
     for key in minimums:
         if key in query:
@@ -58,12 +66,9 @@ async def _listing(request: web.Request, detail: bool) -> web.Response:
     min_ram, min_disk = minimums["minRam"], minimums["minDisk"]
     found = []
     for flavor in compute(request).state.flavors.values():
-        if public in ("none", "all") and admin:
-            pass
-        elif public in ("false", "0", "no"):
-            if flavor.is_public or not (admin or who.project_id in flavor.projects):
-                continue
-        elif not flavors.visible(flavor, who.project_id, admin) or (admin and not flavor.is_public):
+        if public is True and not (flavor.is_public or who.project_id in flavor.projects):
+            continue
+        if public is False and flavor.is_public:
             continue
         if flavor.ram_mb < min_ram or flavor.disk_gb < min_disk:
             continue
@@ -116,9 +121,9 @@ async def create_flavor(request: web.Request) -> web.Response:
         or flavor_id != flavor_id.strip()
     ):
         raise invalid("id", flavor_id, "The id must be a non-empty string without spaces")
-    public = data.get("os-flavor-access:is_public", True)
-    if not isinstance(public, bool):
-        raise invalid("os-flavor-access:is_public", public, "It must be a boolean")
+    public = body_boolean(
+        "os-flavor-access:is_public", data.get("os-flavor-access:is_public", True)
+    )
     rxtx = data.get("rxtx_factor", 1.0)
     if isinstance(rxtx, bool) or not isinstance(rxtx, int | float) or rxtx <= 0:
         raise invalid("rxtx_factor", rxtx, "It must be a number greater than 0")
@@ -230,7 +235,7 @@ async def delete_extra_spec(request: web.Request) -> web.Response:
     flavor_id, key = request.match_info["flavor_id"], request.match_info["key"]
     meta = metadata(request, who)
     await compute(request).execute(lambda s: flavors.unset_extra_spec(s, meta, flavor_id, key))
-    return web.Response(status=202)
+    return web.Response(status=200)  # Nova's unset answers 200 (a flavor's delete is 202)
 
 
 # -- access ----------------------------------------------------------------------------
