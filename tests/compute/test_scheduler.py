@@ -164,3 +164,30 @@ def test_claims_are_appended_at_the_version_the_plan_saw() -> None:
     writes = {w.stream: w for w in plan(log.state, SchedulerConfig(), NOW).writes()}
     assert writes["computehost-a"].expected_version == 2
     assert writes[f"server-{server}"].expected_version == 1
+
+
+def test_soft_affinity_prefers_the_groups_host_and_soft_anti_affinity_avoids_it() -> None:
+    # spread alone would put each server on another host: soft-affinity keeps them together
+    log = Log()
+    for name in ("a", "b", "c"):
+        log.host(name, memory_mb=4096)
+    group = ev.ServerGroupCreated(
+        group_id="s", project_id="p", user_id="u", name="s", policy="soft-affinity"
+    )
+    log.add("servergroup-s", group)
+    together = [log.boot(scheduler_hints={"group": ["s"]}) for _ in range(3)]
+    hosts = log.apply_plan()
+    assert len({hosts[s] for s in together}) == 1
+    # stack alone would fill one host: soft-anti-affinity spreads them, and a
+    # fourth member still finds a host (soft: preferred, never required)
+    log = Log()
+    for name in ("a", "b", "c"):
+        log.host(name, memory_mb=4096)
+    group = ev.ServerGroupCreated(
+        group_id="t", project_id="p", user_id="u", name="t", policy="soft-anti-affinity"
+    )
+    log.add("servergroup-t", group)
+    apart = [log.boot(scheduler_hints={"group": ["t"]}) for _ in range(4)]
+    hosts = log.apply_plan(SchedulerConfig(strategy="stack"))
+    assert sorted(hosts) == sorted(apart)
+    assert sorted(hosts[s] for s in apart[:3]) == ["a", "b", "c"]

@@ -163,6 +163,30 @@ BASE_FILTERS: tuple[Filter, ...] = (
 )
 
 
+def make_soft_group_order(
+    planned: dict[str, str], planned_groups: dict[str, list[str]]
+) -> Callable[[list[Candidate], Server, Context], list[Candidate]]:
+    """Soft (anti-)affinity, as Nova's server-group weighers: no host is ruled
+    out, but among the hosts that fit, those holding more of the group's other
+    members come first (``soft-affinity``) or last (``soft-anti-affinity``).
+    The sort is stable, so hosts with as many members keep the strategy's order."""
+
+    def order(candidates: list[Candidate], server: Server, ctx: Context) -> list[Candidate]:
+        score = dict.fromkeys((c.host.host for c in candidates), 0)
+        for group_id in server.scheduler_hints.get("group", []):
+            found = ctx.state.server_groups.get(group_id)
+            if found is None or not found.policy.startswith("soft-"):
+                continue
+            sign = -1 if found.policy == "soft-affinity" else 1
+            members = dict.fromkeys((*found.members, *planned_groups.get(group_id, ())))
+            others = [m for m in members if m != server.id]
+            for host in score:
+                score[host] += sign * _count_on(ctx, others, planned, host)
+        return sorted(candidates, key=lambda c: score[c.host.host])
+
+    return order
+
+
 def _normalized(values: list[float]) -> list[float]:
     low, high = min(values), max(values)
     if high == low:

@@ -26,7 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cairn.compute.decide import Writes
-from cairn.compute.filters import BASE_FILTERS, Candidate, Context, make_affinity_filters, weigh
+from cairn.compute.filters import (
+    BASE_FILTERS,
+    Candidate,
+    Context,
+    make_affinity_filters,
+    make_soft_group_order,
+    weigh,
+)
 from cairn.compute.servers import host_stream, server_stream
 from cairn.events import NO_STREAM, DomainEvent, Metadata, NewEvent, registry
 from cairn.events import compute as ev
@@ -91,6 +98,7 @@ def place(
     result = Plan(state)
     candidates = {name: Candidate.of(host) for name, host in state.hosts.items()}
     filters = (*BASE_FILTERS, *make_affinity_filters(result.placed, result.groups))
+    soft_groups = make_soft_group_order(result.placed, result.groups)
     ctx = Context(state, now)
     for server in servers:
         meta = _meta(server)
@@ -109,7 +117,7 @@ def place(
                 "There are not enough hosts available.",
             )
             continue
-        chosen = weigh(fit, config.strategy)[0]
+        chosen = soft_groups(weigh(fit, config.strategy), server, ctx)[0]
         flavor = server.flavor
         amounts = ev.ResourceAmounts(
             vcpus=flavor.vcpus, memory_mb=flavor.ram_mb,

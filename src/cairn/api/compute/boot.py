@@ -17,6 +17,7 @@ from aiohttp import web
 
 from cairn.api.compute.auth import allowed, is_admin
 from cairn.api.compute.common import compute, integer, invalid, string, v
+from cairn.api.compute.unbuilt import refuse_unbuilt_boot, refuse_unbuilt_flavor
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
 from cairn.compute import flavors, quota
@@ -64,7 +65,9 @@ def _flavor(request: web.Request, who: Authenticated, ref: Any) -> FlavorSnapsho
         raise HTTPFault.bad_request("Invalid flavorRef provided.") from None
     if not flavors.visible(flavor, who.project_id, is_admin(who)):
         raise HTTPFault.bad_request("Invalid flavorRef provided.")
-    return flavor.snapshot()
+    snapshot = flavor.snapshot()
+    refuse_unbuilt_flavor(snapshot)
+    return snapshot
 
 
 def _networks(request: web.Request, data: dict[str, Any]) -> list[dict[str, str]]:
@@ -162,6 +165,17 @@ def _placement(
     if zone and ":" in zone:
         zone, _, rest = zone.partition(":")
         host = rest.split(":", 1)[0] or host
+    node = string(data, "hypervisor_hostname")
+    if node:
+        # Each Cairn host is one hypervisor named after it (os-hypervisors), so
+        # asking for a node is asking for its host.
+        if v(request) < (2, 74):
+            raise HTTPFault.bad_request("Invalid input: 'hypervisor_hostname' needs 2.74")
+        if host and host != node:
+            raise HTTPFault.bad_request(f"Compute host {host} has no hypervisor {node}.")
+        if not compute(request).state.hosts.get(node):
+            raise HTTPFault.bad_request(f"Hypervisor hostname {node} could not be found.")
+        host = node
     if host and not allowed(request, who, "os_compute_api:servers:create:forced_host", {}):
         raise HTTPFault(
             403, "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed."
@@ -186,6 +200,7 @@ async def boot_request(
             f"Invalid input for field/attribute server. Additional properties are not "
             f"allowed ({', '.join(repr(k) for k in unknown)} were unexpected)"
         )
+    refuse_unbuilt_boot(data)
     name = string(data, "name", required=True, min_length=1) or ""
     if name != name.strip():
         raise invalid("name", name, "Leading and trailing whitespace is not allowed")

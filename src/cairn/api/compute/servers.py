@@ -24,6 +24,7 @@ from cairn.api.compute.common import (
     v,
 )
 from cairn.api.compute.name_filter import name_matcher
+from cairn.api.compute.unbuilt import refuse_unbuilt_update
 from cairn.api.compute.views import (
     VM_STATES_BY_STATUS,
     server_detail,
@@ -257,6 +258,7 @@ async def update_server(request: web.Request) -> web.Response:
             f"Invalid input for field/attribute server. Additional properties are not allowed "
             f"({', '.join(repr(k) for k in unknown)} were unexpected)"
         )
+    refuse_unbuilt_update(data)
     name = string(data, "name", min_length=1)
     if name is not None and name != name.strip():
         raise HTTPFault.bad_request(
