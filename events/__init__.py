@@ -18,7 +18,7 @@ from cairn.events.envelope import (
 from cairn.events.registry import DomainEvent, EventRegistry, UnknownEventType, registry
 
 # Every event type registers itself on import: each schema module is imported here.
-from cairn.events import compute, identity, image, network  # isort: skip
+from cairn.events import compute, identity, image, network, volume  # isort: skip
 
 __all__ = [
     "ANY_VERSION",
@@ -38,4 +38,5 @@ __all__ = [
     "registry",
     "stream_category",
     "stream_name",
+    "volume",
 ]

@@ -27,6 +27,7 @@ STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 BUS_SCHEMES = ("amqp", "amqps")
 SCHEDULER_STRATEGIES = ("spread", "stack")
 NETWORK_AGENT_MODES = ("auto", "on", "off")
+VOLUME_FORMATS = ("qcow2", "raw")
 
 
 class ConfigError(CairnError):
@@ -86,10 +87,14 @@ class Settings:
     #: How long a server may stay in a transitional state (building, deleting,
     #: an action in flight) before the deadline sweeper puts it in ERROR.
     compute_deadline: float = 600.0
+    #: The most items one page of an API listing holds (Nova's ``max_limit``).
+    api_max_limit: int = 1000
     stream_buffer: int = 4 * 1024 * 1024
     #: Whether this process runs the machine's network agent (``auto``: when root
     #: and iproute2, dnsmasq and nftables are there).
     network_agent: str = "auto"
+    #: The file format of new volumes in the volume agent's pool (``<data_dir>/volumes``).
+    volume_format: str = "qcow2"
 
     @property
     def hypervisor_uri(self) -> str:
@@ -486,6 +491,15 @@ OPTIONS: tuple[Option, ...] = (
         "goes to ERROR (default: 600)",
     ),
     Option(
+        field="api_max_limit",
+        flag="--api-max-limit",
+        env="CAIRN_API_MAX_LIMIT",
+        parse=_int_range(1, 100_000),
+        metavar="N",
+        help="the most items one page of a compute listing holds; longer listings get a "
+        "next link (default: 1000)",
+    ),
+    Option(
         field="stream_buffer",
         flag="--stream-buffer",
         env="CAIRN_STREAM_BUFFER",
@@ -503,5 +517,13 @@ OPTIONS: tuple[Option, ...] = (
         help="run this machine's network agent (bridges, DHCP, routers, security groups, "
         "metadata): on, off, or auto: when root and ip, dnsmasq and nft are installed "
         "(default: auto)",
+    ),
+    Option(
+        field="volume_format",
+        flag="--volume-format",
+        env="CAIRN_VOLUME_FORMAT",
+        parse=_choice(VOLUME_FORMATS),
+        metavar="FORMAT",
+        help="file format of new volumes in <data-dir>/volumes: qcow2 or raw (default: qcow2)",
     ),
 )

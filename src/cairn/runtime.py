@@ -36,6 +36,7 @@ from aiohttp import web
 import cairn
 from cairn.agents.compute.runtime import compute_hosts_context
 from cairn.agents.network.runtime import network_agent_context
+from cairn.agents.volume.runtime import volume_agent_context
 from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
 from cairn.api.compute import COMPUTE, COMPUTE_CONFIG
@@ -51,6 +52,8 @@ from cairn.api.keys import BUS
 from cairn.api.network import NETWORKING
 from cairn.api.network import SERVICE as NETWORK_SERVICE
 from cairn.api.services import CleanupContext, Service
+from cairn.api.volume import SERVICE as VOLUME_SERVICE
+from cairn.api.volume import VOLUME_CONFIG
 from cairn.bus import open_bus
 from cairn.bus.relay import OutboxRelay
 from cairn.compute.config import ComputeConfig
@@ -64,6 +67,7 @@ from cairn.network.compute_port import LocalNetworks
 from cairn.network.nova_groups import NovaSecurityGroups
 from cairn.projections.compute import ComputeState
 from cairn.store import open_store
+from cairn.volume.config import VolumeConfig
 
 log = get_logger(__name__)
 
@@ -72,6 +76,7 @@ SERVICES: tuple[Service, ...] = (
     IDENTITY_SERVICE,
     IMAGE_SERVICE,
     NETWORK_SERVICE,
+    VOLUME_SERVICE,
     COMPUTE_SERVICE,
     EVENTS_SERVICE,
 )
@@ -206,6 +211,15 @@ def compute_config(settings: Settings) -> ComputeConfig:
         scheduler_strategy=settings.scheduler_strategy,
         scheduler_max_attempts=settings.scheduler_max_attempts,
         deadline=settings.compute_deadline,
+        max_limit=settings.api_max_limit,
+    )
+
+
+def volume_config(settings: Settings) -> VolumeConfig:
+    return VolumeConfig(
+        data_dir=settings.data_dir,
+        public_url=public_url(settings),
+        volume_format=settings.volume_format,
     )
 
 
@@ -216,6 +230,7 @@ def config_context(settings: Settings) -> CleanupContext:
         app[IDENTITY_CONFIG] = identity_config(settings)
         app[IMAGE_CONFIG] = image_config(settings)
         app[COMPUTE_CONFIG] = compute_config(settings)
+        app[VOLUME_CONFIG] = volume_config(settings)
         app[STREAM_CONFIG] = StreamConfig(buffer=settings.stream_buffer)
         yield
 
@@ -248,6 +263,8 @@ def build_app(settings: Settings, services: Iterable[Service] = SERVICES) -> web
         app[SECURITY_GROUPS] = NovaSecurityGroups(lambda: app[NETWORKING])
     if "network" in names:
         app.cleanup_ctx.append(network_agent_context(settings, compute=_compute_state))
+    if "block-storage" in names:
+        app.cleanup_ctx.append(volume_agent_context(settings, volume_config(settings)))
     if "compute" in names:
         app.cleanup_ctx.append(compute_hosts_context(settings))
     return app

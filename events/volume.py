@@ -1,0 +1,269 @@
+"""Block storage events (Cinder v3): volumes, snapshots, volume types and quotas.
+
+A volume's life is a request and an outcome: the API appends what was asked
+(``VolumeCreateRequested``, ``VolumeExtendRequested``, ``VolumeDeleteRequested``)
+and the volume agent of the volume's backend appends what really happened on
+disk (``VolumeCreated`` once the file exists, ``VolumeCreateFailed``, ...), each
+with the request's event id as its causation. A volume is ``available`` only
+after its ``VolumeCreated``. Snapshots follow the same pattern.
+
+Streams: ``volume-<id>``, ``volsnapshot-<id>``, ``voltype-<id>`` and
+``volquota-<project>``. Every create (and extend) of a project appends
+:class:`VolumeQuotaUsed` to its quota stream at the version its check saw, in the
+same append as the request, so concurrent creates are decided one after the
+other and never pass the project's limits; usage itself is counted from the
+volumes and snapshots (a deletion frees its share when it is folded).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from cairn.events.registry import DomainEvent, registry
+
+
+class VolumeSource(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a new volume's data comes from: nothing (``blank``), an image, a
+    snapshot, or another volume (a clone)."""
+
+    kind: str = "blank"
+    id: str | None = None
+    #: for an image: its disk format (qcow2, raw, ...) as the image service says
+    disk_format: str | None = None
+
+
+# -- volumes --------------------------------------------------------------------------
+
+
+@registry.event
+class VolumeCreateRequested(DomainEvent, frozen=True):
+    volume_id: str
+    project_id: str
+    user_id: str
+    name: str | None
+    description: str | None
+    size: int
+    volume_type_id: str
+    volume_type: str
+    availability_zone: str
+    #: the backend that makes it: Cinder's ``host@backend#pool``
+    host: str
+    metadata: dict[str, str] = {}
+    source: VolumeSource = VolumeSource()
+    bootable: bool = False
+    multiattach: bool = False
+    #: Glance's properties of the image the volume was made from
+    image_metadata: dict[str, str] = {}
+
+
+@registry.event
+class VolumeCreated(DomainEvent, frozen=True):
+    """The agent made the volume's file: it is ``available``."""
+
+    volume_id: str
+    host: str
+    #: bytes the file takes on disk when it was made (sparse files take little)
+    allocated: int = 0
+
+
+@registry.event
+class VolumeCreateFailed(DomainEvent, frozen=True):
+    volume_id: str
+    reason: str
+
+
+@registry.event
+class VolumeUpdated(DomainEvent, frozen=True):
+    """Name, description or metadata changed: only what is set changed."""
+
+    volume_id: str
+    name: str | msgspec.UnsetType | None = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    #: the whole metadata after the change
+    metadata: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+
+
+@registry.event
+class VolumeFlagsSet(DomainEvent, frozen=True):
+    """``os-set_bootable`` and ``os-update_readonly_flag``."""
+
+    volume_id: str
+    bootable: bool | msgspec.UnsetType = msgspec.UNSET
+    readonly: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+@registry.event
+class VolumeImageMetadataSet(DomainEvent, frozen=True):
+    """The whole ``volume_image_metadata`` after a change."""
+
+    volume_id: str
+    image_metadata: dict[str, str]
+
+
+@registry.event
+class VolumeStatusReset(DomainEvent, frozen=True):
+    """An admin's ``os-reset_status``: the status is what they said, nothing was done."""
+
+    volume_id: str
+    status: str | msgspec.UnsetType = msgspec.UNSET
+    attach_status: str | msgspec.UnsetType = msgspec.UNSET
+    migration_status: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+@registry.event
+class VolumeExtendRequested(DomainEvent, frozen=True):
+    volume_id: str
+    project_id: str
+    new_size: int
+    previous_size: int
+    #: the status to return to once extended (``available``, or ``in-use``)
+    return_status: str = "available"
+
+
+@registry.event
+class VolumeExtended(DomainEvent, frozen=True):
+    volume_id: str
+    size: int
+
+
+@registry.event
+class VolumeExtendFailed(DomainEvent, frozen=True):
+    volume_id: str
+    reason: str
+
+
+@registry.event
+class VolumeDeleteRequested(DomainEvent, frozen=True):
+    volume_id: str
+    project_id: str
+    #: the volume's snapshots go first (``cascade=true``)
+    cascade: bool = False
+    force: bool = False
+
+
+@registry.event
+class VolumeDeleted(DomainEvent, frozen=True):
+    """The agent removed the volume's file: the volume is gone."""
+
+    volume_id: str
+    project_id: str = ""
+
+
+@registry.event
+class VolumeDeleteFailed(DomainEvent, frozen=True):
+    volume_id: str
+    reason: str
+
+
+# -- snapshots ------------------------------------------------------------------------
+
+
+@registry.event
+class SnapshotCreateRequested(DomainEvent, frozen=True):
+    snapshot_id: str
+    volume_id: str
+    project_id: str
+    user_id: str
+    name: str | None
+    description: str | None
+    size: int
+    metadata: dict[str, str] = {}
+    force: bool = False
+
+
+@registry.event
+class SnapshotCreated(DomainEvent, frozen=True):
+    snapshot_id: str
+
+
+@registry.event
+class SnapshotCreateFailed(DomainEvent, frozen=True):
+    snapshot_id: str
+    reason: str
+
+
+@registry.event
+class SnapshotUpdated(DomainEvent, frozen=True):
+    snapshot_id: str
+    name: str | msgspec.UnsetType | None = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    metadata: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+
+
+@registry.event
+class SnapshotStatusReset(DomainEvent, frozen=True):
+    snapshot_id: str
+    status: str
+
+
+@registry.event
+class SnapshotDeleteRequested(DomainEvent, frozen=True):
+    snapshot_id: str
+    project_id: str
+
+
+@registry.event
+class SnapshotDeleted(DomainEvent, frozen=True):
+    snapshot_id: str
+    project_id: str = ""
+
+
+@registry.event
+class SnapshotDeleteFailed(DomainEvent, frozen=True):
+    snapshot_id: str
+    reason: str
+
+
+# -- volume types ---------------------------------------------------------------------
+
+
+@registry.event
+class VolumeTypeCreated(DomainEvent, frozen=True):
+    type_id: str
+    name: str
+    description: str | None = None
+    is_public: bool = True
+    extra_specs: dict[str, str] = {}
+
+
+@registry.event
+class VolumeTypeUpdated(DomainEvent, frozen=True):
+    type_id: str
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    is_public: bool | msgspec.UnsetType = msgspec.UNSET
+    #: the whole extra specs after the change
+    extra_specs: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+
+
+@registry.event
+class VolumeTypeDeleted(DomainEvent, frozen=True):
+    type_id: str
+
+
+# -- quotas ---------------------------------------------------------------------------
+
+
+@registry.event
+class VolumeQuotaUsed(DomainEvent, frozen=True):
+    """A project's usage after a create or extend, checked against its limits."""
+
+    project_id: str
+    volumes: int
+    gigabytes: int
+    snapshots: int
+
+
+@registry.event
+class VolumeQuotaSet(DomainEvent, frozen=True):
+    """An admin set some of a project's limits (the others stay as they were)."""
+
+    project_id: str
+    limits: dict[str, int]
+
+
+@registry.event
+class VolumeQuotaReset(DomainEvent, frozen=True):
+    """The project's limits are the defaults again."""
+
+    project_id: str

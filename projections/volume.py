@@ -1,0 +1,368 @@
+"""Block storage as Cinder sees it: volumes, snapshots, volume types and quotas.
+
+One state serves the API's reads, the volume deciders (with the version of every
+stream folded, for their expected versions), the volume agent (which volumes and
+snapshots its backend owes work) and the audit tool's replay. Statuses follow
+Cinder's: a request moves a volume to ``creating``, ``extending`` or ``deleting``,
+and only the agent's outcome moves it on. Times come from the events' recorded
+time, so the fold stays pure.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+import msgspec
+
+from cairn.events import RecordedEvent
+from cairn.events import volume as ev
+from cairn.projections.catalog import Row, catalog
+from cairn.projections.fold import Projection, handles
+
+
+class Volume(msgspec.Struct):
+    id: str
+    project_id: str
+    user_id: str
+    name: str | None
+    description: str | None
+    size: int
+    status: str
+    volume_type_id: str
+    volume_type: str
+    availability_zone: str
+    host: str
+    created_at: datetime
+    updated_at: datetime
+    metadata: dict[str, str] = {}
+    source: ev.VolumeSource = ev.VolumeSource()
+    bootable: bool = False
+    readonly: bool = False
+    multiattach: bool = False
+    image_metadata: dict[str, str] = {}
+    attach_status: str = "detached"
+    migration_status: str | None = None
+    #: what the pending request asked: the size an extend goes to, the status
+    #: it returns to, whether a delete takes the snapshots
+    new_size: int = 0
+    return_status: str = "available"
+    cascade: bool = False
+    #: why the last operation failed (shown to admins in logs, not in the API)
+    reason: str = ""
+
+    @property
+    def snapshot_id(self) -> str | None:
+        return self.source.id if self.source.kind == "snapshot" else None
+
+    @property
+    def source_volid(self) -> str | None:
+        return self.source.id if self.source.kind == "volume" else None
+
+
+class Snapshot(msgspec.Struct):
+    id: str
+    volume_id: str
+    project_id: str
+    user_id: str
+    name: str | None
+    description: str | None
+    size: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    metadata: dict[str, str] = {}
+    reason: str = ""
+
+
+class VolumeType(msgspec.Struct):
+    id: str
+    name: str
+    description: str | None
+    is_public: bool
+    created_at: datetime
+    extra_specs: dict[str, str] = {}
+
+
+class VolumeState(msgspec.Struct):
+    volumes: dict[str, Volume] = {}
+    snapshots: dict[str, Snapshot] = {}
+    types: dict[str, VolumeType] = {}
+    #: project id -> the limits an admin set (the rest are the defaults)
+    quotas: dict[str, dict[str, int]] = {}
+    #: stream -> its version, for every stream folded here
+    versions: dict[str, int] = {}
+
+    def type_named(self, name_or_id: str) -> VolumeType | None:
+        found = self.types.get(name_or_id)
+        if found is not None:
+            return found
+        return next((t for t in self.types.values() if t.name == name_or_id), None)
+
+    def snapshots_of(self, volume_id: str) -> list[Snapshot]:
+        return [s for s in self.snapshots.values() if s.volume_id == volume_id]
+
+
+def volume_stream(volume_id: str) -> str:
+    return f"volume-{volume_id}"
+
+
+def snapshot_stream(snapshot_id: str) -> str:
+    return f"volsnapshot-{snapshot_id}"
+
+
+def type_stream(type_id: str) -> str:
+    return f"voltype-{type_id}"
+
+
+def quota_stream(project_id: str) -> str:
+    return f"volquota-{project_id}"
+
+
+def _set(target: Any, event: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(event, name)
+        if value is not msgspec.UNSET:
+            setattr(target, name, value)
+
+
+class VolumeProjection(Projection[VolumeState]):
+    name = "volumes"
+    state_type: ClassVar[Any] = VolumeState
+
+    def initial(self) -> VolumeState:
+        return VolumeState()
+
+    def apply(self, state: VolumeState, event: RecordedEvent) -> VolumeState:
+        if event.type in self.event_types:
+            state.versions[event.stream] = event.version
+        return super().apply(state, event)
+
+    # -- volumes ----------------------------------------------------------------------
+
+    @handles("VolumeCreateRequested")
+    def _requested(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeCreateRequested) -> Any:
+        s.volumes[d.volume_id] = Volume(
+            id=d.volume_id,
+            project_id=d.project_id,
+            user_id=d.user_id,
+            name=d.name,
+            description=d.description,
+            size=d.size,
+            status="creating",
+            volume_type_id=d.volume_type_id,
+            volume_type=d.volume_type,
+            availability_zone=d.availability_zone,
+            host=d.host,
+            created_at=e.recorded_at,
+            updated_at=e.recorded_at,
+            metadata=dict(d.metadata),
+            source=d.source,
+            bootable=d.bootable,
+            multiattach=d.multiattach,
+            image_metadata=dict(d.image_metadata),
+        )
+        return s
+
+    def _volume(self, s: VolumeState, volume_id: str, e: RecordedEvent) -> Volume | None:
+        volume = s.volumes.get(volume_id)
+        if volume is not None:
+            volume.updated_at = e.recorded_at
+        return volume
+
+    @handles("VolumeCreated")
+    def _created(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeCreated) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status = "available"
+        return s
+
+    @handles("VolumeCreateFailed")
+    def _create_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeCreateFailed) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.reason = "error", d.reason
+        return s
+
+    @handles("VolumeUpdated")
+    def _updated(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeUpdated) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            _set(volume, d, "name", "description", "metadata")
+        return s
+
+    @handles("VolumeFlagsSet")
+    def _flags(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeFlagsSet) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            _set(volume, d, "bootable", "readonly")
+        return s
+
+    @handles("VolumeImageMetadataSet")
+    def _image_meta(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeImageMetadataSet) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.image_metadata = dict(d.image_metadata)
+        return s
+
+    @handles("VolumeStatusReset")
+    def _reset(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeStatusReset) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            _set(volume, d, "status", "attach_status", "migration_status")
+        return s
+
+    @handles("VolumeExtendRequested")
+    def _extend(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeExtendRequested) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.new_size = "extending", d.new_size
+            volume.return_status = d.return_status
+        return s
+
+    @handles("VolumeExtended")
+    def _extended(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeExtended) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.size, volume.status = d.size, volume.return_status
+        return s
+
+    @handles("VolumeExtendFailed")
+    def _extend_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeExtendFailed) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.reason = "error_extending", d.reason
+        return s
+
+    @handles("VolumeDeleteRequested")
+    def _delete(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDeleteRequested) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.cascade = "deleting", d.cascade
+        return s
+
+    @handles("VolumeDeleted")
+    def _deleted(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDeleted) -> Any:
+        s.volumes.pop(d.volume_id, None)
+        return s
+
+    @handles("VolumeDeleteFailed")
+    def _delete_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDeleteFailed) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.reason = "error_deleting", d.reason
+        return s
+
+    # -- snapshots --------------------------------------------------------------------
+
+    @handles("SnapshotCreateRequested")
+    def _snap(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotCreateRequested) -> Any:
+        s.snapshots[d.snapshot_id] = Snapshot(
+            id=d.snapshot_id,
+            volume_id=d.volume_id,
+            project_id=d.project_id,
+            user_id=d.user_id,
+            name=d.name,
+            description=d.description,
+            size=d.size,
+            status="creating",
+            created_at=e.recorded_at,
+            updated_at=e.recorded_at,
+            metadata=dict(d.metadata),
+        )
+        return s
+
+    def _snapshot(self, s: VolumeState, snapshot_id: str, e: RecordedEvent) -> Snapshot | None:
+        snapshot = s.snapshots.get(snapshot_id)
+        if snapshot is not None:
+            snapshot.updated_at = e.recorded_at
+        return snapshot
+
+    @handles("SnapshotCreated")
+    def _snap_created(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotCreated) -> Any:
+        if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
+            snapshot.status = "available"
+        return s
+
+    @handles("SnapshotCreateFailed")
+    def _snap_failed(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotCreateFailed) -> Any:
+        if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
+            snapshot.status, snapshot.reason = "error", d.reason
+        return s
+
+    @handles("SnapshotUpdated")
+    def _snap_updated(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotUpdated) -> Any:
+        if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
+            _set(snapshot, d, "name", "description", "metadata")
+        return s
+
+    @handles("SnapshotStatusReset")
+    def _snap_reset(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotStatusReset) -> Any:
+        if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
+            snapshot.status = d.status
+        return s
+
+    @handles("SnapshotDeleteRequested")
+    def _snap_delete(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotDeleteRequested) -> Any:
+        if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
+            snapshot.status = "deleting"
+        return s
+
+    @handles("SnapshotDeleted")
+    def _snap_deleted(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotDeleted) -> Any:
+        s.snapshots.pop(d.snapshot_id, None)
+        return s
+
+    @handles("SnapshotDeleteFailed")
+    def _snap_del_failed(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotDeleteFailed) -> Any:
+        if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
+            snapshot.status, snapshot.reason = "error_deleting", d.reason
+        return s
+
+    # -- types and quotas -------------------------------------------------------------
+
+    @handles("VolumeTypeCreated")
+    def _type(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeTypeCreated) -> Any:
+        s.types[d.type_id] = VolumeType(
+            d.type_id, d.name, d.description, d.is_public, e.recorded_at, dict(d.extra_specs)
+        )
+        return s
+
+    @handles("VolumeTypeUpdated")
+    def _type_updated(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeTypeUpdated) -> Any:
+        found = s.types.get(d.type_id)
+        if found is not None:
+            _set(found, d, "name", "description", "is_public", "extra_specs")
+        return s
+
+    @handles("VolumeTypeDeleted")
+    def _type_deleted(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeTypeDeleted) -> Any:
+        s.types.pop(d.type_id, None)
+        return s
+
+    @handles("VolumeQuotaUsed")
+    def _used(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeQuotaUsed) -> Any:
+        return s  # only its stream's version matters: usage is counted from the volumes
+
+    @handles("VolumeQuotaSet")
+    def _quota(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeQuotaSet) -> Any:
+        s.quotas.setdefault(d.project_id, {}).update(d.limits)
+        return s
+
+    @handles("VolumeQuotaReset")
+    def _quota_reset(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeQuotaReset) -> Any:
+        s.quotas.pop(d.project_id, None)
+        return s
+
+
+def _volume_rows(state: VolumeState, project: str | None) -> list[Row]:
+    return [
+        {
+            "id": v.id,
+            "name": v.name,
+            "project_id": v.project_id,
+            "size": v.size,
+            "status": v.status,
+            "volume_type": v.volume_type,
+        }
+        for v in state.volumes.values()
+        if project is None or v.project_id == project
+    ]
+
+
+catalog.register(
+    "volumes",
+    VolumeProjection,
+    rows=_volume_rows,
+    columns=("id", "name", "project_id", "size", "status", "volume_type"),
+    description="block storage volumes",
+)

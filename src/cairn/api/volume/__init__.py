@@ -1,0 +1,106 @@
+"""The block storage service (Cinder v3) at ``/volume``.
+
+Every route under ``/v3`` answers both with and without the project id in the
+path (``/v3/{project_id}/volumes``, as older catalogs and clients write it,
+and ``/v3/volumes``, as Cinder does since 3.67); a project id that is not the
+token's is a 400. Decisions are :mod:`cairn.volume`'s; the volume agent
+(:mod:`cairn.agents.volume`) does the work on disk. Errors are Cinder's fault
+bodies (``{"itemNotFound": {"code": 404, "message": ...}}``), microversions are
+negotiated by :mod:`.microversions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp.typedefs import Handler
+
+from cairn.api.identity import token_middleware
+from cairn.api.services import Route, Service, delete, get, post, put
+from cairn.api.volume import (
+    actions,
+    discovery,
+    misc,
+    quotas,
+    snapshots,
+    types,
+    volumes,
+)
+from cairn.api.volume import metadata as meta
+from cairn.api.volume.common import volume_errors
+from cairn.api.volume.context import volume_ctx
+from cairn.api.volume.keys import IMAGE_LOOKUP, VOLUME_CONFIG, VOLUMES
+from cairn.api.volume.microversions import microversion_middleware
+
+Verb = Callable[[str, Handler], Route]
+
+
+def both(verb: Verb, path: str, handler: Handler) -> list[Route]:
+    """``path`` under ``/v3`` and under ``/v3/{project_id}``."""
+    return [verb("/v3" + path, handler), verb("/v3/{project_id}" + path, handler)]
+
+
+def _metadata(collection: str) -> list[Route]:
+    h = meta.handlers(collection)
+    base = f"/{collection}/{{id}}/metadata"
+    return [
+        *both(get, base, h["show_all"]),
+        *both(post, base, h["merge"]),
+        *both(put, base, h["replace"]),
+        *both(get, base + "/{key}", h["show_one"]),
+        *both(put, base + "/{key}", h["put_one"]),
+        *both(delete, base + "/{key}", h["delete_one"]),
+    ]
+
+
+ROUTES: list[Route] = [
+    get("", discovery.versions),
+    get("/", discovery.versions),
+    get("/v3", discovery.version),
+    get("/v3/", discovery.version),
+    # the fixed paths first: /v3/volumes/detail is not /v3/{project_id}/volumes
+    *both(get, "/volumes/detail", volumes.detail),
+    *both(get, "/volumes/summary", volumes.summary),
+    *both(get, "/snapshots/detail", snapshots.detail),
+    *both(get, "/volumes", volumes.index),
+    *both(post, "/volumes", volumes.create),
+    *both(get, "/volumes/{id}", volumes.show),
+    *both(put, "/volumes/{id}", volumes.update),
+    *both(delete, "/volumes/{id}", volumes.delete),
+    *both(post, "/volumes/{id}/action", actions.action),
+    *_metadata("volumes"),
+    *both(get, "/snapshots", snapshots.index),
+    *both(post, "/snapshots", snapshots.create),
+    *both(get, "/snapshots/{id}", snapshots.show),
+    *both(put, "/snapshots/{id}", snapshots.update),
+    *both(delete, "/snapshots/{id}", snapshots.delete),
+    *both(post, "/snapshots/{id}/action", snapshots.action),
+    *_metadata("snapshots"),
+    *both(get, "/types", types.index),
+    *both(post, "/types", types.create),
+    *both(get, "/types/{id}", types.show),
+    *both(put, "/types/{id}", types.update),
+    *both(delete, "/types/{id}", types.delete),
+    *both(get, "/types/{id}/extra_specs", types.list_specs),
+    *both(post, "/types/{id}/extra_specs", types.create_specs),
+    *both(get, "/types/{id}/extra_specs/{key}", types.show_spec),
+    *both(put, "/types/{id}/extra_specs/{key}", types.update_spec),
+    *both(delete, "/types/{id}/extra_specs/{key}", types.delete_spec),
+    *both(get, "/os-quota-sets/{target}", quotas.show),
+    *both(get, "/os-quota-sets/{target}/defaults", quotas.defaults),
+    *both(put, "/os-quota-sets/{target}", quotas.update),
+    *both(delete, "/os-quota-sets/{target}", quotas.delete),
+    *both(get, "/limits", misc.limits),
+    *both(get, "/os-availability-zone", misc.zones),
+    *both(get, "/extensions", misc.extensions),
+]
+
+SERVICE = Service(
+    name="block-storage",
+    title="Block Storage (Cinder v3)",
+    routes=ROUTES,
+    contexts=[volume_ctx],
+    middlewares=[microversion_middleware, volume_errors, token_middleware],
+)
+
+__all__ = ["IMAGE_LOOKUP", "SERVICE", "VOLUMES", "VOLUME_CONFIG"]

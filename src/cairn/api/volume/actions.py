@@ -1,0 +1,182 @@
+"""``POST /v3/volumes/{id}/action``: one action per request, named by its body's key.
+
+Built: ``os-extend``, ``os-set_bootable``, ``os-update_readonly_flag``,
+``os-reset_status`` and ``os-force_delete`` (admins), and the volume image
+metadata actions. Any other action is a 400 naming it (attachments arrive with
+the next slice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from cairn.api.body import read_json
+from cairn.api.faults import HTTPFault
+from cairn.api.volume.common import (
+    bad,
+    boolean,
+    caller,
+    metadata,
+    metadata_dict,
+    size,
+    volumes,
+)
+from cairn.api.volume.microversions import version
+from cairn.events import volume as ev
+from cairn.projections.volume import VolumeState
+from cairn.volume import access
+from cairn.volume import volumes as decide
+from cairn.volume.writes import Writes
+
+Action = Callable[[web.Request, str, Any], Awaitable[web.Response]]
+
+
+async def _extend(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, write=True)
+    if not isinstance(args, dict) or "new_size" not in args:
+        raise bad("'new_size' is a required property")
+    new_size = size(args["new_size"], "new_size")
+    service = volumes(request)
+
+    def command(state: VolumeState, w: Writes) -> None:
+        volume = access.volume(state, who, volume_id)
+        if volume.status == "in-use" and version(request) < (3, 42):
+            raise bad("extending an in-use volume needs microversion 3.42 or later.")
+        decide.extend(state, who, service.config, volume_id, new_size, w)
+
+    await service.run(metadata(request), command)
+    return web.Response(status=202)
+
+
+async def _set_bootable(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, write=True)
+    if not isinstance(args, dict) or "bootable" not in args:
+        raise bad("'bootable' is a required property")
+    flag = boolean(args["bootable"], "bootable")
+    event = ev.VolumeFlagsSet(volume_id=volume_id, bootable=flag)
+
+    def command(state: VolumeState, w: Writes) -> None:
+        decide.set_flags(state, who, volume_id, event, w)
+
+    await volumes(request).run(metadata(request), command)
+    return web.Response(status=200)
+
+
+async def _readonly(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, write=True)
+    if not isinstance(args, dict) or "readonly" not in args:
+        raise bad("'readonly' is a required property")
+    flag = boolean(args["readonly"], "readonly")
+    event = ev.VolumeFlagsSet(volume_id=volume_id, readonly=flag)
+
+    def command(state: VolumeState, w: Writes) -> None:
+        decide.set_flags(state, who, volume_id, event, w)
+
+    await volumes(request).run(metadata(request), command)
+    return web.Response(status=202)
+
+
+async def _reset_status(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, admin=True)
+    if not isinstance(args, dict) or not args:
+        raise bad("Must specify 'status', 'attach_status' or 'migration_status' for update.")
+    unknown = sorted(set(args) - {"status", "attach_status", "migration_status"})
+    if unknown:
+        raise bad(f"Additional properties are not allowed ({', '.join(unknown)}).")
+    changes: dict[str, Any] = {}
+    for key in ("status", "attach_status"):
+        if key in args:
+            if not isinstance(args[key], str):
+                raise bad(f"{key} must be a string.")
+            changes[key] = args[key].lower()
+    if "migration_status" in args:
+        value = args["migration_status"]
+        if value is not None and not isinstance(value, str):
+            raise bad("migration_status must be a string.")
+        changes["migration_status"] = None if value in (None, "none") else value.lower()
+    event = ev.VolumeStatusReset(volume_id=volume_id, **changes)
+
+    def command(state: VolumeState, w: Writes) -> None:
+        decide.reset_status(state, who, volume_id, event, w)
+
+    await volumes(request).run(metadata(request), command)
+    return web.Response(status=202)
+
+
+async def _force_delete(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, admin=True)
+
+    def command(state: VolumeState, w: Writes) -> None:
+        decide.delete(state, who, volume_id, w, cascade=False, force=True)
+
+    await volumes(request).run(metadata(request), command)
+    return web.Response(status=202)
+
+
+async def _set_image_metadata(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, write=True)
+    if not isinstance(args, dict) or "metadata" not in args:
+        raise bad("'metadata' is a required property")
+    wanted = metadata_dict(args["metadata"])
+    service = volumes(request)
+
+    def command(state: VolumeState, w: Writes) -> dict[str, str]:
+        volume = access.volume(state, who, volume_id)
+        merged = {**volume.image_metadata, **wanted}
+        decide.set_image_metadata(state, who, volume_id, merged, w)
+        return merged
+
+    merged = await service.run(metadata(request), command)
+    return web.json_response({"metadata": merged})
+
+
+async def _unset_image_metadata(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, write=True)
+    if not isinstance(args, dict) or not isinstance(args.get("key"), str):
+        raise bad("'key' is a required property")
+    key = args["key"]
+
+    def command(state: VolumeState, w: Writes) -> None:
+        volume = access.volume(state, who, volume_id)
+        if key not in volume.image_metadata:
+            raise HTTPFault.not_found(f"Glance metadata for volume {volume_id} cannot be found.")
+        left = {k: v for k, v in volume.image_metadata.items() if k != key}
+        decide.set_image_metadata(state, who, volume_id, left, w)
+
+    await volumes(request).run(metadata(request), command)
+    return web.Response(status=200)
+
+
+async def _show_image_metadata(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request)
+    volume = access.volume(volumes(request).state, who, volume_id)
+    return web.json_response({"metadata": dict(volume.image_metadata)})
+
+
+ACTIONS: dict[str, Action] = {
+    "os-extend": _extend,
+    "os-set_bootable": _set_bootable,
+    "os-update_readonly_flag": _readonly,
+    "os-reset_status": _reset_status,
+    "os-force_delete": _force_delete,
+    "os-set_image_metadata": _set_image_metadata,
+    "os-unset_image_metadata": _unset_image_metadata,
+    "os-show_image_metadata": _show_image_metadata,
+}
+
+
+async def action(request: web.Request) -> web.Response:
+    volume_id = request.match_info["id"]
+    document = await read_json(request)
+    if not isinstance(document, dict) or len(document) != 1:
+        raise HTTPFault.bad_request("Malformed request body: one action is expected.")
+    ((name, args),) = document.items()
+    handler = ACTIONS.get(name)
+    if handler is None:
+        raise HTTPFault.bad_request(f"There is no such action: {name}")
+    # The volume must be the caller's to see before anything is said about the body.
+    access.volume(volumes(request).state, caller(request), volume_id)
+    return await handler(request, volume_id, args)

@@ -1,0 +1,94 @@
+"""Block storage quotas: limits (defaults, overridden per project by admins) and usage.
+
+Usage is counted from the project's volumes and snapshots in the deciding state
+(a volume counts from its request until its deletion is folded; an extending
+volume counts at its new size; snapshots count towards ``gigabytes`` as in
+Cinder). A create or extend checks the limits with what it adds and appends the
+new usage (:class:`~cairn.events.volume.VolumeQuotaUsed`) to the project's
+``volquota-<project>`` stream at the version it saw, in the same append as its
+request: two concurrent creates decided on the same usage cannot both commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cairn.events import volume as ev
+from cairn.projections.volume import VolumeState, quota_stream
+from cairn.volume.errors import QuotaExceeded
+from cairn.volume.writes import Writes
+
+UNLIMITED = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    volumes: int = 0
+    gigabytes: int = 0
+    snapshots: int = 0
+
+
+def limits(state: VolumeState, defaults: dict[str, int], project_id: str) -> dict[str, int]:
+    return {**defaults, **state.quotas.get(project_id, {})}
+
+
+def usage(state: VolumeState, project_id: str) -> Usage:
+    volumes = [v for v in state.volumes.values() if v.project_id == project_id]
+    snapshots = [s for s in state.snapshots.values() if s.project_id == project_id]
+    gigabytes = sum(max(v.size, v.new_size) for v in volumes) + sum(s.size for s in snapshots)
+    return Usage(len(volumes), gigabytes, len(snapshots))
+
+
+def take(
+    writes: Writes,
+    defaults: dict[str, int],
+    project_id: str,
+    *,
+    volumes: int = 0,
+    gigabytes: int = 0,
+    snapshots: int = 0,
+) -> None:
+    """Check that the project may add these, or raise :class:`QuotaExceeded` as
+    Cinder words it; then record the usage after them on the quota stream."""
+    state = writes.state
+    have = usage(state, project_id)
+    limit = limits(state, defaults, project_id)
+    per_volume = limit.get("per_volume_gigabytes", UNLIMITED)
+    if volumes and per_volume != UNLIMITED and gigabytes > per_volume:
+        raise QuotaExceeded(
+            f"Requested volume size {gigabytes}G is larger than "
+            f"maximum allowed limit {per_volume}G."
+        )
+    if gigabytes and _over(limit["gigabytes"], have.gigabytes + gigabytes):
+        raise QuotaExceeded(
+            "Requested volume or snapshot exceeds allowed "
+            f"gigabytes quota. Requested {gigabytes}G, quota is {limit['gigabytes']}G and "
+            f"{have.gigabytes}G has been consumed."
+        )
+    if volumes and _over(limit["volumes"], have.volumes + volumes):
+        raise QuotaExceeded(
+            f"Maximum number of volumes allowed ({limit['volumes']}) exceeded for quota 'volumes'."
+        )
+    if snapshots and _over(limit["snapshots"], have.snapshots + snapshots):
+        raise QuotaExceeded(f"Maximum number of snapshots allowed ({limit['snapshots']}) exceeded")
+    writes.add(
+        quota_stream(project_id),
+        ev.VolumeQuotaUsed(
+            project_id=project_id,
+            volumes=have.volumes + volumes,
+            gigabytes=have.gigabytes + gigabytes,
+            snapshots=have.snapshots + snapshots,
+        ),
+    )
+
+
+def _over(limit: int, wanted: int) -> bool:
+    return limit != UNLIMITED and wanted > limit
+
+
+def set_limits(writes: Writes, project_id: str, changes: dict[str, int]) -> None:
+    writes.add(quota_stream(project_id), ev.VolumeQuotaSet(project_id=project_id, limits=changes))
+
+
+def reset(writes: Writes, project_id: str) -> None:
+    writes.add(quota_stream(project_id), ev.VolumeQuotaReset(project_id=project_id))
