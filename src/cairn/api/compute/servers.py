@@ -27,6 +27,8 @@ from cairn.api.compute.name_filter import name_matcher
 from cairn.api.compute.unbuilt import refuse_unbuilt_update
 from cairn.api.compute.views import (
     VM_STATES_BY_STATUS,
+    changed_server,
+    listed_server,
     server_detail,
     server_summary,
     status,
@@ -216,7 +218,10 @@ async def _listing(request: web.Request, *, full: bool) -> web.Response:
     rule = "os_compute_api:servers:detail" if full else "os_compute_api:servers:index"
     await authorize(request, rule, {"project_id": who.project_id})
     chosen, more = page(request, _filtered(request, who), lambda s: s.id)
-    views = [detail(request, s, who) if full else server_summary(request, s) for s in chosen]
+    views = [
+        listed_server(detail(request, s, who)) if full else server_summary(request, s)
+        for s in chosen
+    ]
     body: dict[str, Any] = {"servers": views}
     if more:
         body["servers_links"] = next_link(
@@ -278,7 +283,8 @@ async def update_server(request: web.Request) -> web.Response:
             description,
         )
     )
-    return json({"server": detail(request, servers.find(service.state, server.id), who)})
+    changed = detail(request, servers.find(service.state, server.id), who)
+    return json({"server": changed_server(changed, v(request))})
 
 
 async def delete_server(request: web.Request) -> web.Response:

@@ -216,6 +216,47 @@ def server_detail(
     return view
 
 
+#: What Nova leaves out of a ``PUT /servers/{id}`` (and rebuild) answer before 2.75,
+#: where those answers became the whole ``GET`` view.
+_NOT_IN_CHANGE_ANSWERS = (
+    "OS-EXT-AZ:availability_zone",
+    "config_drive",
+    "key_name",
+    "OS-SRV-USG:launched_at",
+    "OS-SRV-USG:terminated_at",
+    "security_groups",
+    "OS-EXT-STS:task_state",
+    "OS-EXT-STS:vm_state",
+    "OS-EXT-STS:power_state",
+    "os-extended-volumes:volumes_attached",
+    "host_status",
+)
+
+
+def changed_server(view: dict[str, Any], v: tuple[int, int]) -> dict[str, Any]:
+    """``view`` (a :func:`server_detail`) as a change answers it: before 2.75 without
+    the extended attributes and with bare addresses (``addr`` and ``version``)."""
+    if v >= (2, 75):
+        return view
+    trimmed = {
+        key: value
+        for key, value in view.items()
+        if key not in _NOT_IN_CHANGE_ANSWERS and not key.startswith("OS-EXT-SRV-ATTR:")
+    }
+    trimmed["addresses"] = {
+        network: [{"version": a["version"], "addr": a["addr"]} for a in addresses]
+        for network, addresses in view["addresses"].items()
+    }
+    return trimmed
+
+
+def listed_server(view: dict[str, Any]) -> dict[str, Any]:
+    """``view`` as ``GET /servers/detail`` lists it: Nova shows ``server_groups``
+    (2.71) only for one server (a show, a change), never in a listing."""
+    view.pop("server_groups", None)
+    return view
+
+
 def flavor_view(
     request: web.Request, flavor: Flavor, v: tuple[int, int], *, detail: bool
 ) -> dict[str, Any]:
