@@ -87,6 +87,8 @@ class Settings:
     #: How long a server may stay in a transitional state (building, deleting,
     #: an action in flight) before the deadline sweeper puts it in ERROR.
     compute_deadline: float = 600.0
+    #: The most items one page of an API listing holds (Nova's ``max_limit``).
+    api_max_limit: int = 1000
     stream_buffer: int = 4 * 1024 * 1024
     #: Whether this process runs the machine's network agent (``auto``: when root
     #: and iproute2, dnsmasq and nftables are there).
@@ -487,6 +489,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SECONDS",
         help="how long a server may stay building, deleting or in an action before it "
         "goes to ERROR (default: 600)",
+    ),
+    Option(
+        field="api_max_limit",
+        flag="--api-max-limit",
+        env="CAIRN_API_MAX_LIMIT",
+        parse=_int_range(1, 100_000),
+        metavar="N",
+        help="the most items one page of a compute listing holds; longer listings get a "
+        "next link (default: 1000)",
     ),
     Option(
         field="stream_buffer",

@@ -211,6 +211,7 @@ def compute_config(settings: Settings) -> ComputeConfig:
         scheduler_strategy=settings.scheduler_strategy,
         scheduler_max_attempts=settings.scheduler_max_attempts,
         deadline=settings.compute_deadline,
+        max_limit=settings.api_max_limit,
     )
 
 

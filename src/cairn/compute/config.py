@@ -13,6 +13,8 @@ class ComputeConfig:
     scheduler_max_attempts: int = 3
     #: seconds a server may stay in a transitional state
     deadline: float = 600.0
+    #: the most items one page of a listing holds (Nova's ``[api] max_limit``)
+    max_limit: int = 1000
     #: how often the deadline sweeper looks
     sweep_interval: float = 5.0
     #: whether this process runs the scheduler and the sweeper (every API

@@ -14,10 +14,10 @@ from cairn.api.body import read_json
 from cairn.api.compute.keys import COMPUTE
 from cairn.api.compute.microversions import version
 from cairn.api.faults import HTTPFault
+from cairn.api.paging import PagingError, window
 from cairn.compute.service import Compute
 
 T = TypeVar("T")
-MAX_LIMIT = 1000
 
 
 def compute(request: web.Request) -> Compute:
@@ -111,26 +111,21 @@ def query_bool(request: web.Request, key: str) -> bool:
 def page(
     request: web.Request, items: Sequence[T], ident: Callable[[T], str]
 ) -> tuple[list[T], bool]:
-    """``items`` after ``marker``, at most ``limit``; and whether more follow."""
-    limit_text = request.query.get("limit")
-    limit = MAX_LIMIT
-    if limit_text is not None:
-        parsed = whole(limit_text)
-        if not isinstance(parsed, int) or parsed < 0:
-            raise HTTPFault.bad_request("limit param must be an integer")
-        limit = min(parsed, MAX_LIMIT)
-    marker = request.query.get("marker")
-    start = 0
-    if marker is not None:
-        for index, item in enumerate(items):
-            if ident(item) == marker:
-                start = index + 1
-                break
-        else:
-            raise HTTPFault.bad_request(f"marker [{marker}] not found")
-    chosen = list(items[start : start + limit])
-    more = limit_text is not None and start + limit < len(items) and len(chosen) == limit
-    return chosen, more
+    """``items`` after ``marker``, at most ``limit`` (capped by the compute
+    config's ``max_limit``); and whether more follow (:mod:`cairn.api.paging`)."""
+    try:
+        found = window(
+            items,
+            ident,
+            limit=request.query.get("limit"),
+            marker=request.query.get("marker"),
+            max_limit=compute(request).config.max_limit,
+        )
+    except PagingError as exc:
+        if exc.kind == "limit":
+            raise HTTPFault.bad_request("limit param must be an integer") from None
+        raise HTTPFault.bad_request(f"marker [{exc.value}] not found") from None
+    return found.items, found.more
 
 
 def next_link(request: web.Request, kind: str, last_id: str) -> list[dict[str, str]]:
