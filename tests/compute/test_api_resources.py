@@ -131,6 +131,9 @@ async def test_quota_sets_and_limits(cloud: ComputeCloud) -> None:
     absolute = answer["limits"]["absolute"]
     assert (absolute["maxTotalInstances"], absolute["totalInstancesUsed"]) == (1, 1)
     assert absolute["totalRAMUsed"] == 128
+    assert absolute["maxImageMeta"] == absolute["maxServerMeta"] == 128
+    _, answer = await cloud.call("GET", "/limits", member, version="2.39")
+    assert "maxImageMeta" not in answer["limits"]["absolute"]
     status, _ = await cloud.call("DELETE", f"/os-quota-sets/{project}")
     assert status == 202
     _, answer = await cloud.call("GET", f"/os-quota-sets/{project}", member)

@@ -173,6 +173,10 @@ async def limits(request: web.Request) -> web.Response:
     if v(request) < (2, 57):
         absolute["maxPersonality"] = limit["injected_files"]
         absolute["maxPersonalitySize"] = limit["injected_file_content_bytes"]
+    if v(request) < (2, 39):
+        # Nova's image-metadata proxy counted against the same metadata_items quota;
+        # 2.39 took the proxy's limit out.
+        absolute["maxImageMeta"] = limit["metadata_items"]
     if v(request) < (2, 36):
         absolute.update({
             "maxSecurityGroups": 10, "maxSecurityGroupRules": 20, "maxTotalFloatingIps": 10,
