@@ -23,6 +23,8 @@ Streams:
 - ``computequotaset-<project id>`` and ``computequotaset-default``: quota limits
   set by an admin for one project, and the defaults for every project.
 - ``servergroup-<group id>``: one server group.
+- ``computeaggregates-catalog``: every host aggregate (one stream, so names
+  and the integer ids Nova gives aggregates are claimed race-free).
 
 How work flows (``request id`` and ``user``/``project`` travel in each event's
 metadata; ``causation_id`` links a result to the request it answers):
@@ -509,3 +511,55 @@ class ServerGroupCreated(DomainEvent, frozen=True):
 @registry.event
 class ServerGroupDeleted(DomainEvent, frozen=True):
     group_id: str
+
+
+# -- host aggregates --------------------------------------------------------------------
+
+
+@registry.event
+class AggregateCreated(DomainEvent, frozen=True):
+    """A host aggregate: Nova's integer id, a uuid (shown from 2.41), and its
+    metadata, where ``availability_zone`` names the zone its hosts are in."""
+
+    aggregate_id: int
+    uuid: str
+    name: str
+    metadata: dict[str, str] = {}
+
+
+@registry.event
+class AggregateUpdated(DomainEvent, frozen=True):
+    """The aggregate's name and its whole metadata after a change (a rename, a new
+    zone, ``set_metadata``)."""
+
+    aggregate_id: int
+    name: str
+    metadata: dict[str, str] = {}
+
+
+@registry.event
+class AggregateHostAdded(DomainEvent, frozen=True):
+    aggregate_id: int
+    host: str
+
+
+@registry.event
+class AggregateHostRemoved(DomainEvent, frozen=True):
+    aggregate_id: int
+    host: str
+
+
+@registry.event
+class AggregateDeleted(DomainEvent, frozen=True):
+    aggregate_id: int
+
+
+# -- server tags ------------------------------------------------------------------------
+
+
+@registry.event
+class ServerTagsChanged(DomainEvent, frozen=True):
+    """The server's whole tag list after a change (Nova's tags, 2.26+)."""
+
+    server_id: str
+    tags: list[str] = []

@@ -5,7 +5,8 @@ One state (:mod:`.compute_state`) serves the compute API's reads, the deciders
 versions), the scheduler (hosts with their claims) and the deadline sweeper.
 Times come from the events' ``recorded_at``, never from a clock, so a replay
 rebuilds exactly this state. Servers are folded here; flavors, hosts, quota,
-keypairs and groups in :mod:`.compute_resources`.
+keypairs and groups in :mod:`.compute_resources`; host aggregates (and the
+zone each host is in) in :mod:`.compute_aggregates`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 
 from cairn.events import RecordedEvent
 from cairn.events import compute as ev
+from cairn.projections.compute_aggregates import AggregateFolds
 from cairn.projections.compute_resources import ResourceFolds
 from cairn.projections.compute_state import (
     ACTION_EVENT_NAMES,
@@ -42,7 +44,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-class ComputeProjection(ResourceFolds, Projection[ComputeState]):
+class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState]):
     name: ClassVar[str] = "compute"
     version: ClassVar[int] = 1
     state_type: ClassVar[Any] = ComputeState

@@ -11,6 +11,7 @@ from typing import Any
 
 from cairn.events import RecordedEvent
 from cairn.events import compute as ev
+from cairn.projections.compute_aggregates import rezone
 from cairn.projections.compute_state import (
     ComputeState,
     Flavor,
@@ -80,7 +81,7 @@ class ResourceFolds:
             ram_allocation_ratio=d.ram_allocation_ratio,
             disk_allocation_ratio=d.disk_allocation_ratio, architecture=d.architecture,
             heartbeat_interval=d.heartbeat_interval, last_seen=_epoch(e), updated_at=_iso(e),
-            capabilities=list(d.capabilities),
+            capabilities=list(d.capabilities), agent_zone=d.availability_zone,
         )  # fmt: skip
         if old is not None:
             # A restarted agent keeps its claims and the operator's switch.
@@ -91,6 +92,7 @@ class ResourceFolds:
                 old.used_vcpus, old.used_memory_mb, old.used_disk_gb,
             )  # fmt: skip
         s.hosts[d.host] = host
+        rezone(s, [d.host])  # an aggregate's zone beats the agent's
         return s
 
     @handles("ComputeHostHeartbeat")

@@ -14,6 +14,7 @@ from cairn.events import RecordedEvent
 from cairn.events import compute as ev
 
 FLAVOR_STREAM = "computeflavors-catalog"
+AGGREGATE_STREAM = "computeaggregates-catalog"
 DEFAULT_QUOTA = "default"
 
 #: task state while an action is in flight, by action (Nova's names)
@@ -93,6 +94,9 @@ class Host(msgspec.Struct):
     used_memory_mb: int = 0
     used_disk_gb: int = 0
     updated_at: str = ""
+    #: the zone the agent registered with; ``availability_zone`` is the host's
+    #: zone in effect: its aggregate's, where one names a zone (Nova's rule)
+    agent_zone: str = ""
 
     def limit(self, resource: str) -> int:
         """What may be allocated of ``resource``: capacity x ratio - reserved."""
@@ -191,6 +195,8 @@ class Server(msgspec.Struct):
     #: the position of the event that last changed the server
     position: int = 0
     actions: list[InstanceAction] = []
+    #: Nova's server tags (2.26+), in the order they were given
+    tags: list[str] = []
 
     @property
     def in_transition(self) -> bool:
@@ -225,6 +231,21 @@ class Usage(msgspec.Struct):
     servers: dict[str, tuple[int, int]] = {}
 
 
+class Aggregate(msgspec.Struct):
+    id: int
+    uuid: str
+    name: str
+    created_at: str
+    updated_at: str | None = None
+    hosts: list[str] = []
+    #: Nova keeps the aggregate's zone in its metadata, as ``availability_zone``
+    metadata: dict[str, str] = {}
+
+    @property
+    def availability_zone(self) -> str | None:
+        return self.metadata.get("availability_zone")
+
+
 class ComputeState(msgspec.Struct):
     flavors: dict[str, Flavor] = {}
     hosts: dict[str, Host] = {}
@@ -239,6 +260,10 @@ class ComputeState(msgspec.Struct):
     #: user id -> name -> keypair
     keypairs: dict[str, dict[str, Keypair]] = {}
     server_groups: dict[str, ServerGroup] = {}
+    #: aggregate id (as text) -> host aggregate
+    aggregates: dict[str, Aggregate] = {}
+    #: the last aggregate id given (ids are never reused, as Nova's)
+    last_aggregate_id: int = 0
     #: stream -> version, for every stream this projection folded
     versions: dict[str, int] = {}
 

@@ -3,7 +3,7 @@
 Handlers are grouped by resource: :mod:`.servers` (with :mod:`.boot`,
 :mod:`.actions`, :mod:`.metadata`, :mod:`.instance_actions`), :mod:`.flavors`,
 :mod:`.keypairs`, :mod:`.quotas` (quota sets and limits), :mod:`.groups`,
-:mod:`.hosts` (hypervisors, services, availability zones). What a resource
+:mod:`.hosts` (hypervisors, services, availability zones), :mod:`.aggregates`. What a resource
 looks like at each microversion is in :mod:`.views`; the negotiation in
 :mod:`.microversions`. The control plane behind them is :mod:`cairn.compute`.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from cairn.api.compute import (
     actions,
+    aggregates,
     discovery,
     flavors,
     groups,
@@ -107,7 +108,12 @@ ROUTES: list[Route] = [
     get(V + "/os-hypervisors/{hypervisor_id}", hosts.show_hypervisor),
     get(V + "/os-services", hosts.list_services),
     put(V + "/os-services/{service_id}", hosts.put_service),
-    get(V + "/os-aggregates", hosts.list_aggregates),
+    get(V + "/os-aggregates", aggregates.list_aggregates),
+    post(V + "/os-aggregates", aggregates.create_aggregate),
+    get(V + "/os-aggregates/{aggregate_id}", aggregates.show_aggregate),
+    put(V + "/os-aggregates/{aggregate_id}", aggregates.update_aggregate),
+    delete(V + "/os-aggregates/{aggregate_id}", aggregates.delete_aggregate),
+    post(V + "/os-aggregates/{aggregate_id}/action", aggregates.aggregate_action),
     get(V + "/os-availability-zone", hosts.availability_zones),
     get(V + "/os-availability-zone/detail", hosts.availability_zones_detail),
 ]

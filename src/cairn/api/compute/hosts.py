@@ -235,10 +235,3 @@ async def availability_zones_detail(request: web.Request) -> web.Response:
         for name, z in sorted(zones.items())
     ]
     return json({"availabilityZoneInfo": info})
-
-
-async def list_aggregates(request: web.Request) -> web.Response:
-    """``/os-aggregates``: Cairn has no host aggregates (zones come from the hosts);
-    an empty list keeps clients that look them up working."""
-    await authorize(request, "os_compute_api:os-aggregates:index")
-    return json({"aggregates": []})
