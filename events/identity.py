@@ -354,6 +354,9 @@ class AuthenticationFailed(DomainEvent, frozen=True):
     user_id: str | None = None
     user_name: str | None = None
     remote_addr: str | None = None
+    #: how many failed attempts of this user from this address the event stands
+    #: for (repeats within a short window are counted, not each written)
+    attempts: int = 1
 
 
 @registry.event

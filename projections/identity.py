@@ -165,6 +165,11 @@ class PolicyBlob(msgspec.Struct):
     blob: str
 
 
+#: Events that only move users' failed-login counters: no token's grant and no
+#: rendered view depends on them, so caches keyed on ``views_position`` survive.
+LOGIN_COUNTERS = frozenset({"AuthenticationFailed", "FailedLoginsCleared"})
+
+
 class IdentityState(msgspec.Struct):
     domains: dict[str, Domain] = {}
     projects: dict[str, Project] = {}
@@ -201,6 +206,9 @@ class IdentityState(msgspec.Struct):
     revoked_audit_ids: set[str] = set()
     #: user id -> tokens issued before this time (epoch seconds) are revoked
     revoked_before: dict[str, float] = {}
+    #: position of the newest event folded that is not a login counter
+    #: (:data:`LOGIN_COUNTERS`): what caches of tokens and views are keyed on
+    views_position: int = 0
 
 
 def grant_key(
@@ -224,6 +232,8 @@ class IdentityProjection(Projection[IdentityState]):
 
     def apply(self, state: IdentityState, event: RecordedEvent) -> IdentityState:
         state.versions[event.stream] = event.version
+        if event.type not in LOGIN_COUNTERS:
+            state.views_position = event.position
         return super().apply(state, event)
 
     # -- domains and projects ---------------------------------------------------
@@ -601,7 +611,7 @@ class IdentityProjection(Projection[IdentityState]):
     def _failed(self, s: IdentityState, e: RecordedEvent, d: ev.AuthenticationFailed) -> Any:
         user = s.users.get(d.user_id) if d.user_id else None
         if user is not None:
-            user.failed_logins += 1
+            user.failed_logins += d.attempts
             user.last_failure = d.at
         return s
 

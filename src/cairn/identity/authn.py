@@ -121,16 +121,32 @@ class Authenticator:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
 
-    async def _refuse(self, method: str, reason: str, user: User | None, ref: UserRef | None,
-                      remote: str | None) -> Unauthorized:  # fmt: skip
+    async def _refuse(
+        self, method: str, reason: str, user: User | None, ref: UserRef | None, remote: str | None
+    ) -> Unauthorized:
+        """The audit record of a failed login (cheap: :mod:`cairn.identity.failures`)."""
+        user_id = user.id if user else (ref.id if ref else None)
+        user_name = ref.name if ref and user is None else None
+        identity = self.identity
+        counts = user is not None and identity.lockout_attempts > 0 and reason != "account locked"
+        attempts = 1
+        if not counts:
+            attempts = identity.failures.attempts_to_write(remote, user_id or user_name)
+            if not attempts:
+                return Unauthorized(GENERIC)
         event = ev.AuthenticationFailed(
-            method=method, reason=reason, at=time.time(),
-            user_id=user.id if user else (ref.id if ref else None),
-            user_name=ref.name if ref and user is None else None, remote_addr=remote,
-        )  # fmt: skip
-        position = await self.identity.record(event, Metadata(user_id=event.user_id))
-        # The failure counts before the next attempt is judged (lockout).
-        await self.identity.runner.wait_for(position)
+            method=method,
+            reason=reason,
+            at=time.time(),
+            user_id=user_id,
+            user_name=user_name,
+            remote_addr=remote,
+            attempts=attempts,
+        )
+        position = await identity.record(event, Metadata(user_id=event.user_id))
+        if counts:
+            # The failure counts before the next attempt is judged (lockout).
+            await identity.runner.wait_for(position)
         return Unauthorized(GENERIC)
 
     async def authenticate(self, body: AuthBody, remote: str | None = None) -> Authenticated:

@@ -16,6 +16,7 @@ from cairn.app import CommandExecutor, Decider
 from cairn.events import DomainEvent, Metadata, registry
 from cairn.identity import roles
 from cairn.identity.errors import Unauthorized
+from cairn.identity.failures import FailureAudit
 from cairn.identity.passwords import PasswordHasher
 from cairn.identity.policy import Credentials, PolicyEngine, Target
 from cairn.identity.sealing import Sealer
@@ -73,16 +74,19 @@ class Identity:
         self.lockout_attempts = lockout_attempts
         self.lockout_seconds = lockout_seconds
         self.sealer = sealer
+        #: which failed logins are written to the audit log (cheaply)
+        self.failures = FailureAudit()
         self._memo: dict[Hashable, Any] = {}
         self._memo_position = -1
 
     def memo(self, key: Hashable, make: Callable[[], T]) -> T:
         """``make()``, remembered until the identity state changes (an identity
-        event is folded; other services' events leave the memo alone).
+        event is folded; other services' events, and failed-login counters,
+        leave the memo alone: see ``IdentityState.views_position``).
 
         For views derived from the state alone (the catalog of a project, a
         rendered list); callers must not change what they get."""
-        changed = self.runner.changed_position
+        changed = self.state.views_position
         if self._memo_position != changed or len(self._memo) >= MEMO_SIZE:
             self._memo.clear()
             self._memo_position = changed
