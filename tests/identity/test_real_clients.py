@@ -41,7 +41,15 @@ def test_token_issue_and_catalog_list(cloud: Running) -> None:
     assert isinstance(catalog, list)
     types = {entry["Type"] for entry in catalog}
     # Exactly the services `cairn up` serves: none that would answer 404.
-    assert types == {"identity", "compute", "image", "network", "events"}
+    assert types == {
+        "identity",
+        "compute",
+        "image",
+        "network",
+        "block-storage",
+        "volumev3",
+        "events",
+    }
 
 
 def test_project_create_list_show_delete(cloud: Running) -> None:

@@ -251,7 +251,7 @@ def delete(
     volume = access.volume(state, caller, volume_id)
     if volume.status == "deleting":
         return  # already on its way: deleting twice is one delete
-    if volume.attach_status == "attached" or volume.status == "in-use":
+    if volume.attach_status == "attached" or (volume.status == "in-use" and not force):
         raise Invalid(
             f"Invalid volume: Volume {volume_id} status must be available or error or "
             "error_restoring or error_extending or error_managing and must not be migrating, "

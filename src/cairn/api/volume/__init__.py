@@ -16,7 +16,7 @@ from collections.abc import Callable
 from aiohttp.typedefs import Handler
 
 from cairn.api.identity import token_middleware
-from cairn.api.services import Route, Service, delete, get, post, put
+from cairn.api.services import CatalogEntry, Route, Service, delete, get, post, put
 from cairn.api.volume import (
     actions,
     discovery,
@@ -101,6 +101,12 @@ SERVICE = Service(
     routes=ROUTES,
     contexts=[volume_ctx],
     middlewares=[microversion_middleware, volume_errors, token_middleware],
+    # Both of Cinder's service types, as DevStack registers them: openstacksdk and
+    # the CLI look for block-storage, older clients and Tempest's default volumev3.
+    catalog=[
+        CatalogEntry("block-storage", "cinder", "/v3"),
+        CatalogEntry("volumev3", "cinderv3", "/v3"),
+    ],
 )
 
 __all__ = ["IMAGE_LOOKUP", "SERVICE", "VOLUMES", "VOLUME_CONFIG"]
