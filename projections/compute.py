@@ -223,6 +223,14 @@ class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState])
             self._touch(server, e)
         return s
 
+    @handles("ServerTagsChanged")
+    def _tags(self, s: ComputeState, e: RecordedEvent, d: ev.ServerTagsChanged) -> Any:
+        server = s.servers.get(d.server_id)
+        if server is not None:
+            server.tags = list(d.tags)
+            self._touch(server, e)
+        return s
+
     @handles("ServerLocked")
     def _locked(self, s: ComputeState, e: RecordedEvent, d: ev.ServerLocked) -> Any:
         server = s.servers.get(d.server_id)

@@ -53,6 +53,12 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:servers:metadata:index": READER,
     "os_compute_api:servers:metadata:show": READER,
     **{f"os_compute_api:servers:{name}": MEMBER for name in _SERVER_MEMBER},
+    "os_compute_api:os-server-tags:index": READER,
+    "os_compute_api:os-server-tags:show": READER,
+    **{
+        f"os_compute_api:os-server-tags:{name}": MEMBER
+        for name in ("update", "update_all", "delete", "delete_all")
+    },
     "os_compute_api:os-instance-actions:list": READER,
     "os_compute_api:os-instance-actions:show": READER,
     "os_compute_api:os-instance-actions:events": ADMIN,

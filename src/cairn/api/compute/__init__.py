@@ -1,7 +1,7 @@
 """The compute service (Nova v2.1 with microversions) at ``/compute``.
 
 Handlers are grouped by resource: :mod:`.servers` (with :mod:`.boot`,
-:mod:`.actions`, :mod:`.metadata`, :mod:`.instance_actions`), :mod:`.flavors`,
+:mod:`.actions`, :mod:`.metadata`, :mod:`.tags`, :mod:`.instance_actions`), :mod:`.flavors`,
 :mod:`.keypairs`, :mod:`.quotas` (quota sets and limits), :mod:`.groups`,
 :mod:`.hosts` (hypervisors, services, availability zones), :mod:`.aggregates`. What a resource
 looks like at each microversion is in :mod:`.views`; the negotiation in
@@ -25,6 +25,7 @@ from cairn.api.compute import (
     quotas,
     security_groups,
     servers,
+    tags,
 )
 from cairn.api.compute.context import compute_ctx
 from cairn.api.compute.errors import compute_errors
@@ -55,6 +56,12 @@ ROUTES: list[Route] = [
     put(V + "/servers/{server_id}/metadata/{key}", metadata.put_item),
     delete(V + "/servers/{server_id}/metadata/{key}", metadata.delete_item),
     get(V + "/servers/{server_id}/ips", ips.list_ips),
+    get(V + "/servers/{server_id}/tags", tags.list_tags),
+    put(V + "/servers/{server_id}/tags", tags.replace_tags),
+    delete(V + "/servers/{server_id}/tags", tags.delete_all_tags),
+    get(V + "/servers/{server_id}/tags/{tag}", tags.check_tag),
+    put(V + "/servers/{server_id}/tags/{tag}", tags.add_tag),
+    delete(V + "/servers/{server_id}/tags/{tag}", tags.delete_tag),
     get(V + "/servers/{server_id}/os-interface", interfaces.list_interfaces),
     post(V + "/servers/{server_id}/os-interface", interfaces.attach_interface),
     get(V + "/servers/{server_id}/os-interface/{port_id}", interfaces.show_interface),

@@ -199,7 +199,7 @@ def server_detail(
     if v >= (2, 19):
         view["description"] = server.description
     if v >= (2, 26):
-        view["tags"] = []
+        view["tags"] = list(server.tags)
     if v >= (2, 63):
         view["trusted_image_certificates"] = None
     if v >= (2, 71):
