@@ -1,0 +1,118 @@
+"""Quotas, limits, volume types, availability zones and extensions."""
+
+from __future__ import annotations
+
+from tests.volume.conftest import VolumeCloud
+
+
+async def test_quota_sets_limits_and_usage(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    pid = demo.project_id
+    shown = (await cloud.ok("GET", f"/os-quota-sets/{pid}", demo))["quota_set"]
+    assert shown["id"] == pid
+    assert (shown["volumes"], shown["gigabytes"], shown["snapshots"]) == (10, 1000, 10)
+    assert shown["volumes___DEFAULT__"] == -1
+    defaults = (await cloud.ok("GET", f"/os-quota-sets/{pid}/defaults", demo))["quota_set"]
+    assert defaults["volumes"] == 10
+    status, _ = await cloud.call("GET", f"/os-quota-sets/{cloud.admin.project_id}", demo)
+    assert status == 403
+    status, _ = await cloud.call(
+        "PUT", f"/os-quota-sets/{pid}", demo, {"quota_set": {"volumes": 1}}
+    )
+    assert status == 403
+    for bad in ({"volumes": "many"}, {"volumes": -2}, {"nonsense": 1}, {"volumes": True}):
+        status, body = await cloud.call("PUT", f"/os-quota-sets/{pid}", None, {"quota_set": bad})
+        assert status == 400, bad
+        assert body["badRequest"]["code"] == 400
+    updated = await cloud.ok("PUT", f"/os-quota-sets/{pid}", None, {"quota_set": {"gigabytes": 3}})
+    assert updated["quota_set"]["gigabytes"] == 3
+    first = await cloud.volume(demo, size=2)
+    status, body = await cloud.call("POST", "/volumes", demo, {"volume": {"size": 2}})
+    assert status == 413
+    assert "gigabytes quota" in body["overLimit"]["message"]
+    await cloud.wait(f"/volumes/{first['id']}", demo)
+    status, body = await cloud.call(
+        "POST", f"/volumes/{first['id']}/action", demo, {"os-extend": {"new_size": 4}}
+    )
+    assert status == 413
+    status, body = await cloud.call(
+        "POST", "/snapshots", demo, {"snapshot": {"volume_id": first["id"]}}
+    )
+    assert status == 413  # a snapshot counts its size towards gigabytes
+    usage = (await cloud.ok("GET", f"/os-quota-sets/{pid}?usage=true", demo))["quota_set"]
+    assert usage["gigabytes"] == {"limit": 3, "in_use": 2, "reserved": 0, "allocated": 0}
+    assert usage["volumes"]["in_use"] == 1
+    limits = (await cloud.ok("GET", "/limits", demo))["limits"]["absolute"]
+    assert limits["maxTotalVolumeGigabytes"] == 3
+    assert limits["totalGigabytesUsed"] == 2
+    assert limits["totalVolumesUsed"] == 1
+    await cloud.ok(
+        "PUT", f"/os-quota-sets/{pid}", None, {"quota_set": {"volumes": 1, "gigabytes": 100}}
+    )
+    status, body = await cloud.call("POST", "/volumes", demo, {"volume": {"size": 1}})
+    assert status == 413
+    assert "'volumes'" in body["overLimit"]["message"]
+    await cloud.ok("DELETE", f"/os-quota-sets/{pid}", None)
+    assert (await cloud.ok("GET", f"/os-quota-sets/{pid}", demo))["quota_set"]["volumes"] == 10
+    await cloud.ok("DELETE", f"/volumes/{first['id']}", demo)
+    await cloud.wait(f"/volumes/{first['id']}", demo, status="deleted")
+    usage = (await cloud.ok("GET", f"/os-quota-sets/{pid}?usage=true", demo))["quota_set"]
+    assert usage["gigabytes"]["in_use"] == 0
+
+
+async def test_volume_types(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    listed = (await cloud.ok("GET", "/types", demo))["volume_types"]
+    assert [t["name"] for t in listed] == ["__DEFAULT__"]
+    assert "extra_specs" not in listed[0]
+    default = (await cloud.ok("GET", "/types/default", demo))["volume_type"]
+    assert default["id"] == listed[0]["id"]
+    status, _ = await cloud.call("POST", "/types", demo, {"volume_type": {"name": "gold"}})
+    assert status == 403
+    for bad in ({}, {"name": ""}, {"name": 5}, {"name": "x", "extra_specs": ["a"]}):
+        status, _ = await cloud.call("POST", "/types", None, {"volume_type": bad})
+        assert status == 400, bad
+    gold = (
+        await cloud.ok(
+            "POST", "/types", None, {"volume_type": {"name": "gold", "extra_specs": {"tier": "1"}}}
+        )
+    )["volume_type"]
+    assert gold["extra_specs"] == {"tier": "1"}
+    status, _ = await cloud.call("POST", "/types", None, {"volume_type": {"name": "gold"}})
+    assert status == 409
+    tid = gold["id"]
+    await cloud.ok("POST", f"/types/{tid}/extra_specs", None, {"extra_specs": {"speed": "fast"}})
+    specs = (await cloud.ok("GET", f"/types/{tid}/extra_specs", None))["extra_specs"]
+    assert specs == {"tier": "1", "speed": "fast"}
+    assert await cloud.ok("GET", f"/types/{tid}/extra_specs/speed", None) == {"speed": "fast"}
+    await cloud.ok("PUT", f"/types/{tid}/extra_specs/speed", None, {"speed": "slow"})
+    await cloud.ok("DELETE", f"/types/{tid}/extra_specs/tier", None)
+    status, _ = await cloud.call("GET", f"/types/{tid}/extra_specs/tier", None)
+    assert status == 404
+    renamed = await cloud.ok("PUT", f"/types/{tid}", None, {"volume_type": {"description": "d"}})
+    assert renamed["volume_type"]["description"] == "d"
+    made = await cloud.volume(demo, volume_type="gold")
+    assert made["volume_type"] == "gold"
+    status, _body = await cloud.call("DELETE", f"/types/{tid}", None)
+    assert status == 400  # still in use
+    await cloud.wait(f"/volumes/{made['id']}", demo)
+    await cloud.ok("DELETE", f"/volumes/{made['id']}", demo)
+    await cloud.wait(f"/volumes/{made['id']}", demo, status="deleted")
+    await cloud.ok("DELETE", f"/types/{tid}", None)
+    status, _ = await cloud.call("GET", f"/types/{tid}", demo)
+    assert status == 404
+    status, _ = await cloud.call("DELETE", f"/types/{default['id']}", None)
+    assert status == 400
+    private = (
+        await cloud.ok("POST", "/types", None, {"volume_type": {"name": "p", "is_public": False}})
+    )["volume_type"]
+    status, _ = await cloud.call("GET", f"/types/{private['id']}", demo)
+    assert status == 404
+
+
+async def test_zones_and_extensions(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    zones = (await cloud.ok("GET", "/os-availability-zone", demo))["availabilityZoneInfo"]
+    assert zones == [{"zoneName": "nova", "zoneState": {"available": True}}]
+    aliases = {e["alias"] for e in (await cloud.ok("GET", "/extensions", demo))["extensions"]}
+    assert "os-volume-actions" in aliases
