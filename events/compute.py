@@ -115,6 +115,11 @@ class ComputeHostRegistered(DomainEvent, frozen=True):
     heartbeat_interval: float = 30.0
     #: What its hypervisor driver can do beyond the basics (``hot-plug``, ...).
     capabilities: list[str] = []
+    #: The host's own address (the source address of its default route), and
+    #: when the host booted (epoch seconds; 0: not known): Nova's ``host_ip``
+    #: and the start of its ``uptime``.
+    host_ip: str = ""
+    booted_at: float = 0.0
 
 
 @registry.event
@@ -122,6 +127,8 @@ class ComputeHostHeartbeat(DomainEvent, frozen=True):
     """The agent of ``host`` is alive (appended every ``heartbeat_interval``)."""
 
     host: str
+    #: The host's 1, 5 and 15 minute load averages when it beat (empty: not known).
+    load_average: list[float] = []
 
 
 @registry.event
@@ -142,6 +149,16 @@ class ComputeServiceDisabled(DomainEvent, frozen=True):
 @registry.event
 class ComputeServiceEnabled(DomainEvent, frozen=True):
     host: str
+
+
+@registry.event
+class ComputeServiceForcedDown(DomainEvent, frozen=True):
+    """An operator marked the host's compute service down (or lifted it): Nova's
+    ``forced_down``, for a host known to be dead before its heartbeats say so.
+    A forced-down host is down for the scheduler, deletes and the sweeper."""
+
+    host: str
+    forced_down: bool
 
 
 @registry.event
@@ -211,6 +228,8 @@ class ServerCreateRequested(DomainEvent, frozen=True):
     requested_host: str | None = None
     #: The security groups asked for (names), applied to the ports the boot made.
     security_groups: list[str] = []
+    #: A config drive: the instance's metadata on a read-only disk (``config_drive``).
+    config_drive: bool = False
 
 
 @registry.event

@@ -128,7 +128,7 @@ class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState])
             networks=list(d.networks), scheduler_hints=dict(d.scheduler_hints),
             reservation_id=d.reservation_id, launch_index=d.launch_index,
             requested_host=d.requested_host, position=e.position,
-            security_groups=list(d.security_groups),
+            security_groups=list(d.security_groups), config_drive=d.config_drive,
         )  # fmt: skip
         s.servers[d.server_id] = server
         s.pending[d.server_id] = None

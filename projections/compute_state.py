@@ -97,6 +97,12 @@ class Host(msgspec.Struct):
     #: the zone the agent registered with; ``availability_zone`` is the host's
     #: zone in effect: its aggregate's, where one names a zone (Nova's rule)
     agent_zone: str = ""
+    #: what the agent last said of the host itself (see ComputeHostRegistered)
+    host_ip: str = ""
+    booted_at: float = 0.0
+    load_average: list[float] = []
+    #: an operator's "this host is down" (Nova's forced_down)
+    forced_down: bool = False
 
     def limit(self, resource: str) -> int:
         """What may be allocated of ``resource``: capacity x ratio - reserved."""
@@ -109,7 +115,11 @@ class Host(msgspec.Struct):
 
     def is_up(self, now: float) -> bool:
         """Nova's service "up": heard from within three heartbeat periods."""
-        return not self.stopped and now - self.last_seen <= 3 * self.heartbeat_interval
+        return (
+            not self.stopped
+            and not self.forced_down
+            and now - self.last_seen <= 3 * self.heartbeat_interval
+        )
 
 
 class Fault(msgspec.Struct):
@@ -162,6 +172,7 @@ class Server(msgspec.Struct):
     pending_nic: dict[str, str] = {}
     #: the security groups (names) the boot asked for
     security_groups: list[str] = []
+    config_drive: bool = False
     scheduler_hints: dict[str, list[str]] = {}
     reservation_id: str = ""
     launch_index: int = 0
@@ -280,5 +291,11 @@ def epoch(event: RecordedEvent) -> float:
 def server_hostname(server: Server) -> str:
     """Nova's sanitized hostname from the display name (what the API shows as
     ``OS-EXT-SRV-ATTR:hostname`` and the metadata service tells the guest)."""
-    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in server.name.lower())
-    return cleaned.strip("-")[:63] or f"server-{server.id}"
+    return hostname_of(server.name, server.id)
+
+
+def hostname_of(name: str, server_id: str) -> str:
+    """The hostname rule of :func:`server_hostname`, for a name and id (the compute
+    agent's config drive has the boot request, not the read model)."""
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower())
+    return cleaned.strip("-")[:63] or f"server-{server_id}"

@@ -68,6 +68,13 @@ def render(definition: GuestDefinition, *, owned: list[Path], tb_cache_mib: int 
         _sub(disk, "source", file=str(d.root_disk.path))
         _sub(disk, "target", dev="vda", bus="virtio")
         _sub(disk, "serial", "root")
+    if d.config_drive is not None:
+        drive = _sub(devices, "disk", type="file", device="disk")
+        _sub(drive, "driver", name="qemu", type="raw")
+        _sub(drive, "source", file=str(d.config_drive))
+        _sub(drive, "target", dev="vdb" if d.root_disk is not None else "vda", bus="virtio")
+        _sub(drive, "readonly")
+        _sub(drive, "serial", "config-2")
     for nic in d.nics:
         devices.append(_interface(nic))
     serial = _sub(devices, "serial", type="pty")

@@ -206,6 +206,9 @@ class GuestDefinition:
     initramfs: Path | None = None
     cmdline: str = "console=ttyS0"
     nics: tuple[Nic, ...] = ()
+    #: A config drive (an ISO 9660 image the caller wrote), attached read-only as
+    #: the disk after the root disk.
+    config_drive: Path | None = None
 
     def __post_init__(self) -> None:
         if self.root_disk is None and self.kernel is None:

@@ -85,7 +85,7 @@ async def run(ctx: HostContext, view: ServerView) -> None:
 async def _attach(
     ctx: HostContext, view: ServerView, name: str, entry: dict[str, str]
 ) -> DomainEvent:
-    nic, addresses = await plug_one(
+    nic, addresses, _ = await plug_one(
         ctx.ports, ctx.host, entry["port"], bridge_wait=ctx.config.bridge_wait
     )
     await ctx.driver.attach_nic(name, nic)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from cairn.agents.compute.driver import Nic
+from cairn.agents.compute.instance_metadata import FixedAddress, PortAddressing
 from cairn.agents.network.desired import bridge_name, tap_name
 from cairn.errors import CairnError
 from cairn.events import compute as ev
@@ -37,6 +38,19 @@ class BoundPort:
     network_name: str
     mac: str
     fixed_ips: tuple[str, ...]
+    mtu: int | None = None
+    #: the fixed addresses with their subnets' details (for the config drive)
+    addressing: tuple[FixedAddress, ...] = ()
+
+    def described(self) -> PortAddressing:
+        """The port as ``network_data.json`` describes it."""
+        return PortAddressing(
+            port_id=self.port_id,
+            link=tap_name(self.port_id),
+            mac=self.mac,
+            mtu=self.mtu,
+            addresses=self.addressing,
+        )
 
 
 class PortBinder(Protocol):
@@ -60,30 +74,41 @@ async def bridge_ready(bridge: str, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+@dataclass(frozen=True, slots=True)
+class Plugged:
+    """A server's NICs as the spawn plugs them."""
+
+    nics: tuple[Nic, ...] = ()
+    addresses: Addresses = field(default_factory=dict)
+    ports: tuple[BoundPort, ...] = ()
+
+
 async def plug(
     binder: PortBinder | None,
     host: str,
     request: ev.ServerCreateRequested,
     *,
     bridge_wait: float = 0.0,
-) -> tuple[tuple[Nic, ...], Addresses]:
+) -> Plugged:
     """The guest's NICs and the server's addresses, binding every port to ``host``
     (and waiting up to ``bridge_wait`` seconds for each network's bridge)."""
     ports = [n["port"] for n in request.networks if n.get("port")]
     nics: list[Nic] = []
+    bound: list[BoundPort] = []
     addresses: Addresses = {}
     for port_id in ports:
-        nic, mine = await plug_one(binder, host, port_id, bridge_wait=bridge_wait)
+        nic, mine, port = await plug_one(binder, host, port_id, bridge_wait=bridge_wait)
         nics.append(nic)
+        bound.append(port)
         for network, listed in mine.items():
             addresses.setdefault(network, []).extend(listed)
-    return tuple(nics), addresses
+    return Plugged(tuple(nics), addresses, tuple(bound))
 
 
 async def plug_one(
     binder: PortBinder | None, host: str, port_id: str, *, bridge_wait: float = 0.0
-) -> tuple[Nic, Addresses]:
-    """One port bound to ``host``: its NIC and its addresses (by network name)."""
+) -> tuple[Nic, Addresses, BoundPort]:
+    """One port bound to ``host``: its NIC, its addresses (by network name), its details."""
     if binder is None:
         raise PortError("this compute host has no networking: it cannot plug the server's ports")
     bound = await binder.bind(port_id, host)
@@ -101,4 +126,4 @@ async def plug_one(
             for address in bound.fixed_ips
         ]
     }
-    return nic, addresses
+    return nic, addresses, bound

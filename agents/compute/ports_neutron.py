@@ -2,7 +2,8 @@
 
 ``PUT {network endpoint}/v2.0/ports/{id}`` with ``binding:host_id`` binds a
 port (as the cloud's admin: binding is an admin's attribute), and
-``GET .../v2.0/networks/{id}`` names its network. The endpoint is the
+``GET .../v2.0/networks/{id}`` and ``.../subnets/{id}`` describe its network
+and addresses (the config drive's ``network_data.json``). The endpoint is the
 ``network`` entry of the token's catalog; a 401 renews the token once, and a
 5xx or a connection failure is retried briefly, as the image source does.
 """
@@ -16,6 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from cairn.agents.compute.instance_metadata import FixedAddress
 from cairn.agents.compute.keystone_auth import AgentSession, CloudsYamlAuth, PasswordAuth
 from cairn.agents.compute.nics import BoundPort, PortError
 
@@ -66,11 +68,31 @@ class NeutronPorts(AgentSession):
     async def bind(self, port_id: str, host: str) -> BoundPort:
         path = f"/ports/{quote(port_id, safe='')}"
         port = (await self._call("PUT", path, {"port": {"binding:host_id": host}}))["port"]
-        network = await self._call("GET", f"/networks/{quote(port['network_id'], safe='')}")
+        network = (await self._call("GET", f"/networks/{quote(port['network_id'], safe='')}"))[
+            "network"
+        ]
+        addressing = []
+        for fixed in port.get("fixed_ips") or []:
+            subnet = (await self._call("GET", f"/subnets/{quote(fixed['subnet_id'], safe='')}"))[
+                "subnet"
+            ]
+            addressing.append(
+                FixedAddress(
+                    ip_address=fixed["ip_address"],
+                    network_id=port["network_id"],
+                    ip_version=subnet["ip_version"],
+                    cidr=subnet["cidr"],
+                    gateway_ip=subnet.get("gateway_ip"),
+                    enable_dhcp=bool(subnet.get("enable_dhcp")),
+                    dns_nameservers=tuple(subnet.get("dns_nameservers") or ()),
+                )
+            )
         return BoundPort(
             port_id=port["id"],
             network_id=port["network_id"],
-            network_name=network["network"].get("name") or port["network_id"],
+            network_name=network.get("name") or port["network_id"],
             mac=port["mac_address"],
             fixed_ips=tuple(f["ip_address"] for f in port.get("fixed_ips") or []),
+            mtu=network.get("mtu"),
+            addressing=tuple(addressing),
         )

@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from cairn.agents.compute import config_drive
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import GuestNotFound, GuestState, HypervisorDriver
 from cairn.agents.compute.guest_plan import guest_name, plan_guest, remove_instance_dir
@@ -180,10 +181,16 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
             if leftovers:
                 await remove_guest(ctx, view.server_id)
             definition = await plan_guest(host, ctx.config.paths, ctx.images, request)
-            nics, addresses = await plug(
-                ctx.ports, host, request, bridge_wait=ctx.config.bridge_wait
-            )
-            definition = dataclasses.replace(definition, nics=nics)
+            plugged = await plug(ctx.ports, host, request, bridge_wait=ctx.config.bridge_wait)
+            definition = dataclasses.replace(definition, nics=plugged.nics)
+            if request.config_drive:
+                instance = config_drive.for_request(
+                    request, plugged.ports, ctx.config.availability_zone
+                )
+                drive = await config_drive.build(
+                    ctx.config.paths.instance(view.server_id), instance
+                )
+                definition = dataclasses.replace(definition, config_drive=drive)
             await ctx.driver.spawn(definition)
     except Exception as exc:
         reason = failure_reason(exc, "spawn", ctx.config.spawn_timeout)
@@ -209,7 +216,7 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
         launched_at=now(),
         instance_name=name,
         console_log=str(definition.console_log),
-        addresses=addresses,
+        addresses=plugged.addresses,
     )
     await append_outcome(
         ctx,

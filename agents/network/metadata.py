@@ -18,59 +18,36 @@ with an :class:`InstanceMetadata`, or None: the caller gets a 404.
 Paths follow Nova's metadata service: the OpenStack API (``/openstack``,
 ``/openstack/<version>/meta_data.json``, ``user_data``, ``network_data.json``,
 where every version Nova lists answers with the latest shape) and the
-EC2-compatible one (``/latest/meta-data/...``, ``/latest/user-data``).
+EC2-compatible one (``/latest/meta-data/...``, ``/latest/user-data``). The
+documents themselves are :mod:`cairn.agents.compute.instance_metadata`'s, which
+the config drive writes too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from cairn.agents.compute.instance_metadata import (
+    EC2_VERSIONS,
+    OPENSTACK_VERSIONS,
+    InstanceMetadata,
+    ec2_tree,
+    meta_data,
+)
 from cairn.agents.network import namespaces
 from cairn.agents.network.desired import METADATA_IP
 from cairn.agents.network.errors import NamespaceError
 
-
-@dataclass(frozen=True)
-class InstanceMetadata:
-    """What the metadata service tells one instance about itself."""
-
-    uuid: str
-    name: str
-    hostname: str
-    project_id: str
-    availability_zone: str = "nova"
-    public_keys: dict[str, str] = field(default_factory=dict)  #: key name -> public key
-    user_data: bytes | None = None
-    meta: dict[str, str] = field(default_factory=dict)
-    network_data: dict[str, object] = field(default_factory=dict)  #: Nova's network_data.json
-    local_ipv4: str | None = None  #: the address asked from (filled in by the service)
-    launch_index: int = 0
-
-
 #: ``lookup(network_id, source ip)``: who is asking, or None for nobody we know.
 Lookup = Callable[[str, str], Awaitable[InstanceMetadata | None]]
 
-#: The OpenStack API versions Nova lists (every one answers with the latest shapes).
-OPENSTACK_VERSIONS = (
-    "2012-08-10",
-    "2013-04-04",
-    "2013-10-17",
-    "2015-10-15",
-    "2016-06-30",
-    "2016-10-06",
-    "2017-02-22",
-    "2018-08-27",
-    "2020-10-14",
-    "latest",
-)
-EC2_VERSIONS = ("1.0", "2007-01-19", "2009-04-04", "latest")
 _NETWORK = web.AppKey("network_id", str)
 _LOOKUP: web.AppKey[Lookup] = web.AppKey("lookup")
 
@@ -89,27 +66,8 @@ async def _caller(request: web.Request) -> InstanceMetadata:
     if instance is None:
         raise web.HTTPNotFound()
     if instance.local_ipv4 is None:
-        instance = InstanceMetadata(**{**instance.__dict__, "local_ipv4": ip})
+        instance = dataclasses.replace(instance, local_ipv4=ip)
     return instance
-
-
-def meta_data(instance: InstanceMetadata) -> dict[str, object]:
-    """Nova's ``meta_data.json``."""
-    return {
-        "uuid": instance.uuid,
-        "name": instance.name,
-        "hostname": instance.hostname,
-        "project_id": instance.project_id,
-        "availability_zone": instance.availability_zone,
-        "launch_index": instance.launch_index,
-        "meta": dict(instance.meta),
-        "public_keys": dict(instance.public_keys),
-        "keys": [
-            {"name": name, "type": "ssh", "data": key}
-            for name, key in sorted(instance.public_keys.items())
-        ],
-        "devices": [],
-    }
 
 
 async def _versions(request: web.Request) -> web.Response:
@@ -162,20 +120,6 @@ async def _user_data(request: web.Request) -> web.Response:
 # -- EC2 -------------------------------------------------------------------------------
 
 
-def _ec2_tree(instance: InstanceMetadata) -> dict[str, object]:
-    keys = sorted(instance.public_keys.items())
-    return {
-        "ami-id": "ami-00000000",
-        "ami-launch-index": str(instance.launch_index),
-        "hostname": instance.hostname,
-        "instance-id": "i-" + instance.uuid.replace("-", "")[:8],
-        "local-hostname": instance.hostname,
-        "local-ipv4": instance.local_ipv4 or "",
-        "placement": {"availability-zone": instance.availability_zone},
-        "public-keys": {f"{i}={name}": {"openssh-key": key} for i, (name, key) in enumerate(keys)},
-    }
-
-
 async def _ec2_versions(request: web.Request) -> web.Response:
     await _caller(request)
     return _text(list(EC2_VERSIONS))
@@ -183,7 +127,7 @@ async def _ec2_versions(request: web.Request) -> web.Response:
 
 async def _ec2_meta_data(request: web.Request) -> web.Response:
     instance = await _caller(request)
-    node: object = _ec2_tree(instance)
+    node: object = ec2_tree(instance)
     for part in [p for p in request.match_info.get("path", "").split("/") if p]:
         if not isinstance(node, dict):
             raise web.HTTPNotFound()
@@ -251,7 +195,7 @@ def identity(namespace: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
-@dataclass
+@dataclasses.dataclass
 class _Site:
     runner: web.AppRunner
     namespace: str

@@ -22,11 +22,17 @@ from typing import Any
 
 from aiohttp import web
 
+from cairn.agents.compute.instance_metadata import (
+    FixedAddress,
+    InstanceMetadata,
+    PortAddressing,
+    network_data,
+)
 from cairn.agents.compute.runtime import host_names
 from cairn.agents.network.agent import NetworkAgent
 from cairn.agents.network.datapath import Datapath
 from cairn.agents.network.desired import tap_name
-from cairn.agents.network.metadata import InstanceMetadata, Lookup
+from cairn.agents.network.metadata import Lookup
 from cairn.api.keys import STORE
 from cairn.api.services import CleanupContext
 from cairn.config import Settings
@@ -103,55 +109,38 @@ def compute_lookup(
 
 
 def _network_data(state: NetworkState, server_id: str) -> dict[str, Any]:
-    """Nova's ``network_data.json``: the server's links, networks and DNS servers."""
-    links: list[dict[str, Any]] = []
-    networks: list[dict[str, Any]] = []
-    services: list[dict[str, Any]] = []
-    for port in sorted(state.of("port").values(), key=lambda p: p.id):
+    """Nova's ``network_data.json`` for the server's ports on this read model."""
+    ports = []
+    for port in state.of("port").values():
         if port.get("device_id") != server_id:
             continue
-        link = tap_name(port.id)
-        links.append(
-            {
-                "id": link,
-                "vif_id": port.id,
-                "type": "bridge",
-                "ethernet_mac_address": port.get("mac_address"),
-                "mtu": (state.find("network", port.get("network_id")) or port).get("mtu"),
-            }
-        )
+        addresses = []
         for fixed in port.get("fixed_ips") or []:
             subnet = state.find("subnet", fixed["subnet_id"])
             if subnet is None:
                 continue
-            version = subnet.get("ip_version")
-            dhcp = version == 4 and subnet.get("enable_dhcp")
-            routes = (
-                [
-                    {
-                        "network": "0.0.0.0" if version == 4 else "::",
-                        "netmask": "0.0.0.0" if version == 4 else "::",
-                        "gateway": subnet.get("gateway_ip"),
-                    }
-                ]
-                if subnet.get("gateway_ip")
-                else []
+            addresses.append(
+                FixedAddress(
+                    ip_address=fixed["ip_address"],
+                    network_id=port.get("network_id"),
+                    ip_version=subnet.get("ip_version"),
+                    cidr=subnet.get("cidr"),
+                    gateway_ip=subnet.get("gateway_ip"),
+                    enable_dhcp=bool(subnet.get("enable_dhcp")),
+                    dns_nameservers=tuple(subnet.get("dns_nameservers") or ()),
+                )
             )
-            networks.append(
-                {
-                    "id": f"network{len(networks)}",
-                    "link": link,
-                    "network_id": port.get("network_id"),
-                    "type": ("ipv4_dhcp" if dhcp else "ipv4") if version == 4 else "ipv6",
-                    "ip_address": fixed["ip_address"],
-                    "routes": routes,
-                    "services": [],
-                    **({} if dhcp else {"netmask": subnet.get("cidr").split("/")[1]}),
-                }
+        network = state.find("network", port.get("network_id"))
+        ports.append(
+            PortAddressing(
+                port_id=port.id,
+                link=tap_name(port.id),
+                mac=port.get("mac_address"),
+                mtu=(network or port).get("mtu"),
+                addresses=tuple(addresses),
             )
-            for server in subnet.get("dns_nameservers") or []:
-                services.append({"type": "dns", "address": server})
-    return {"links": links, "networks": networks, "services": services}
+        )
+    return network_data(ports)
 
 
 def network_agent_context(

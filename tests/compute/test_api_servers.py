@@ -164,6 +164,10 @@ async def test_bad_input_is_a_400_with_novas_fault_body(cloud: ComputeCloud) -> 
          "key_name": "missing"},
         {"name": "vm", "imageRef": "2f1c7e0a-5b7d-4a7e-9d1e-0000000000ff", "flavorRef": "42",
          "networks": "none"},
+        {"name": "vm", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none",
+         "config_drive": "maybe"},
+        {"name": "vm", "imageRef": IMAGE_ID, "flavorRef": "42", "networks": "none",
+         "config_drive": 1},
     ]  # fmt: skip
     for server in cases:
         status, body = await cloud.call("POST", "/servers", json={"server": server}, version="2.90")
@@ -310,3 +314,17 @@ async def test_a_name_pattern_that_could_backtrack_for_ages_is_a_substring(
     assert {s["name"] for s in body["servers"]} == {"alpha", "alpine", "beta"}
     status, _ = await cloud.call("GET", "/servers?name=" + "a" * 256)
     assert status == 400
+
+
+async def test_a_config_drive_is_recorded_and_shown(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    shown = []
+    for asked in (True, "yes", "False", False):
+        status, body = await cloud.boot(config_drive=asked)
+        assert status == 202, body
+        server_id = body["server"]["id"]
+        status, body = await cloud.call("GET", f"/servers/{server_id}", version="2.90")
+        assert status == 200, body
+        shown.append(body["server"]["config_drive"])
+        assert cloud.compute.state.servers[server_id].config_drive is (asked in (True, "yes"))
+    assert shown == ["True", "True", "", ""]

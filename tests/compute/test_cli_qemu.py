@@ -114,3 +114,43 @@ def test_another_projects_server_is_invisible(cloud: Running) -> None:
         assert listed == []
     finally:
         cloud.openstack("server", "delete", "--wait", str(made["id"]), cloud="cairn-demo")
+
+
+def test_a_config_drive_gives_a_guest_without_network_its_key_and_user_data(
+    cloud: Running,
+) -> None:
+    cloud.openstack("keypair", "create", "drive", cloud="cairn-demo")  # Nova makes the key
+    key = cloud.openstack(
+        "keypair", "show", "--public-key", "drive", cloud="cairn-demo"
+    ).stdout.strip()
+    user_data = cloud.data.parent / "drive-user-data.txt"
+    user_data.write_text("first line from the drive\nsecond line\n")
+    made = cloud.json(
+        "server", "create", "--image", "cairn-guest", "--flavor", "m1.nano", "--nic", "none",
+        "--config-drive", "True", "--key-name", "drive", "--user-data", str(user_data),
+        "--wait", "with-drive", cloud="cairn-demo",
+    )  # fmt: skip
+    assert isinstance(made, dict)
+    server = str(made["id"])
+    try:
+        assert made["config_drive"] == "True"
+        _until("the guest to read its drive", lambda: "CONFIG-DRIVE-END" in _console(cloud, server))
+        console = _console(cloud, server)
+        assert f"CONFIG-DRIVE-KEY {key}" in console
+        assert "CONFIG-DRIVE-USERDATA first line from the drive" in console
+        assert "CONFIG-DRIVE-USERDATA second line" in console
+    finally:
+        cloud.openstack("server", "delete", "--wait", server, cloud="cairn-demo")
+    # A server without a drive has none (its guest says nothing of one).
+    plain = cloud.json("server", "create", "--image", "cairn-guest", "--flavor", "m1.nano",
+                       "--nic", "none", "--wait", "no-drive", cloud="cairn-demo")  # fmt: skip
+    assert isinstance(plain, dict)
+    try:
+        assert not plain["config_drive"]  # Nova shows "", the CLI None
+        _until(
+            "the plain guest's heartbeat",
+            lambda: "HEARTBEAT 3" in _console(cloud, str(plain["id"])),
+        )
+        assert "CONFIG-DRIVE" not in _console(cloud, str(plain["id"]))
+    finally:
+        cloud.openstack("server", "delete", "--wait", str(plain["id"]), cloud="cairn-demo")

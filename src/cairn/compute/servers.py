@@ -58,6 +58,7 @@ class BootRequest:
     networks: list[dict[str, str]] = field(default_factory=list)
     scheduler_hints: dict[str, list[str]] = field(default_factory=dict)
     requested_host: str | None = None
+    config_drive: bool = False
     #: each server's NICs, as the network port made them (default: ``networks``)
     server_networks: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     security_groups: list[str] = field(default_factory=list)
@@ -125,6 +126,7 @@ def create_many(
                 security_groups=req.security_groups,
                 scheduler_hints=req.scheduler_hints, reservation_id=req.reservation_id,
                 launch_index=index, requested_host=req.requested_host,
+                config_drive=req.config_drive,
             )  # fmt: skip
             writes.append(new_stream(server_stream(server_id), [requested], meta))
             if created is not None:

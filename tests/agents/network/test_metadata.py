@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cairn.agents.compute.instance_metadata import InstanceMetadata
 from cairn.agents.network.desired import HostPlan, Lease, NetworkSpec, SubnetDhcp, tap_name
-from cairn.agents.network.metadata import InstanceMetadata
 
 from .conftest import Host, close_host, open_host
 from .lab import Guest, Lab, check, sh

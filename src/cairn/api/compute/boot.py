@@ -123,6 +123,20 @@ def _metadata(data: dict[str, Any]) -> dict[str, str]:
     return dict(metadata)
 
 
+#: The strings Nova's boolean parameters accept for true and for false.
+TRUE_WORDS = frozenset({"True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes"})
+FALSE_WORDS = frozenset({"False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"})
+
+
+def _config_drive(data: dict[str, Any]) -> bool:
+    raw = data.get("config_drive", False)
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw in TRUE_WORDS | FALSE_WORDS:
+        return raw in TRUE_WORDS
+    raise invalid("config_drive", raw, "It must be a boolean")
+
+
 def _user_data(data: dict[str, Any]) -> str | None:
     raw = data.get("user_data")
     if raw is None:
@@ -249,6 +263,7 @@ async def boot_request(
         description=description, key_name=key_name, public_key=public_key,
         user_data=user_data, metadata=metadata, availability_zone=zone, networks=networks,
         scheduler_hints=hints, requested_host=host, security_groups=security_groups,
+        config_drive=_config_drive(data),
     )  # fmt: skip
     return request_body, return_reservation
 

@@ -159,7 +159,7 @@ def server_detail(
         "links": links(request, "servers", server.id),
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": server.host_zone or server.availability_zone or "",
-        "config_drive": "",
+        "config_drive": "True" if server.config_drive else "",
         "key_name": server.key_name,
         "OS-SRV-USG:launched_at": server.launched_at,
         "OS-SRV-USG:terminated_at": server.terminated_at,
