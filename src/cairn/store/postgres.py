@@ -10,6 +10,15 @@ this beat a transaction-id horizon here).
 
 Every append transaction ends with one NOTIFY, so followers in any process wake
 as soon as it commits; they then read the log itself.
+
+Event times come from the database's clock (migrations/versions/0002): each
+append answers the database's ``clock_timestamp()`` and the head's time, and
+the writer proposes ``max(its clock + the offset it learned, the head's
+time)``. ``cairn_append`` refuses a time earlier than the head's or more than
+:data:`MAX_SKEW` seconds from its own clock; the writer then plans again under
+the lock with the database's time. So a writer whose clock is wrong cannot
+put its skew into the log, and times never go backwards along positions
+(point-in-time replay and host liveness read them).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -51,6 +60,8 @@ CHANNEL = "cairn_events"
 #: Append batches in flight at once: one being prepared in Python while the
 #: other runs in the database (where the writer lock orders them).
 WRITER_LANES = 2
+#: How far (seconds) a proposed event time may be from the database's clock.
+MAX_SKEW = 0.5
 
 
 def _record(row: asyncpg.Record) -> RecordedEvent:
@@ -256,6 +267,7 @@ class _PostgresWriter(GroupCommitter):
         self.conns = conns
         self.on_commit: Callable[[int], None] | None = None
         self._known = _KnownState()
+        self._clock = _DatabaseClock()
 
     async def write_batch(self, lane: int, pending: list[PendingAppend]) -> BatchOutcome:
         conn = self.conns[lane]
@@ -264,18 +276,22 @@ class _PostgresWriter(GroupCommitter):
             conn = self.conns[lane] = await asyncpg.connect(self._dsn)
             await _setup_connection(conn)
         streams = sorted({w.stream for p in pending for w in p.writes})
-        recorded_at = now_micros()
+        recorded_at = self._clock.propose()
         assumed = self._known.assume(streams, pending)
         plan = self._plan(pending, assumed, recorded_at)
         try:
-            row = await conn.fetchrow(_APPEND, *_arguments(assumed, streams, plan))
-            if not row["applied"]:
-                # Another process (or our other lane) wrote first: lock, read
-                # the truth, and plan again inside one transaction.
+            row = await conn.fetchrow(_APPEND, *_arguments(assumed, streams, plan, recorded_at))
+            self._clock.learned(row["db_time"], row["head_time"])
+            if row["applied"]:
+                self._clock.wrote(recorded_at)
+            else:
+                # Another process (or our other lane) wrote first, or our time
+                # was off: lock, read the truth and the time, and plan again
+                # inside one transaction.
                 self._known.learned(
                     row["head_position"], row["head_hash"], streams, row["versions"]
                 )
-                plan = await self._write_locked(conn, pending, streams, recorded_at)
+                plan = await self._write_locked(conn, pending, streams)
         except BaseException as exc:
             self._known.forget()
             if (
@@ -304,7 +320,6 @@ class _PostgresWriter(GroupCommitter):
         conn: asyncpg.Connection,
         pending: list[PendingAppend],
         streams: list[str],
-        at: datetime,
     ) -> Plan:
         async with conn.transaction():
             head = await conn.fetchrow("SELECT * FROM cairn_locked_head($1)", streams)
@@ -313,14 +328,41 @@ class _PostgresWriter(GroupCommitter):
                 head["head_hash"],
                 dict(zip(streams, head["versions"], strict=True)),
             )
+            # Under the lock, the database's own time (never before the head's).
+            at = max(t for t in (head["db_time"], head["head_time"]) if t is not None)
             plan = self._plan(pending, assumed, at)
-            row = await conn.fetchrow(_APPEND, *_arguments(assumed, streams, plan))
+            row = await conn.fetchrow(_APPEND, *_arguments(assumed, streams, plan, at))
             if not row["applied"]:
                 raise StoreUnavailable("the log moved while the writer lock was held")
+        self._clock.learned(row["db_time"], row["head_time"])
+        self._clock.wrote(at)
         return plan
 
 
-_APPEND = "SELECT * FROM cairn_append(" + ", ".join(f"${i}" for i in range(1, 16)) + ")"
+_APPEND = "SELECT * FROM cairn_append(" + ", ".join(f"${i}" for i in range(1, 17)) + ")"
+
+
+class _DatabaseClock:
+    """The database's clock as this writer sees it: the offset from its own,
+    learned from every append's answer, and the newest time on the log."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self.newest: datetime | None = None
+
+    def propose(self) -> datetime:
+        at = now_micros() + self.offset
+        return at if self.newest is None or at >= self.newest else self.newest
+
+    def learned(self, db_time: datetime | None, head_time: datetime | None) -> None:
+        if db_time is not None:
+            self.offset = db_time - now_micros()
+        if head_time is not None and (self.newest is None or head_time > self.newest):
+            self.newest = head_time
+
+    def wrote(self, at: datetime) -> None:
+        if self.newest is None or at > self.newest:
+            self.newest = at
 
 
 @dataclass(slots=True)
@@ -381,8 +423,12 @@ class _KnownState:
         self.versions.clear()
 
 
-def _arguments(assumed: _Assumption, streams: list[str], plan: Plan) -> list[Any]:
+def _arguments(
+    assumed: _Assumption, streams: list[str], plan: Plan, at: datetime | None = None
+) -> list[Any]:
     rows = plan.rows
+    if at is None:
+        at = rows[0].recorded_at if rows else now_micros()
     return [
         assumed.head_position,
         assumed.head_hash,
@@ -394,9 +440,10 @@ def _arguments(assumed: _Assumption, streams: list[str], plan: Plan) -> list[Any
         [r.position for r in rows],
         [r.type for r in rows],
         [r.schema_version for r in rows],
-        rows[0].recorded_at if rows else now_micros(),
+        at,
         [r.data for r in rows],
         [r.raw_metadata for r in rows],
         [r.prev_hash for r in rows],
         [r.hash for r in rows],
+        MAX_SKEW,
     ]

@@ -248,7 +248,7 @@ def plan_and_insert(conn: sqlite3.Connection, pending: list[PendingAppend]) -> P
     """Inside a write transaction: read the head and the batch's stream
     versions, plan the batch on them, and insert its rows."""
     head = conn.execute(
-        "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+        "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1"
     ).fetchone()
     versions = {
         stream: conn.execute(
@@ -261,7 +261,9 @@ def plan_and_insert(conn: sqlite3.Connection, pending: list[PendingAppend]) -> P
         head_position=head[0] if head else 0,
         head_hash=head[1] if head else GENESIS_HASH,
         versions=versions,
-        recorded_at=now_micros(),
+        # A clock stepped back (NTP, another process's clock) must not make a
+        # later position older: never before the head's time.
+        recorded_at=max(now_micros(), _EPOCH + head[2] * _MICRO) if head else now_micros(),
     )
     conn.executemany(
         f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
