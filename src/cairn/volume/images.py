@@ -64,9 +64,16 @@ class GlanceImageLookup(ImageLookup):
             for key, value in image.items()
             if key not in CORE_ATTRIBUTES and value is not None
         }
-        for key in ("name", "container_format", "min_ram", "min_disk", "checksum"):
+        # Cinder's names for Glance's core fields in volume_image_metadata
+        for key, as_key in (
+            ("name", "image_name"),
+            ("container_format", "container_format"),
+            ("min_ram", "min_ram"),
+            ("min_disk", "min_disk"),
+            ("checksum", "checksum"),
+        ):
             if image.get(key) is not None:
-                properties[key] = str(image[key])
+                properties[as_key] = str(image[key])
         return ImageRef(
             id=str(image["id"]),
             disk_format=str(image.get("disk_format") or "raw"),
