@@ -82,11 +82,12 @@ class ResourceFolds:
             disk_allocation_ratio=d.disk_allocation_ratio, architecture=d.architecture,
             heartbeat_interval=d.heartbeat_interval, last_seen=_epoch(e), updated_at=_iso(e),
             capabilities=list(d.capabilities), agent_zone=d.availability_zone,
+            host_ip=d.host_ip, booted_at=d.booted_at,
         )  # fmt: skip
         if old is not None:
             # A restarted agent keeps its claims and the operator's switch.
-            host.claims, host.enabled, host.disabled_reason = (
-                old.claims, old.enabled, old.disabled_reason,
+            host.claims, host.enabled, host.disabled_reason, host.forced_down = (
+                old.claims, old.enabled, old.disabled_reason, old.forced_down,
             )  # fmt: skip
             host.used_vcpus, host.used_memory_mb, host.used_disk_gb = (
                 old.used_vcpus, old.used_memory_mb, old.used_disk_gb,
@@ -100,6 +101,8 @@ class ResourceFolds:
         host = s.hosts.get(d.host)
         if host is not None:
             host.last_seen, host.stopped, host.updated_at = _epoch(e), False, _iso(e)
+            if d.load_average:
+                host.load_average = list(d.load_average)
         return s
 
     @handles("ComputeHostStopped")
@@ -121,6 +124,13 @@ class ResourceFolds:
         host = s.hosts.get(d.host)
         if host is not None:
             host.enabled, host.disabled_reason, host.updated_at = True, None, _iso(e)
+        return s
+
+    @handles("ComputeServiceForcedDown")
+    def _forced(self, s: ComputeState, e: RecordedEvent, d: ev.ComputeServiceForcedDown) -> Any:
+        host = s.hosts.get(d.host)
+        if host is not None:
+            host.forced_down, host.updated_at = d.forced_down, _iso(e)
         return s
 
     @handles("HostResourcesClaimed")

@@ -25,7 +25,7 @@ import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
 
-from cairn.agents.compute import interface_steps, reconcile, steps
+from cairn.agents.compute import host_facts, interface_steps, reconcile, steps
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import (
     EventKind,
@@ -101,6 +101,9 @@ class ComputeAgent:
 
     async def register(self) -> None:
         info = await self.ctx.driver.host_info()
+        address, booted = await asyncio.to_thread(
+            lambda: (host_facts.host_ip(), host_facts.booted_at())
+        )
         config = self.ctx.config
         uri = getattr(self.ctx.driver, "uri", "")
         registered = ev.ComputeHostRegistered(
@@ -118,6 +121,8 @@ class ComputeAgent:
             disk_allocation_ratio=config.disk_allocation_ratio,
             heartbeat_interval=config.heartbeat_interval,
             capabilities=sorted(c.value for c in self.ctx.driver.capabilities),
+            host_ip=address,
+            booted_at=booted,
         )
         await self._append_host(registered)
 
@@ -293,7 +298,8 @@ class ComputeAgent:
             if not self.hypervisor_ok:
                 continue
             try:
-                await self._append_host(ev.ComputeHostHeartbeat(host=self.host))
+                load = await asyncio.to_thread(host_facts.load_average)
+                await self._append_host(ev.ComputeHostHeartbeat(host=self.host, load_average=load))
             except Exception as exc:
                 log.warning("compute.heartbeat_failed", host=self.host, error=str(exc))
 

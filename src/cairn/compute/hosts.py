@@ -1,4 +1,6 @@
-"""Compute service deciders: an operator enables or disables a host's service."""
+"""Compute service deciders: an operator enables or disables a host's service, or
+forces it down (Nova's ``forced_down``: the host is dead, whatever its last
+heartbeat says, so its servers can be deleted locally or evacuated)."""
 
 from __future__ import annotations
 
@@ -28,4 +30,11 @@ def set_enabled(
         if enabled
         else ev.ComputeServiceDisabled(host=host, reason=reason or "")
     )
+    return [write(state, host_stream(host), [event], meta)]
+
+
+def set_forced_down(state: ComputeState, meta: Metadata, host: str, forced_down: bool) -> Writes:
+    if find(state, host).forced_down == forced_down:
+        return []
+    event = ev.ComputeServiceForcedDown(host=host, forced_down=forced_down)
     return [write(state, host_stream(host), [event], meta)]

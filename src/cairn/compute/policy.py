@@ -90,7 +90,14 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-hypervisors:list-detail": ADMIN,
     "os_compute_api:os-hypervisors:show": ADMIN,
     "os_compute_api:os-hypervisors:statistics": ADMIN,
+    "os_compute_api:os-hypervisors:uptime": ADMIN,
+    "os_compute_api:os-hypervisors:search": ADMIN,
+    "os_compute_api:os-hypervisors:servers": ADMIN,
     "os_compute_api:os-services:list": ADMIN,
+    **{
+        f"os_compute_api:os-hosts:{name}": ADMIN
+        for name in ("list", "show", "update", "start", "shutdown", "reboot")
+    },
     "os_compute_api:os-aggregates:index": ADMIN,
     "os_compute_api:os-aggregates:show": ADMIN,
     "os_compute_api:os-aggregates:create": ADMIN,

@@ -3,7 +3,8 @@
 Handlers are grouped by resource: :mod:`.servers` (with :mod:`.boot`,
 :mod:`.actions`, :mod:`.metadata`, :mod:`.tags`, :mod:`.instance_actions`), :mod:`.flavors`,
 :mod:`.keypairs`, :mod:`.quotas` (quota sets and limits), :mod:`.groups`,
-:mod:`.hosts` (hypervisors, services, availability zones), :mod:`.aggregates`. What a resource
+:mod:`.hosts` (hypervisors, services, availability zones), :mod:`.os_hosts`,
+:mod:`.aggregates`. What a resource
 looks like at each microversion is in :mod:`.views`; the negotiation in
 :mod:`.microversions`. The control plane behind them is :mod:`cairn.compute`.
 """
@@ -22,6 +23,7 @@ from cairn.api.compute import (
     ips,
     keypairs,
     metadata,
+    os_hosts,
     quotas,
     security_groups,
     servers,
@@ -113,8 +115,17 @@ ROUTES: list[Route] = [
     get(V + "/os-hypervisors/detail", hosts.list_hypervisors_detail),
     get(V + "/os-hypervisors/statistics", hosts.hypervisor_statistics),
     get(V + "/os-hypervisors/{hypervisor_id}", hosts.show_hypervisor),
+    get(V + "/os-hypervisors/{hypervisor_id}/uptime", hosts.hypervisor_uptime),
+    get(V + "/os-hypervisors/{pattern}/search", hosts.search_hypervisors),
+    get(V + "/os-hypervisors/{pattern}/servers", hosts.hypervisor_servers),
     get(V + "/os-services", hosts.list_services),
     put(V + "/os-services/{service_id}", hosts.put_service),
+    get(V + "/os-hosts", os_hosts.list_hosts),
+    get(V + "/os-hosts/{host_name}", os_hosts.show_host),
+    put(V + "/os-hosts/{host_name}", os_hosts.update_host),
+    get(V + "/os-hosts/{host_name}/startup", os_hosts.startup),
+    get(V + "/os-hosts/{host_name}/shutdown", os_hosts.shutdown),
+    get(V + "/os-hosts/{host_name}/reboot", os_hosts.reboot),
     get(V + "/os-aggregates", aggregates.list_aggregates),
     post(V + "/os-aggregates", aggregates.create_aggregate),
     get(V + "/os-aggregates/{aggregate_id}", aggregates.show_aggregate),
