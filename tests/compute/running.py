@@ -21,7 +21,13 @@ ADDRESSES: dict[str, list[dict[str, str | int]]] = {
 }
 
 
-async def running_server(cloud: ComputeCloud, who: Caller, host: str = "h1", **server: Any) -> str:
+async def running_server(
+    cloud: ComputeCloud,
+    who: Caller,
+    host: str = "h1",
+    launched_at: str = "2026-12-03T10:00:00.000000",
+    **server: Any,
+) -> str:
     """Boot (``host`` must be registered), wait for the placement, then spawn."""
     status, answer = await cloud.boot(who, **server)
     assert status == 202, answer
@@ -30,7 +36,7 @@ async def running_server(cloud: ComputeCloud, who: Caller, host: str = "h1", **s
     spawned = ev.ServerSpawned(
         server_id=server_id,
         host=host,
-        launched_at="2026-12-03T10:00:00.000000",
+        launched_at=launched_at,
         instance_name=f"instance-{server_id[:8]}",
         addresses=ADDRESSES,
     )

@@ -19,7 +19,8 @@ ANYONE = "@"
 
 _SERVER_MEMBER = (
     "create", "update", "delete", "start", "stop", "reboot", "pause", "unpause", "suspend",
-    "resume", "lock", "unlock", "console_output", "metadata:create", "metadata:update",
+    "resume", "lock", "unlock", "console_output", "create_image", "metadata:create",
+    "metadata:update",
     "metadata:update_all", "metadata:delete",
 )  # fmt: skip
 
@@ -94,6 +95,10 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-hypervisors:search": ADMIN,
     "os_compute_api:os-hypervisors:servers": ADMIN,
     "os_compute_api:os-services:list": ADMIN,
+    "os_compute_api:os-simple-tenant-usage:list": ADMIN,
+    "os_compute_api:os-simple-tenant-usage:show": READER,
+    "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
+    "os_compute_api:os-instance-usage-audit-log:show": ADMIN,
     **{
         f"os_compute_api:os-hosts:{name}": ADMIN
         for name in ("list", "show", "update", "start", "shutdown", "reboot")

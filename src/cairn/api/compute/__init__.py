@@ -4,7 +4,7 @@ Handlers are grouped by resource: :mod:`.servers` (with :mod:`.boot`,
 :mod:`.actions`, :mod:`.metadata`, :mod:`.tags`, :mod:`.instance_actions`), :mod:`.flavors`,
 :mod:`.keypairs`, :mod:`.quotas` (quota sets and limits), :mod:`.groups`,
 :mod:`.hosts` (hypervisors, services, availability zones), :mod:`.os_hosts`,
-:mod:`.aggregates`. What a resource
+:mod:`.aggregates`, :mod:`.usage`. What a resource
 looks like at each microversion is in :mod:`.views`; the negotiation in
 :mod:`.microversions`. The control plane behind them is :mod:`cairn.compute`.
 """
@@ -28,6 +28,7 @@ from cairn.api.compute import (
     security_groups,
     servers,
     tags,
+    usage,
 )
 from cairn.api.compute.context import compute_ctx
 from cairn.api.compute.errors import compute_errors
@@ -126,6 +127,10 @@ ROUTES: list[Route] = [
     get(V + "/os-hosts/{host_name}/startup", os_hosts.startup),
     get(V + "/os-hosts/{host_name}/shutdown", os_hosts.shutdown),
     get(V + "/os-hosts/{host_name}/reboot", os_hosts.reboot),
+    get(V + "/os-simple-tenant-usage", usage.list_usage),
+    get(V + "/os-simple-tenant-usage/{project_id}", usage.show_usage),
+    get(V + "/os-instance_usage_audit_log", usage.list_audit_logs),
+    get(V + "/os-instance_usage_audit_log/{before}", usage.show_audit_log),
     get(V + "/os-aggregates", aggregates.list_aggregates),
     post(V + "/os-aggregates", aggregates.create_aggregate),
     get(V + "/os-aggregates/{aggregate_id}", aggregates.show_aggregate),
