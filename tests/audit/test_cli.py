@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from cairn.projections.streams import Streams
 from cairn.readmodel import ProjectionRunner
 from cairn.store import Snapshot, StreamWrite
 from tests.audit.conftest import (
+    ALICE,
     BOB,
     THING_A,
     AuditThingRenamed,
@@ -264,3 +266,67 @@ async def test_events_tail_follows_until_ctrl_c(cloud: Cloud) -> None:
     stopped = err.decode()
     assert "stopped at position" in stopped
     assert int(stopped.split("stopped at position")[1].split()[0]) >= int(line.split()[0][1:])
+
+
+# -- anchors (src/cairn/audit/anchor.py): a whole-log rewrite that recomputes every
+# hash verifies on its own, but not against an anchor kept outside the log.
+
+
+async def _rewrite_everything(cloud: Cloud, count: int) -> None:
+    """What someone who can write the database does: a new log, every hash valid."""
+    await cloud.handle.sql("DELETE FROM events")
+    store = cloud.handle.store
+    events = [registry.new(AuditThingRenamed(name=f"forged{i}"), by(ALICE)) for i in range(count)]
+    await store.append(StreamWrite("thing-forged", events))
+
+
+async def test_an_anchor_catches_a_rewrite_that_verifies(cloud: Cloud, tmp_path: Path) -> None:
+    await append_sequence(cloud.handle.store)
+    key, kept = tmp_path / "anchor.pem", tmp_path / "anchors.jsonl"
+    made = cairn("audit", "anchor", *cloud.flags, "--key", str(key), "--append", str(kept))
+    assert made.status == 0, made.err
+    anchor = json.loads(made.out)
+    assert anchor["position"] == 6
+    assert len(anchor["hash"]) == 64
+    assert kept.read_text().strip() == made.out.strip()
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    ok = cairn("audit", "verify", *cloud.flags, "--anchor", str(kept), "--key", str(key))
+    assert ok.status == 0, ok.err
+    assert "Every anchor holds." in ok.out
+
+    await _rewrite_everything(cloud, 8)
+    alone = cairn("audit", "verify", *cloud.flags)
+    assert alone.status == 0, alone.out  # the forged log's chain holds on its own
+    caught = cairn("audit", "verify", *cloud.flags, "--anchor", str(kept), "--key", str(key))
+    assert caught.status == 3, caught.out + caught.err
+    assert "position 6 was anchored" in caught.out
+    body = cairn(
+        "audit",
+        "verify",
+        *cloud.flags,
+        "--anchor",
+        str(kept),
+        "--key",
+        str(key),
+        "--format",
+        "json",
+    ).json()
+    assert isinstance(body, dict)
+    assert body["ok"] is False
+    assert "rewritten" in body["anchor"]
+
+
+async def test_a_forged_or_foreign_anchor_is_refused(cloud: Cloud, tmp_path: Path) -> None:
+    await append_sequence(cloud.handle.store)
+    key, other = tmp_path / "anchor.pem", tmp_path / "other.pem"
+    anchor = json.loads(cairn("audit", "anchor", *cloud.flags, "--key", str(key)).out)
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text(json.dumps({**anchor, "position": 5}) + "\n")
+    result = cairn("audit", "verify", *cloud.flags, "--anchor", str(forged), "--key", str(key))
+    assert result.status not in (0, 3), result.out
+    assert "bad signature" in result.err
+    cairn("audit", "anchor", *cloud.flags, "--key", str(other))
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(anchor) + "\n")
+    result = cairn("audit", "verify", *cloud.flags, "--anchor", str(good), "--key", str(other))
+    assert "another key" in result.err

@@ -139,3 +139,26 @@ async def test_progress_reports_rising_positions(handle: Handle) -> None:
     assert seen == sorted(seen)
     assert seen[-1] == N
     assert len(seen) == 5
+
+
+async def test_the_audit_tool_hashes_with_the_one_layout_of_events_chain(
+    handle: Handle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit tool keeps no copy of the hash layout: a change to
+    events/chain.py's layout is a change to what verify computes."""
+    from cairn.audit import verify
+    from cairn.events import chain
+
+    await append_sequence(handle.store)
+    calls: list[int] = []
+    real = chain.chain_hash
+
+    def counted(*fields: object) -> bytes:
+        calls.append(1)
+        return real(*fields)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify, "chain_hash", counted)
+    rows = await handle.store.read_chain(after=0, limit=100)
+    bad, _ = check_rows(rows, GENESIS_HASH)
+    assert bad is None
+    assert len(calls) == len(rows) == 6

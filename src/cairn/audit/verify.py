@@ -17,8 +17,6 @@ next page is read while this one is hashed.
 
 from __future__ import annotations
 
-import hashlib
-import struct
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from typing import Any, Literal
@@ -27,15 +25,11 @@ import msgspec
 
 from cairn.audit.scan import paged
 from cairn.events import GENESIS_HASH
+from cairn.events.chain import chain_hash
 from cairn.store.port import ChainRow, EventStore
 
 #: Rows per read: the raw rows are small and hashing dominates.
 VERIFY_PAGE = 10_000
-
-_u32 = struct.Struct(">I").pack
-_u64x2 = struct.Struct(">QQ").pack
-_u32u64 = struct.Struct(">IQ").pack
-_sha256 = hashlib.sha256().copy  # copying a fresh context is cheaper than making one
 
 
 class BrokenLink(msgspec.Struct, frozen=True):
@@ -110,20 +104,21 @@ def check_rows(
 ) -> tuple[tuple[int, BrokenLink] | None, bytes]:
     """Hash ``rows`` following the event whose hash is ``prev``. Returns the index
     and description of the first unsound row (or None), and the last hash."""
-    join, sha, u32, u64x2, u32u64 = b"".join, _sha256, _u32, _u64x2, _u32u64
     for index, row in enumerate(rows):
         (position, id_bytes, stream, version, type_, schema, micros, data, meta, link, stored) = row
-        s, t = stream.encode(), type_.encode()
-        h = sha()
-        h.update(
-            join(
-                (
-                    prev, id_bytes, u32(len(s)), s, u64x2(version, position), u32(len(t)), t,
-                    u32u64(schema, micros), u32(len(data)), data, u32(len(meta)), meta,
-                )
-            )
-        )  # fmt: skip
-        digest = h.digest()
+        # events/chain.py holds the one layout; the audit tool only calls it.
+        digest = chain_hash(
+            prev,
+            id_bytes,
+            stream.encode(),
+            version,
+            position,
+            type_.encode(),
+            schema,
+            micros,
+            data,
+            meta,
+        )
         if link != prev or digest != stored:
             return (index, _broken(row, prev, digest)), prev
         prev = stored

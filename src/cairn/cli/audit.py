@@ -8,8 +8,14 @@ CAIRN_STORE) and only reads it. Answers are a table, or JSON with
 Points in time (--at, diff A B) are a position (1234) or an ISO time
 (2026-11-21T14:03:00Z; without an offset, this machine's local time).
 
-Exit status: 0 all is well; 3 the chain is broken (verify) or a read model
-diverges (check); 2 a usage error; 1 the store could not be read.
+``cairn audit anchor`` signs the log's head (position and hash) for keeping
+outside the log (--append FILE, --syslog ADDRESS); ``verify --anchor FILE``
+then also checks that every anchored position still holds its hash, so a
+rewrite of the whole log from some position on is found.
+
+Exit status: 0 all is well; 3 the chain is broken or an anchor does not hold
+(verify) or a read model diverges (check); 2 a usage error; 1 the store could
+not be read.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cairn.cli.text import for_people
@@ -52,11 +59,23 @@ def store_url(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
     Only the store's own variables are read: a setting that matters to ``up``
     alone (a listen address, a policy file) cannot stop an audit.
     """
+    return _settings(args, env).store_url
+
+
+def _settings(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     others = {option.env for option in OPTIONS if option.field not in STORE_FIELDS}
     flags = {option.field: getattr(args, option.field) for option in store_options()}
     kept = {k: v for k, v in env.items() if k not in others}
-    return Settings.resolve(flags, kept).store_url
+    return Settings.resolve(flags, kept)
+
+
+def anchor_key(args: argparse.Namespace) -> Path:
+    """``--key``, or the anchor key in the data directory's ``keys/``."""
+    from cairn.audit.anchor import KEY_FILE
+
+    given: str | None = getattr(args, "key", None)
+    return Path(given) if given else _settings(args).data_dir / "keys" / KEY_FILE
 
 
 def run_async(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
@@ -102,6 +121,23 @@ def register(commands: Any) -> None:
         help="processes hashing at once (default: up to 4 cores for a log of 200,000 "
         "events or more, else 1)",
     )  # fmt: skip
+    p.add_argument(
+        "--anchor",
+        metavar="FILE",
+        help="also check the anchors in FILE (JSON lines from 'cairn audit anchor'; - for "
+        "stdin): each anchored position must still hold its anchored hash",
+    )
+    p.add_argument("--key", metavar="FILE", help="the anchor key (default: <data-dir>/keys/)")
+    p = command(
+        "anchor", "sign the log's head (position and hash) to keep outside the log", _anchor
+    )
+    p.add_argument("--key", metavar="FILE", help="the anchor key (default: <data-dir>/keys/)")
+    p.add_argument("--append", metavar="FILE", help="also append the anchor line to FILE")
+    p.add_argument(
+        "--syslog",
+        metavar="ADDRESS",
+        help="also send it to a syslog sink: HOST:PORT (UDP) or a socket path (/dev/log)",
+    )
     p = command("replay", "show what existed as of a past position or time", _replay)
     p.add_argument("--at", required=True, metavar="POINT", help="a position or an ISO time")
     p.add_argument(
@@ -146,14 +182,17 @@ def _verify(args: argparse.Namespace) -> int:
             else:
                 report = await verify_chain(store, on_progress=progress)
             progress.done()
+            finding = await _check_anchors(args, store) if report.ok else None
         if args.format == "json":
             body: dict[str, Any] = {
-                "ok": report.ok,
+                "ok": report.ok and finding is None,
                 "verified": report.verified,
                 "last_position": report.last_position,
                 "head": report.head,
                 "broken": None,
             }
+            if args.anchor is not None:
+                body["anchor"] = None if finding is None else finding.explain()
             if report.broken is not None:
                 b = report.broken
                 body["broken"] = {
@@ -162,11 +201,15 @@ def _verify(args: argparse.Namespace) -> int:
                     "expected": b.expected, "stored": b.stored, "explanation": b.explain(),
                 }  # fmt: skip
             print(to_json(hexify(body)))
+        elif report.broken is None and finding is not None:
+            print(f"The chain holds but an anchor does not: {finding.explain()}.")
         elif report.broken is None:
             print(
                 f"The chain holds: {report.verified:,} events verified, "
                 f"positions 1 to {report.last_position:,}."
             )
+            if args.anchor is not None:
+                print("Every anchor holds.")
         else:
             b = report.broken
             print(f"The chain is BROKEN at position {b.position:,}: {b.explain()}.")
@@ -178,9 +221,67 @@ def _verify(args: argparse.Namespace) -> int:
             print(
                 f"{report.verified:,} events before it verified; the log's head is {report.head:,}."
             )
-        return 0 if report.ok else FINDING
+        return 0 if report.ok and finding is None else FINDING
 
     return run_async(main)
+
+
+async def _check_anchors(args: argparse.Namespace, store: Any) -> Any:
+    from cairn.audit.anchor import check_anchors, load_public_key, parse
+
+    if args.anchor is None:
+        return None
+
+    def read() -> tuple[Any, str]:
+        text = sys.stdin.read() if args.anchor == "-" else Path(args.anchor).read_text()
+        return load_public_key(anchor_key(args)), text
+
+    public, text = await asyncio.to_thread(read)
+    return await check_anchors(store, public, parse(text))
+
+
+def _anchor(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from cairn.audit.anchor import head_of, load_or_make_key, sign
+
+    async def main() -> int:
+        key = await asyncio.to_thread(load_or_make_key, anchor_key(args))
+        async with await _open(args) as store:
+            position, digest = await head_of(store)
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        anchor = sign(key, position, digest, at)
+        line = msgspec.json.encode(anchor).decode()
+        print(line)
+        if args.append:
+            await asyncio.to_thread(_append_line, Path(args.append), line)
+        if args.syslog:
+            await asyncio.to_thread(_to_syslog, args.syslog, line)
+        return 0
+
+    return run_async(main)
+
+
+def _append_line(path: Path, line: str) -> None:
+    with path.open("a") as f:
+        f.write(line + "\n")
+
+
+def _to_syslog(address: str, line: str) -> None:
+    import logging.handlers
+
+    host, _, port = address.rpartition(":")
+    target: str | tuple[str, int] = (host, int(port)) if host and port.isdigit() else address
+    handler = logging.handlers.SysLogHandler(
+        address=target, facility=logging.handlers.SysLogHandler.LOG_AUTH
+    )
+    try:
+        message = "cairn-audit-anchor: %s"
+        handler.emit(
+            logging.LogRecord("cairn.audit", logging.WARNING, __file__, 0, message, (line,), None)
+        )
+    finally:
+        handler.close()
 
 
 def _replay(args: argparse.Namespace) -> int:
