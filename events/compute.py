@@ -313,6 +313,15 @@ class ServerLocked(DomainEvent, frozen=True):
 
 
 @registry.event
+class ServerStateReset(DomainEvent, frozen=True):
+    """An admin set the server's ``vm_state`` by hand (Nova's ``os-resetState``:
+    ``active`` or ``error``), ending whatever task it was in."""
+
+    server_id: str
+    vm_state: str
+
+
+@registry.event
 class ServerUnlocked(DomainEvent, frozen=True):
     server_id: str
 

@@ -240,6 +240,17 @@ class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState])
             self._touch(server, e)
         return s
 
+    @handles("ServerStateReset")
+    def _state_reset(self, s: ComputeState, e: RecordedEvent, d: ev.ServerStateReset) -> Any:
+        server = s.servers.get(d.server_id)
+        if server is None or server.deleted:
+            return s
+        server.vm_state, server.task_state = d.vm_state, None
+        s.pending.pop(d.server_id, None)  # a reset ends a wait for a host too
+        self._touch(server, e)
+        self._transition(s, server, e)
+        return s
+
     @handles("ServerUnlocked")
     def _unlocked(self, s: ComputeState, e: RecordedEvent, d: ev.ServerUnlocked) -> Any:
         server = s.servers.get(d.server_id)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from cairn.api.body import read_json
 from cairn.api.compute import security_groups
+from cairn.api.compute.admin_actions import ACTIONS as ADMIN_ACTIONS
 from cairn.api.compute.auth import authorize, is_admin, metadata
 from cairn.api.compute.common import compute, invalid, json, v, whole
 from cairn.api.compute.servers import find_server, force_delete
@@ -141,6 +142,7 @@ ACTIONS: dict[str, Action] = {
     "forceDelete": _force_delete,
     "addSecurityGroup": security_groups.add_to_server,
     "removeSecurityGroup": security_groups.remove_from_server,
+    **ADMIN_ACTIONS,
 }
 
 
