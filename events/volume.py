@@ -241,6 +241,35 @@ class VolumeTypeDeleted(DomainEvent, frozen=True):
     type_id: str
 
 
+# -- backends -------------------------------------------------------------------------
+
+
+@registry.event
+class VolumeBackendRegistered(DomainEvent, frozen=True):
+    """A volume agent started for its backend (Cinder's cinder-volume service),
+    with what its pool holds. Stream: ``volbackend-<host>``."""
+
+    host: str
+    availability_zone: str
+    driver: str
+    driver_version: str
+    volume_format: str
+    total_capacity_gb: float
+    free_capacity_gb: float
+    heartbeat_interval: float
+
+
+@registry.event
+class VolumeBackendHeartbeat(DomainEvent, frozen=True):
+    host: str
+    free_capacity_gb: float
+
+
+@registry.event
+class VolumeBackendStopped(DomainEvent, frozen=True):
+    host: str
+
+
 # -- quotas ---------------------------------------------------------------------------
 
 
@@ -259,6 +288,15 @@ class VolumeQuotaSet(DomainEvent, frozen=True):
     """An admin set some of a project's limits (the others stay as they were)."""
 
     project_id: str
+    limits: dict[str, int]
+
+
+@registry.event
+class VolumeQuotaClassSet(DomainEvent, frozen=True):
+    """An admin changed a quota class's limits; the ``default`` class's are every
+    project's defaults. Stream: ``volquotaclass-<name>``."""
+
+    class_name: str
     limits: dict[str, int]
 
 

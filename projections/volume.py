@@ -84,6 +84,22 @@ class VolumeType(msgspec.Struct):
     extra_specs: dict[str, str] = {}
 
 
+class Backend(msgspec.Struct):
+    """A volume agent's backend as its last events described it."""
+
+    host: str
+    availability_zone: str
+    driver: str
+    driver_version: str
+    volume_format: str
+    total_capacity_gb: float
+    free_capacity_gb: float
+    heartbeat_interval: float
+    registered_at: datetime
+    last_seen: datetime
+    running: bool = True
+
+
 class VolumeState(msgspec.Struct):
     volumes: dict[str, Volume] = {}
     snapshots: dict[str, Snapshot] = {}
@@ -92,6 +108,9 @@ class VolumeState(msgspec.Struct):
     quotas: dict[str, dict[str, int]] = {}
     #: stream -> its version, for every stream folded here
     versions: dict[str, int] = {}
+    backends: dict[str, Backend] = {}
+    #: quota class -> the limits an admin set for it (``default``: every project's)
+    quota_classes: dict[str, dict[str, int]] = {}
 
     def type_named(self, name_or_id: str) -> VolumeType | None:
         found = self.types.get(name_or_id)
@@ -117,6 +136,14 @@ def type_stream(type_id: str) -> str:
 
 def quota_stream(project_id: str) -> str:
     return f"volquota-{project_id}"
+
+
+def quota_class_stream(name: str) -> str:
+    return f"volquotaclass-{name}"
+
+
+def backend_stream(host: str) -> str:
+    return f"volbackend-{host}"
 
 
 def _set(target: Any, event: Any, *names: str) -> None:
@@ -329,6 +356,37 @@ class VolumeProjection(Projection[VolumeState]):
         s.types.pop(d.type_id, None)
         return s
 
+    @handles("VolumeBackendRegistered")
+    def _backend(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeBackendRegistered) -> Any:
+        s.backends[d.host] = Backend(
+            host=d.host,
+            availability_zone=d.availability_zone,
+            driver=d.driver,
+            driver_version=d.driver_version,
+            volume_format=d.volume_format,
+            total_capacity_gb=d.total_capacity_gb,
+            free_capacity_gb=d.free_capacity_gb,
+            heartbeat_interval=d.heartbeat_interval,
+            registered_at=e.recorded_at,
+            last_seen=e.recorded_at,
+        )
+        return s
+
+    @handles("VolumeBackendHeartbeat")
+    def _heartbeat(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeBackendHeartbeat) -> Any:
+        backend = s.backends.get(d.host)
+        if backend is not None:
+            backend.free_capacity_gb, backend.last_seen = d.free_capacity_gb, e.recorded_at
+            backend.running = True
+        return s
+
+    @handles("VolumeBackendStopped")
+    def _stopped(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeBackendStopped) -> Any:
+        backend = s.backends.get(d.host)
+        if backend is not None:
+            backend.running, backend.last_seen = False, e.recorded_at
+        return s
+
     @handles("VolumeQuotaUsed")
     def _used(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeQuotaUsed) -> Any:
         return s  # only its stream's version matters: usage is counted from the volumes
@@ -336,6 +394,11 @@ class VolumeProjection(Projection[VolumeState]):
     @handles("VolumeQuotaSet")
     def _quota(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeQuotaSet) -> Any:
         s.quotas.setdefault(d.project_id, {}).update(d.limits)
+        return s
+
+    @handles("VolumeQuotaClassSet")
+    def _quota_class(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeQuotaClassSet) -> Any:
+        s.quota_classes.setdefault(d.class_name, {}).update(d.limits)
         return s
 
     @handles("VolumeQuotaReset")

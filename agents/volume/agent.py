@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from cairn.agents.compute.images import ImageError, ImageSource
 from cairn.agents.volume.driver import VolumeDriver, VolumeDriverError
-from cairn.events import DomainEvent, Metadata, RecordedEvent, registry
+from cairn.events import ANY_VERSION, DomainEvent, Metadata, RecordedEvent, registry
 from cairn.events import volume as ev
 from cairn.logs import get_logger
 from cairn.projections.volume import (
@@ -31,6 +31,7 @@ from cairn.projections.volume import (
     Volume,
     VolumeProjection,
     VolumeState,
+    backend_stream,
     snapshot_stream,
     volume_stream,
 )
@@ -90,6 +91,9 @@ class AgentConfig:
     operation_timeout: float = 600.0
     #: volumes worked on at the same time
     concurrency: int = 4
+    availability_zone: str = "nova"
+    #: how often the agent says it is alive (os-services shows it down after 3 missed)
+    heartbeat_interval: float = 30.0
 
 
 class VolumeAgent:
@@ -111,6 +115,7 @@ class VolumeAgent:
         self._again: set[str] = set()
         self._slots = asyncio.Semaphore(config.concurrency)
         self._follow: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = False
 
     @property
@@ -126,26 +131,67 @@ class VolumeAgent:
         if prepare is not None:
             await prepare()
         await self.runner.start()
+        await self._register()
         after = self.runner.position
         self._follow = asyncio.create_task(self._follow_log(after), name=f"volume-{self.host}")
         owed = [v.id for v in self.runner.state.volumes.values() if v.host == self.host]
         for volume_id in owed:
             self.notify(volume_id)
         await self._report_strays()
+        self._heartbeat = asyncio.create_task(self._heartbeats(), name=f"volume-hb-{self.host}")
         log.info("volume.agent_started", host=self.host, reconciling=len(owed))
 
     async def stop(self) -> None:
+        if self._stopping:
+            return
         self._stopping = True
-        if self._follow is not None:
-            self._follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follow
+        for task in (self._follow, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         workers = list(self._workers.values())
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        if self._heartbeat is not None:
+            with contextlib.suppress(Exception):
+                await self._append_backend(ev.VolumeBackendStopped(host=self.host))
         await self.runner.stop()
         log.info("volume.agent_stopped", host=self.host)
+
+    # -- the backend's registration and heartbeats (os-services, pools) ---------------
+
+    async def _register(self) -> None:
+        version, total, free = await self.driver.describe()
+        await self._append_backend(
+            ev.VolumeBackendRegistered(
+                host=self.host,
+                availability_zone=self.config.availability_zone,
+                driver=self.driver.name,
+                driver_version=version,
+                volume_format=self.driver.format,
+                total_capacity_gb=total,
+                free_capacity_gb=free,
+                heartbeat_interval=self.config.heartbeat_interval,
+            )
+        )
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            try:
+                _, _, free = await self.driver.describe()
+                await self._append_backend(
+                    ev.VolumeBackendHeartbeat(host=self.host, free_capacity_gb=free)
+                )
+            except Exception as exc:
+                log.warning("volume.heartbeat_failed", host=self.host, error=str(exc))
+
+    async def _append_backend(self, event: DomainEvent) -> None:
+        meta = Metadata(user_id=f"cairn-volume-agent@{self.host}")
+        write = StreamWrite(backend_stream(self.host), [registry.new(event, meta)], ANY_VERSION)
+        await self.store.append(write)
 
     async def idle(self) -> None:
         """Wait until no volume has work under way (tests and tools)."""

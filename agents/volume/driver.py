@@ -35,6 +35,12 @@ class SourceMissing(VolumeDriverError):
 class VolumeDriver(abc.ABC):
     #: the file format volumes are made in (``qcow2``, ``raw``)
     format: str
+    #: the driver's name, as Cinder's ``volume_backend_name``
+    name: str
+
+    @abc.abstractmethod
+    async def describe(self) -> tuple[str, float, float]:
+        """The driver's version, and the pool's total and free capacity in GiB."""
 
     @abc.abstractmethod
     async def create_empty(self, volume_id: str, size_gb: int) -> int:

@@ -62,6 +62,8 @@ async def image_info(path: Path, fmt: str | None = None) -> dict[str, Any]:
 
 
 class FileVolumeDriver(VolumeDriver):
+    name = "file"
+
     def __init__(self, root: Path, format: str = "qcow2") -> None:
         if format not in FORMATS:
             raise ValueError(f"volume format {format!r} is not one of {', '.join(FORMATS)}")
@@ -78,6 +80,13 @@ class FileVolumeDriver(VolumeDriver):
                 leftover.unlink(missing_ok=True)
 
         await asyncio.to_thread(make)
+
+    async def describe(self) -> tuple[str, float, float]:
+        version = (await qemu_img("--version")).split("\n", 1)[0].strip()
+        stat = await asyncio.to_thread(os.statvfs, self.root)
+        total = stat.f_blocks * stat.f_frsize / GIB
+        free = stat.f_bavail * stat.f_frsize / GIB
+        return version, round(total, 2), round(free, 2)
 
     def path(self, volume_id: str) -> Path:
         return self.root / f"volume-{volume_id}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cairn.events import volume as ev
-from cairn.projections.volume import VolumeState, quota_stream
+from cairn.projections.volume import VolumeState, quota_class_stream, quota_stream
 from cairn.volume.errors import QuotaExceeded
 from cairn.volume.writes import Writes
 
@@ -28,8 +28,13 @@ class Usage:
     snapshots: int = 0
 
 
+def defaults_of(state: VolumeState, defaults: dict[str, int]) -> dict[str, int]:
+    """Every project's defaults: the configured ones, as the ``default`` class changed them."""
+    return {**defaults, **state.quota_classes.get("default", {})}
+
+
 def limits(state: VolumeState, defaults: dict[str, int], project_id: str) -> dict[str, int]:
-    return {**defaults, **state.quotas.get(project_id, {})}
+    return {**defaults_of(state, defaults), **state.quotas.get(project_id, {})}
 
 
 def usage(state: VolumeState, project_id: str) -> Usage:
@@ -88,6 +93,10 @@ def _over(limit: int, wanted: int) -> bool:
 
 def set_limits(writes: Writes, project_id: str, changes: dict[str, int]) -> None:
     writes.add(quota_stream(project_id), ev.VolumeQuotaSet(project_id=project_id, limits=changes))
+
+
+def set_class(writes: Writes, name: str, changes: dict[str, int]) -> None:
+    writes.add(quota_class_stream(name), ev.VolumeQuotaClassSet(class_name=name, limits=changes))
 
 
 def reset(writes: Writes, project_id: str) -> None:

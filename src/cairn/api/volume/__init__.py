@@ -19,6 +19,7 @@ from cairn.api.identity import token_middleware
 from cairn.api.services import CatalogEntry, Route, Service, delete, get, post, put
 from cairn.api.volume import (
     actions,
+    backends,
     discovery,
     misc,
     quotas,
@@ -90,6 +91,12 @@ ROUTES: list[Route] = [
     *both(get, "/os-quota-sets/{target}/defaults", quotas.defaults),
     *both(put, "/os-quota-sets/{target}", quotas.update),
     *both(delete, "/os-quota-sets/{target}", quotas.delete),
+    *both(get, "/os-quota-class-sets/{class_name}", quotas.show_class),
+    *both(put, "/os-quota-class-sets/{class_name}", quotas.update_class),
+    *both(get, "/os-services", backends.services),
+    *both(get, "/os-hosts", backends.hosts),
+    *both(get, "/scheduler-stats/get_pools", backends.pools),
+    *both(get, "/capabilities/{host}", backends.capabilities),
     *both(get, "/limits", misc.limits),
     *both(get, "/os-availability-zone", misc.zones),
     *both(get, "/extensions", misc.extensions),

@@ -26,8 +26,12 @@ def _project(request: web.Request, who: Caller) -> str:
     return project
 
 
-def _document(state: VolumeState, defaults: dict[str, int], project: str) -> dict[str, int]:
-    limits = quota.limits(state, defaults, project)
+def _document(state: VolumeState, defaults: dict[str, int], project: str | None) -> dict[str, int]:
+    """A project's limits (``None``: the defaults every project starts from)."""
+    if project is None:
+        limits = quota.defaults_of(state, defaults)
+    else:
+        limits = quota.limits(state, defaults, project)
     shown = {
         key: limits[key]
         for key in (
@@ -75,7 +79,7 @@ async def defaults(request: web.Request) -> web.Response:
     caller(request)
     project = request.match_info["target"]
     service = volumes(request)
-    shown = _document(VolumeState(), service.config.quotas, project)
+    shown = _document(service.state, service.config.quotas, None)
     return web.json_response({"quota_set": {"id": project, **shown}})
 
 
@@ -84,18 +88,7 @@ async def update(request: web.Request) -> web.Response:
     project = request.match_info["target"]
     body = await body_of(request, "quota_set")
     service = volumes(request)
-    known = set(_document(VolumeState(), service.config.quotas, project))
-    changes: dict[str, int] = {}
-    for key, value in body.items():
-        if key in ("tenant_id", "id"):
-            continue
-        if key not in known:
-            raise bad(f"Bad key(s) in quota set: {key}")
-        if isinstance(value, str) and value.lstrip("-").isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < -1:
-            raise bad(f"Quota limit {value!r} for {key} must be an integer of -1 or more.")
-        changes[key] = value
+    changes = _changes(body, set(_document(service.state, service.config.quotas, None)))
     del who
 
     def command(state: VolumeState, w: Writes) -> None:
@@ -106,6 +99,50 @@ async def update(request: web.Request) -> web.Response:
     return web.json_response(
         {"quota_set": _document(service.state, service.config.quotas, project)}
     )
+
+
+def _changes(body: dict[str, Any], known: set[str]) -> dict[str, int]:
+    changes: dict[str, int] = {}
+    for key, value in body.items():
+        if key in ("tenant_id", "id", "class_name"):
+            continue
+        if key not in known:
+            raise bad(f"Bad key(s) in quota set: {key}")
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+            raise bad(f"Quota limit {value!r} for {key} must be an integer of -1 or more.")
+        changes[key] = value
+    return changes
+
+
+async def show_class(request: web.Request) -> web.Response:
+    caller(request, admin=True)
+    name = request.match_info["class_name"]
+    service = volumes(request)
+    shown = _document(service.state, _class_base(service.config.quotas, service.state, name), None)
+    return web.json_response({"quota_class_set": {"id": name, **shown}})
+
+
+def _class_base(defaults: dict[str, int], state: VolumeState, name: str) -> dict[str, int]:
+    # A class other than ``default`` starts from the defaults and adds its own.
+    return {**defaults, **state.quota_classes.get(name, {})}
+
+
+async def update_class(request: web.Request) -> web.Response:
+    caller(request, admin=True)
+    name = request.match_info["class_name"]
+    body = await body_of(request, "quota_class_set")
+    service = volumes(request)
+    changes = _changes(body, set(_document(service.state, service.config.quotas, None)))
+
+    def command(state: VolumeState, w: Writes) -> None:
+        if changes:
+            quota.set_class(w, name, changes)
+
+    await service.run(metadata(request), command)
+    shown = _document(service.state, _class_base(service.config.quotas, service.state, name), None)
+    return web.json_response({"quota_class_set": shown})
 
 
 async def delete(request: web.Request) -> web.Response:

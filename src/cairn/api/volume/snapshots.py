@@ -74,7 +74,7 @@ async def create(request: web.Request) -> web.Response:
 
     await service.run(metadata(request), command)
     made = service.state.snapshots[snapshot_id]
-    return web.json_response({"snapshot": views.snapshot(request, made)}, status=202)
+    return web.json_response({"snapshot": views.snapshot(request, made, detail=False)}, status=202)
 
 
 def _filtered(request: web.Request, state: VolumeState) -> list[Snapshot]:
@@ -145,7 +145,7 @@ async def update(request: web.Request) -> web.Response:
 
     await service.run(metadata(request), command)
     found = service.state.snapshots[snapshot_id]
-    return web.json_response({"snapshot": views.snapshot(request, found)})
+    return web.json_response({"snapshot": views.snapshot(request, found, detail=False)})
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -98,7 +98,7 @@ async def create(request: web.Request) -> web.Response:
 
     await service.run(metadata(request), command)
     made = service.state.types[type_id]
-    return web.json_response({"volume_type": views.volume_type(who, made)})
+    return web.json_response({"volume_type": views.volume_type(who, made, answer="create")})
 
 
 async def update(request: web.Request) -> web.Response:
@@ -121,7 +121,8 @@ async def update(request: web.Request) -> web.Response:
         decide.update(state, type_id, event, w)
 
     await service.run(metadata(request), command)
-    return web.json_response({"volume_type": views.volume_type(who, service.state.types[type_id])})
+    changed = service.state.types[type_id]
+    return web.json_response({"volume_type": views.volume_type(who, changed, answer="update")})
 
 
 async def delete(request: web.Request) -> web.Response:

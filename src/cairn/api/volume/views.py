@@ -22,7 +22,9 @@ def volume_summary(request: web.Request, volume: Volume) -> dict[str, Any]:
     return {"id": volume.id, "name": volume.name, "links": links(request, "volumes", volume.id)}
 
 
-def volume(request: web.Request, caller: Caller, v: Volume) -> dict[str, Any]:
+def volume(request: web.Request, caller: Caller, v: Volume, *, full: bool = True) -> dict[str, Any]:
+    """A volume as show and detail give it; ``full=False`` is what a create or an
+    update answers (Cinder's extension attributes are added to reads only)."""
     mv = version(request)
     shown: dict[str, Any] = {
         "id": v.id,
@@ -41,16 +43,17 @@ def volume(request: web.Request, caller: Caller, v: Volume) -> dict[str, Any]:
         "snapshot_id": v.snapshot_id,
         "source_volid": v.source_volid,
         "user_id": v.user_id,
-        "os-vol-tenant-attr:tenant_id": v.project_id,
         "attachments": [],
         "links": links(request, "volumes", v.id),
         "replication_status": None,
         "consistencygroup_id": None,
         "migration_status": v.migration_status,
     }
-    if v.image_metadata:
+    if full:
+        shown["os-vol-tenant-attr:tenant_id"] = v.project_id
+    if full and v.image_metadata:
         shown["volume_image_metadata"] = dict(v.image_metadata)
-    if caller.is_admin:
+    if full and caller.is_admin:
         shown["os-vol-host-attr:host"] = v.host
         shown["os-vol-mig-status-attr:migstat"] = v.migration_status
         shown["os-vol-mig-status-attr:name_id"] = None
@@ -99,15 +102,19 @@ def snapshot(request: web.Request, s: Snapshot, *, detail: bool = True) -> dict[
     return shown
 
 
-def volume_type(caller: Caller, t: VolumeType) -> dict[str, Any]:
+def volume_type(caller: Caller, t: VolumeType, *, answer: str = "show") -> dict[str, Any]:
+    """A volume type as a show or listing gives it; a create's answer has no
+    ``qos_specs_id``, an update's not the access attribute either (as Cinder)."""
     shown: dict[str, Any] = {
         "id": t.id,
         "name": t.name,
         "description": t.description,
         "is_public": t.is_public,
-        "os-volume-type-access:is_public": t.is_public,
-        "qos_specs_id": None,
     }
+    if answer != "update":
+        shown["os-volume-type-access:is_public"] = t.is_public
+    if answer == "show" and caller.is_admin:
+        shown["qos_specs_id"] = None
     if caller.is_admin:
         shown["extra_specs"] = dict(t.extra_specs)
     return shown

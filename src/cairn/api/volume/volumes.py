@@ -102,7 +102,7 @@ async def create(request: web.Request) -> web.Response:
 
     await service.run(metadata(request), command)
     made = service.state.volumes[wanted.volume_id]
-    return web.json_response({"volume": views.volume(request, who, made)}, status=202)
+    return web.json_response({"volume": views.volume(request, who, made, full=False)}, status=202)
 
 
 def _filtered(request: web.Request, who: Caller, state: VolumeState) -> list[Volume]:
@@ -199,7 +199,7 @@ async def update(request: web.Request) -> web.Response:
 
     await service.run(metadata(request), command)
     found = service.state.volumes[volume_id]
-    return web.json_response({"volume": views.volume(request, who, found)})
+    return web.json_response({"volume": views.volume(request, who, found, full=False)})
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -1,0 +1,127 @@
+"""What admins see of the backends: ``/os-services``, ``/os-hosts``,
+``/scheduler-stats/get_pools`` and ``/capabilities/{host}``, all from the volume
+agents' registrations and heartbeats (a backend is ``up`` while its heartbeats
+arrive, as Cinder's service_down_time judges it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from cairn.api.faults import HTTPFault
+from cairn.api.volume.common import caller, volumes
+from cairn.api.volume.views import when
+from cairn.projections.volume import Backend
+
+VENDOR = "Cairn"
+PROTOCOL = "file"
+#: missed heartbeats before a backend is shown ``down``
+MISSED = 3
+
+
+def _up(backend: Backend) -> bool:
+    if not backend.running:
+        return False
+    age = dt.datetime.now(dt.UTC) - backend.last_seen
+    return age.total_seconds() < MISSED * backend.heartbeat_interval
+
+
+def _service_host(backend: Backend) -> str:
+    """Cinder's service host: ``host@backend``, without the pool."""
+    return backend.host.split("#", 1)[0]
+
+
+def _backends(request: web.Request) -> list[Backend]:
+    caller(request, admin=True)
+    return sorted(volumes(request).state.backends.values(), key=lambda b: b.host)
+
+
+async def services(request: web.Request) -> web.Response:
+    query = request.query
+    listed = []
+    for backend in _backends(request):
+        host = _service_host(backend)
+        if "binary" in query and query["binary"] != "cinder-volume":
+            continue
+        if "host" in query and query["host"] not in (host, host.split("@", 1)[0]):
+            continue
+        listed.append(
+            {
+                "binary": "cinder-volume",
+                "host": host,
+                "zone": backend.availability_zone,
+                "status": "enabled",
+                "state": "up" if _up(backend) else "down",
+                "updated_at": when(backend.last_seen),
+                "disabled_reason": None,
+                "frozen": False,
+                "replication_status": "disabled",
+                "active_backend_id": None,
+            }
+        )
+    return web.json_response({"services": listed})
+
+
+async def hosts(request: web.Request) -> web.Response:
+    listed = [
+        {
+            "service-status": "available" if _up(b) else "unavailable",
+            "service": "cinder-volume",
+            "zone": b.availability_zone,
+            "service-state": "enabled",
+            "host_name": _service_host(b),
+            "last-update": when(b.last_seen),
+        }
+        for b in _backends(request)
+    ]
+    return web.json_response({"hosts": listed})
+
+
+def _capabilities(backend: Backend) -> dict[str, Any]:
+    return {
+        "volume_backend_name": backend.driver,
+        "vendor_name": VENDOR,
+        "driver_version": backend.driver_version,
+        "storage_protocol": PROTOCOL,
+        "total_capacity_gb": backend.total_capacity_gb,
+        "free_capacity_gb": backend.free_capacity_gb,
+        "reserved_percentage": 0,
+        "QoS_support": False,
+        "timestamp": when(backend.last_seen),
+    }
+
+
+async def pools(request: web.Request) -> web.Response:
+    detail = request.query.get("detail", "").lower() in ("true", "1", "yes")
+    listed = []
+    for backend in _backends(request):
+        pool: dict[str, Any] = {"name": backend.host}
+        if detail:
+            pool["capabilities"] = _capabilities(backend)
+        listed.append(pool)
+    return web.json_response({"pools": listed})
+
+
+async def capabilities(request: web.Request) -> web.Response:
+    wanted = request.match_info["host"]
+    for backend in _backends(request):
+        if wanted in (backend.host, _service_host(backend)):
+            caps = _capabilities(backend)
+            return web.json_response(
+                {
+                    "namespace": f"OS::Storage::Capabilities::{_service_host(backend)}",
+                    "vendor_name": caps["vendor_name"],
+                    "volume_backend_name": caps["volume_backend_name"],
+                    "pool_name": None,
+                    "driver_version": caps["driver_version"],
+                    "storage_protocol": caps["storage_protocol"],
+                    "display_name": None,
+                    "description": None,
+                    "visibility": None,
+                    "replication_targets": [],
+                    "properties": {},
+                }
+            )
+    raise HTTPFault.not_found(f"Host {wanted} could not be found.")

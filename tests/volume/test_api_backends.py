@@ -1,0 +1,59 @@
+"""What admins see of the backend: services, hosts, pools and capabilities from
+the volume agent's registration and heartbeats; quota classes."""
+
+from __future__ import annotations
+
+from tests.volume.conftest import VolumeCloud
+
+
+async def test_the_agent_is_a_service_with_a_pool(cloud: VolumeCloud) -> None:
+    host = cloud.agent.host
+    services = (await cloud.ok("GET", "/os-services"))["services"]
+    assert [(s["binary"], s["host"], s["state"], s["status"]) for s in services] == [
+        ("cinder-volume", host.split("#")[0], "up", "enabled")
+    ]
+    filtered = (await cloud.ok("GET", "/os-services?binary=cinder-backup"))["services"]
+    assert filtered == []
+    hosts = (await cloud.ok("GET", "/os-hosts"))["hosts"]
+    assert hosts[0]["service-status"] == "available"
+    pools = (await cloud.ok("GET", "/scheduler-stats/get_pools?detail=True"))["pools"]
+    assert [p["name"] for p in pools] == [host]
+    capabilities = pools[0]["capabilities"]
+    assert capabilities["total_capacity_gb"] >= capabilities["free_capacity_gb"] > 0
+    assert capabilities["driver_version"].startswith("qemu-img version")
+    shown = await cloud.ok("GET", f"/capabilities/{host.split('#')[0]}")
+    assert shown["volume_backend_name"] == capabilities["volume_backend_name"] == "file"
+    status, _ = await cloud.call("GET", "/capabilities/nowhere@none")
+    assert status == 404
+    demo = await cloud.member()
+    for path in ("/os-services", "/os-hosts", "/scheduler-stats/get_pools"):
+        status, body = await cloud.call("GET", path, demo)
+        assert status == 403, path
+        assert body["forbidden"]["code"] == 403
+    await cloud.agent.stop()
+    services = (await cloud.ok("GET", "/os-services"))["services"]
+    assert services[0]["state"] == "down"
+
+
+async def test_quota_classes_change_every_projects_defaults(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    shown = (await cloud.ok("GET", "/os-quota-class-sets/default"))["quota_class_set"]
+    assert (shown["id"], shown["volumes"]) == ("default", 10)
+    status, _ = await cloud.call("GET", "/os-quota-class-sets/default", demo)
+    assert status == 403
+    status, _ = await cloud.call(
+        "PUT", "/os-quota-class-sets/default", None, {"quota_class_set": {"volumes": "x"}}
+    )
+    assert status == 400
+    updated = await cloud.ok(
+        "PUT", "/os-quota-class-sets/default", None, {"quota_class_set": {"volumes": 2}}
+    )
+    assert updated["quota_class_set"]["volumes"] == 2
+    mine = (await cloud.ok("GET", f"/os-quota-sets/{demo.project_id}", demo))["quota_set"]
+    assert mine["volumes"] == 2
+    defaults = await cloud.ok("GET", f"/os-quota-sets/{demo.project_id}/defaults", demo)
+    assert defaults["quota_set"]["volumes"] == 2
+    await cloud.volume(demo)
+    await cloud.volume(demo)
+    status, _ = await cloud.call("POST", "/volumes", demo, {"volume": {"size": 1}})
+    assert status == 413
