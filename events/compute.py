@@ -334,13 +334,15 @@ class ServerActionRequested(DomainEvent, frozen=True):
     ``SOFT`` or ``HARD``), ``pause``, ``unpause``, ``suspend``, ``resume``, or
     ``attach_interface`` / ``detach_interface`` with ``nic``, the NIC entry
     (``{"uuid": network, "port": port, "created": "true"|"false"}``, as in a
-    boot's ``networks``) to hot-plug or unplug."""
+    boot's ``networks``) to hot-plug or unplug, or ``createImage`` with
+    ``image_id``, the queued image the guest's disk is uploaded to."""
 
     server_id: str
     host: str
     action: str
     reboot_type: str | None = None
     nic: dict[str, str] = {}
+    image_id: str | None = None
 
 
 @registry.event

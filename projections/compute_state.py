@@ -27,6 +27,7 @@ ACTION_TASK_STATES: dict[str, str] = {
     "unpause": "unpausing",
     "suspend": "suspending",
     "resume": "resuming",
+    "createImage": "image_snapshot",
 }
 #: what os-instance-actions calls the compute step of each action
 ACTION_EVENT_NAMES: dict[str, str] = {
@@ -41,6 +42,7 @@ ACTION_EVENT_NAMES: dict[str, str] = {
     "resume": "compute_resume_instance",
     "attach_interface": "compute_attach_interface",
     "detach_interface": "compute_detach_interface",
+    "createImage": "compute_snapshot_instance",
 }
 
 

@@ -25,7 +25,7 @@ import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
 
-from cairn.agents.compute import host_facts, interface_steps, reconcile, steps
+from cairn.agents.compute import host_facts, interface_steps, reconcile, snapshot_steps, steps
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import (
     EventKind,
@@ -219,6 +219,8 @@ class ComputeAgent:
                     await steps.delete(ctx, view)
                 case Step.ACTION if view.action and view.action.action in interface_steps.ACTIONS:
                     await interface_steps.run(ctx, view)
+                case Step.ACTION if view.action and view.action.action in snapshot_steps.ACTIONS:
+                    await snapshot_steps.run(ctx, view)
                 case Step.ACTION:
                     await steps.action(ctx, view)
                 case Step.SYNC:

@@ -25,6 +25,8 @@ class AgentConfig:
     #: Any power action, the clean shutdown of a stop or soft reboot included.
     action_timeout: float = 150.0
     delete_timeout: float = 120.0
+    #: A snapshot: the disk's copy and its upload to the image service.
+    snapshot_timeout: float = 600.0
     #: How long a stop (and a soft reboot) waits for the guest's ACPI shutdown
     #: before pulling the plug (Nova's ``shutdown_timeout``).
     clean_shutdown_timeout: float = 60.0

@@ -120,3 +120,15 @@ async def info(path: Path) -> dict[str, Any]:
     """``qemu-img info`` as a dict: format, virtual-size (bytes), backing-filename..."""
     result: dict[str, Any] = json.loads(await _qemu_img("info", "--output=json", "-U", str(path)))
     return result
+
+
+async def convert(source: Path, dest: Path, *, format: str = "qcow2") -> None:
+    """A self-contained copy of ``source`` (its backing chain folded in) at ``dest``,
+    in ``format``, compressed as Glance images are; ``source`` may be in use by a
+    guest (``-U``: the caller makes sure it is not being written, by pausing it)."""
+    partial = dest.with_name(dest.name + ".partial")
+    try:
+        await _qemu_img("convert", "-U", "-O", format, "-c", str(source), str(partial))
+        await asyncio.to_thread(partial.replace, dest)
+    finally:
+        await asyncio.to_thread(partial.unlink, True)

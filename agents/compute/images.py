@@ -109,6 +109,15 @@ class ImageSource(abc.ABC):
         A failed or cancelled download may leave ``dest`` partly written: the
         caller owns it and removes it."""
 
+    async def upload(self, image_id: str, path: Path) -> None:
+        """Give the queued image ``image_id`` the data of ``path`` (a server's
+        snapshot). Raises :class:`ImageError` when the source cannot take data."""
+        raise ImageError(f"{type(self).__name__} cannot take image data")
+
+    async def delete(self, image_id: str) -> None:
+        """Delete an image whose upload will not happen (idempotent)."""
+        raise ImageError(f"{type(self).__name__} cannot delete images")
+
     @abc.abstractmethod
     async def close(self) -> None:
         """Release connections. Idempotent."""

@@ -140,6 +140,48 @@ class GlanceImageSource(AgentSession, ImageSource):
         async with await self._open(image_id) as response:
             return image_info(await response.json())
 
+    async def _send(self, method: str, image_id: str, suffix: str, path: Path | None) -> int:
+        """One ``method`` on the image's URL (the file's data as the body); its status.
+        A 401 renews the token once; the service's refusal is an :class:`ImageError`."""
+        session = self._client()
+        for renewed in (False, True):
+            token = await self.auth.token(session)
+            base = self._endpoint or token.endpoint("image")
+            if base is None:
+                raise ImageError("the service catalog has no image endpoint")
+            url = f"{base}/v2/images/{quote(image_id, safe='')}{suffix}"
+            headers = {"X-Auth-Token": token.value}
+            try:
+                if path is None:
+                    response = await session.request(method, url, headers=headers)
+                else:
+                    size = (await asyncio.to_thread(path.stat)).st_size
+                    headers["Content-Type"] = "application/octet-stream"
+                    headers["Content-Length"] = str(size)
+                    body = await asyncio.to_thread(path.open, "rb")
+                    try:
+                        response = await session.request(method, url, data=body, headers=headers)
+                    finally:
+                        await asyncio.to_thread(body.close)
+            except aiohttp.ClientError as exc:
+                raise ImageUnavailable(f"the image service: {exc}") from exc
+            async with response:
+                if response.status == 401 and not renewed:
+                    self.auth.invalidate()
+                    continue
+                if response.status >= 400 and response.status != 404:
+                    text = (await response.text())[:200]
+                    raise ImageError(f"the image service answered {response.status}: {text}")
+                return response.status
+        raise ImageError("the image service kept refusing the agent's token")
+
+    async def upload(self, image_id: str, path: Path) -> None:
+        if await self._send("PUT", image_id, "/file", path) == 404:
+            raise ImageNotFound(image_id)
+
+    async def delete(self, image_id: str) -> None:
+        await self._send("DELETE", image_id, "", None)
+
     async def download(self, image_id: str, dest: Path) -> None:
         async with await self._open(image_id, "/file") as response:
             if response.status == 204:

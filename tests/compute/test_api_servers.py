@@ -328,3 +328,73 @@ async def test_a_config_drive_is_recorded_and_shown(cloud: ComputeCloud) -> None
         shown.append(body["server"]["config_drive"])
         assert cloud.compute.state.servers[server_id].config_drive is (asked in (True, "yes"))
     assert shown == ["True", "True", "", ""]
+
+
+async def _spawned(cloud: ComputeCloud, host: str) -> str:
+    status, body = await cloud.boot()
+    assert status == 202, body
+    server_id: str = body["server"]["id"]
+    await cloud.wait_for(lambda: cloud.compute.state.servers[server_id].host == host)
+    spawned = ev.ServerSpawned(
+        server_id=server_id, host=host, launched_at="2026-12-03T10:00:00Z", instance_name="g"
+    )
+    await cloud.append(f"server-{server_id}", spawned)
+    return server_id
+
+
+async def test_create_image_makes_the_image_and_asks_the_agent(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    server_id = await _spawned(cloud, "h1")
+    path = f"/servers/{server_id}/action"
+    for bad in (
+        {"createImage": {}},
+        {"createImage": {"name": "  "}},
+        {"createImage": {"name": "x" * 256}},
+        {"createImage": {"name": "s", "metadata": {"k": 1}}},
+        {"createImage": {"name": "s", "colour": "red"}},
+        {"createImage": "snap"},
+    ):
+        status, body = await cloud.call("POST", path, json=bad, version="2.45")
+        assert status == 400, (bad, body)
+        assert set(body) == {"badRequest"}
+    assert cloud.images.created == {}
+    other = await cloud.member()
+    status, body = await cloud.call(
+        "POST", path, other, json={"createImage": {"name": "s"}}, version="2.45"
+    )
+    assert status == 404, body
+
+    status, body = await cloud.call(
+        "POST", path, json={"createImage": {"name": "snap", "metadata": {"k": "v"}}}, version="2.45"
+    )
+    assert status == 202, body
+    image_id = body["image_id"]
+    document = cloud.images.created[image_id]
+    assert document["name"] == "snap"
+    assert document["k"] == "v"
+    assert document["image_type"] == "snapshot"
+    assert document["instance_uuid"] == server_id
+    assert document["base_image_ref"] == IMAGE_ID
+    server = cloud.compute.state.servers[server_id]
+    assert server.task_state == "image_snapshot"
+    # One task at a time: a second snapshot waits for the first.
+    status, body = await cloud.call(
+        "POST", path, json={"createImage": {"name": "again"}}, version="2.45"
+    )
+    assert status == 409, body
+    assert len(cloud.images.created) == 1  # the refused one made no image
+    done = ev.ServerActionCompleted(
+        server_id=server_id, host="h1", action="createImage", vm_state="active", power_state=1
+    )
+    await cloud.append(f"server-{server_id}", done)
+    assert cloud.compute.state.servers[server_id].task_state is None
+    # Before 2.45 the answer is the image's address.
+    response = await cloud.client.post(
+        f"/compute/v2.1/servers/{server_id}/action",
+        json={"createImage": {"name": "old-style"}},
+        headers={"X-Auth-Token": cloud.admin.token, "OpenStack-API-Version": "compute 2.44"},
+    )
+    assert response.status == 202
+    location = response.headers["Location"]
+    assert location.rsplit("/", 1)[1] in cloud.images.created
+    assert "/image/v2/images/" in location

@@ -154,3 +154,46 @@ def test_a_config_drive_gives_a_guest_without_network_its_key_and_user_data(
         assert "CONFIG-DRIVE" not in _console(cloud, str(plain["id"]))
     finally:
         cloud.openstack("server", "delete", "--wait", str(plain["id"]), cloud="cairn-demo")
+
+
+def test_a_snapshot_of_a_running_guest_boots_a_second_server(cloud: Running) -> None:
+    demo = {"cloud": "cairn-demo"}
+    made = cloud.json("server", "create", "--image", "cairn-guest", "--flavor", "m1.nano",
+                      "--nic", "none", "--wait", "original", **demo)  # fmt: skip
+    assert isinstance(made, dict)
+    original = str(made["id"])
+    copy = None
+    try:
+        _until("the original's heartbeat", lambda: "HEARTBEAT 2" in _console(cloud, original))
+        image = cloud.json("server", "image", "create", "--name", "snap", "--wait", original,
+                           **demo)  # fmt: skip
+        assert isinstance(image, dict)
+        assert image["status"] == "active"
+        shown = cloud.json("image", "show", "snap", **demo)
+        assert isinstance(shown, dict)
+        properties = shown["properties"]
+        assert properties["image_type"] == "snapshot"
+        assert properties["instance_uuid"] == original
+        assert properties["kernel_id"]  # it boots the way the original did
+        assert shown["disk_format"] == "qcow2"
+        assert int(shown["size"]) > 0
+        # The original ran on through its snapshot: still ACTIVE, still counting.
+        assert _status(cloud, original) == "ACTIVE"
+        beats = _console(cloud, original).count("HEARTBEAT")
+        _until(
+            "the original to go on", lambda: _console(cloud, original).count("HEARTBEAT") > beats
+        )
+        second = cloud.json("server", "create", "--image", "snap", "--flavor", "m1.nano",
+                            "--nic", "none", "--wait", "from-snapshot", **demo)  # fmt: skip
+        assert isinstance(second, dict)
+        copy = str(second["id"])
+        assert second["status"] == "ACTIVE"
+        _until("the copy's GUEST-UP", lambda: "GUEST-UP" in _console(cloud, copy))
+        actions = cloud.json("server", "event", "list", original, **demo)
+        assert isinstance(actions, list)
+        assert [a["Action"] for a in actions] == ["createImage", "create"]
+    finally:
+        for server in (copy, original):
+            if server is not None:
+                cloud.openstack("server", "delete", "--wait", server, **demo)
+        cloud.openstack("image", "delete", "snap", check=False, **demo)

@@ -12,12 +12,13 @@ with the caller's token (so Glance's own visibility rules apply);
 from __future__ import annotations
 
 import abc
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
 
-from cairn.compute.errors import ImageUnavailable, NotFound
+from cairn.compute.errors import ImageUnavailable, Invalid, NotFound, QuotaExceeded
 from cairn.events.compute import ImageSnapshot
 
 #: Glance's own image attributes; every other key of an image is a property.
@@ -38,6 +39,20 @@ class ImagePort(abc.ABC):
         not visible to the caller, or is not active (it cannot be booted), and
         :class:`~cairn.compute.errors.ImageUnavailable` when the image service
         does not answer."""
+
+    @abc.abstractmethod
+    async def create(self, token: str, document: dict[str, Any]) -> str:
+        """Create an image (queued, no data yet) as the token's holder, with Glance's
+        ``document`` (name, formats, properties); its id. The data comes later
+        (a server's snapshot is uploaded by its host's agent). Raises
+        :class:`~cairn.compute.errors.ImageUnavailable` when the image service does
+        not answer, :class:`~cairn.compute.errors.QuotaExceeded` or
+        :class:`~cairn.compute.errors.Invalid` when it refuses."""
+
+    @abc.abstractmethod
+    async def delete(self, token: str, image_id: str) -> None:
+        """Delete an image made by :meth:`create` that will not get its data
+        (idempotent)."""
 
 
 def snapshot_of(image: dict[str, Any]) -> ImageSnapshot:
@@ -87,6 +102,33 @@ class GlanceImages(ImagePort):
             raise NotFound(f"Image {image_id} is not active.")
         return snapshot_of(image)
 
+    async def create(self, token: str, document: dict[str, Any]) -> str:
+        url = f"{self.base_url}/image/v2/images"
+        try:
+            async with self._client().post(
+                url, json=document, headers={"X-Auth-Token": token}
+            ) as response:
+                if response.status == 413:
+                    raise QuotaExceeded("Quota exceeded for resources: ['images'].", ("images",))
+                if 400 <= response.status < 500:
+                    text = (await response.text())[:300]
+                    raise Invalid(f"The image service refused the snapshot: {text}")
+                if response.status != 201:
+                    raise ImageUnavailable(f"the image service answered {response.status}")
+                made = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ImageUnavailable(f"the image service did not answer: {exc}") from exc
+        return str(made["id"])
+
+    async def delete(self, token: str, image_id: str) -> None:
+        url = f"{self.base_url}/image/v2/images/{image_id}"
+        try:
+            async with self._client().delete(url, headers={"X-Auth-Token": token}) as response:
+                if response.status not in (204, 404):
+                    raise ImageUnavailable(f"the image service answered {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ImageUnavailable(f"the image service did not answer: {exc}") from exc
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -98,6 +140,8 @@ class MemoryImages(ImagePort):
     def __init__(self, images: Iterable[ImageSnapshot] = ()) -> None:
         self.images = {image.image_id: image for image in images}
         self.visible_to: dict[str, set[str]] = {}
+        #: images made by :meth:`create` (snapshots waiting for their data)
+        self.created: dict[str, dict[str, Any]] = {}
 
     def add(self, image: ImageSnapshot, *, tokens: Iterable[str] | None = None) -> None:
         self.images[image.image_id] = image
@@ -110,3 +154,12 @@ class MemoryImages(ImagePort):
         if image is None or (allowed is not None and token not in allowed):
             raise NotFound(f"Image {image_id} could not be found.")
         return image
+
+    async def create(self, token: str, document: dict[str, Any]) -> str:
+        """A queued image: kept in :attr:`created` (it is not bootable: no data)."""
+        image_id = str(uuid.uuid4())
+        self.created[image_id] = dict(document)
+        return image_id
+
+    async def delete(self, token: str, image_id: str) -> None:
+        self.created.pop(image_id, None)
