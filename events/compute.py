@@ -230,6 +230,11 @@ class ServerCreateRequested(DomainEvent, frozen=True):
     security_groups: list[str] = []
     #: A config drive: the instance's metadata on a read-only disk (``config_drive``).
     config_drive: bool = False
+    #: The addresses the user says the server is reached at (Nova's ``accessIPv4``
+    #: and ``accessIPv6``: recorded and shown, never configured), and its tags (2.52+).
+    access_ip_v4: str = ""
+    access_ip_v6: str = ""
+    tags: list[str] = []
 
 
 @registry.event
@@ -290,11 +295,13 @@ class ServerSpawnFailed(DomainEvent, frozen=True):
 
 @registry.event
 class ServerUpdated(DomainEvent, frozen=True):
-    """The server's name or description after the change."""
+    """The server's name, description and access addresses after the change."""
 
     server_id: str
     name: str
     description: str | None = None
+    access_ip_v4: str = ""
+    access_ip_v6: str = ""
 
 
 @registry.event

@@ -129,6 +129,7 @@ class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState])
             reservation_id=d.reservation_id, launch_index=d.launch_index,
             requested_host=d.requested_host, position=e.position,
             security_groups=list(d.security_groups), config_drive=d.config_drive,
+            access_ip_v4=d.access_ip_v4, access_ip_v6=d.access_ip_v6, tags=list(d.tags),
         )  # fmt: skip
         s.servers[d.server_id] = server
         s.pending[d.server_id] = None
@@ -212,6 +213,7 @@ class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState])
         server = s.servers.get(d.server_id)
         if server is not None:
             server.name, server.description = d.name, d.description
+            server.access_ip_v4, server.access_ip_v6 = d.access_ip_v4, d.access_ip_v6
             self._touch(server, e)
         return s
 

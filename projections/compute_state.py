@@ -210,6 +210,9 @@ class Server(msgspec.Struct):
     actions: list[InstanceAction] = []
     #: Nova's server tags (2.26+), in the order they were given
     tags: list[str] = []
+    #: what the user says the server is reached at (``accessIPv4``/``accessIPv6``)
+    access_ip_v4: str = ""
+    access_ip_v6: str = ""
 
     @property
     def in_transition(self) -> bool:

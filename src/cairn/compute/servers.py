@@ -62,6 +62,9 @@ class BootRequest:
     #: each server's NICs, as the network port made them (default: ``networks``)
     server_networks: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     security_groups: list[str] = field(default_factory=list)
+    access_ip_v4: str = ""
+    access_ip_v6: str = ""
+    tags: list[str] = field(default_factory=list)
 
 
 def find(state: ComputeState, server_id: str, project_id: str | None = None) -> Server:
@@ -126,7 +129,8 @@ def create_many(
                 security_groups=req.security_groups,
                 scheduler_hints=req.scheduler_hints, reservation_id=req.reservation_id,
                 launch_index=index, requested_host=req.requested_host,
-                config_drive=req.config_drive,
+                config_drive=req.config_drive, access_ip_v4=req.access_ip_v4,
+                access_ip_v6=req.access_ip_v6, tags=list(req.tags),
             )  # fmt: skip
             writes.append(new_stream(server_stream(server_id), [requested], meta))
             if created is not None:
@@ -150,6 +154,7 @@ def as_server(d: ev.ServerCreateRequested) -> Server:
         metadata=dict(d.metadata), availability_zone=d.availability_zone,
         scheduler_hints=dict(d.scheduler_hints), requested_host=d.requested_host,
         launch_index=d.launch_index, reservation_id=d.reservation_id,
+        access_ip_v4=d.access_ip_v4, access_ip_v6=d.access_ip_v6, tags=list(d.tags),
     )  # fmt: skip
 
 
@@ -189,11 +194,20 @@ def _not_locked(server: Server, is_admin: bool) -> None:
 
 
 def update(
-    state: ComputeState, meta: Metadata, server: Server, name: str, description: str | None
+    state: ComputeState,
+    meta: Metadata,
+    server: Server,
+    name: str,
+    description: str | None,
+    access_ips: tuple[str, str] | None = None,
 ) -> Writes:
-    if (name, description) == (server.name, server.description):
+    v4, v6 = access_ips or (server.access_ip_v4, server.access_ip_v6)
+    before = (server.name, server.description, server.access_ip_v4, server.access_ip_v6)
+    if (name, description, v4, v6) == before:
         return []
-    event = ev.ServerUpdated(server_id=server.id, name=name, description=description)
+    event = ev.ServerUpdated(
+        server_id=server.id, name=name, description=description, access_ip_v4=v4, access_ip_v6=v6
+    )
     return [write(state, server_stream(server.id), [event], meta)]
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from cairn.api.compute.auth import allowed, is_admin
 from cairn.api.compute.common import compute, integer, invalid, string, v
+from cairn.api.compute.server_fields import access_ips, boot_tags
 from cairn.api.compute.unbuilt import refuse_unbuilt_boot, refuse_unbuilt_flavor
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
@@ -255,6 +256,8 @@ async def boot_request(
     return_reservation = data.get("return_reservation_id", False)
     if not isinstance(return_reservation, bool):
         raise invalid("return_reservation_id", return_reservation, "It must be a boolean")
+    access_v4, access_v6 = access_ips(data)
+    boot_tags_ = boot_tags(request, data)
     image = await _image(request, image_id, who.token, flavor)
     request_body = BootRequest(
         server_ids=[str(uuid.uuid4()) for _ in range(max_count)], project_id=project_id,
@@ -263,7 +266,8 @@ async def boot_request(
         description=description, key_name=key_name, public_key=public_key,
         user_data=user_data, metadata=metadata, availability_zone=zone, networks=networks,
         scheduler_hints=hints, requested_host=host, security_groups=security_groups,
-        config_drive=_config_drive(data),
+        config_drive=_config_drive(data), access_ip_v4=access_v4, access_ip_v6=access_v6,
+        tags=boot_tags_,
     )  # fmt: skip
     return request_body, return_reservation
 

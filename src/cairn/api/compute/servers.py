@@ -24,6 +24,7 @@ from cairn.api.compute.common import (
     v,
 )
 from cairn.api.compute.name_filter import name_matcher
+from cairn.api.compute.server_fields import access_ips
 from cairn.api.compute.unbuilt import refuse_unbuilt_update
 from cairn.api.compute.views import (
     VM_STATES_BY_STATUS,
@@ -272,6 +273,7 @@ async def update_server(request: web.Request) -> web.Response:
     description = (
         string(data, "description", nullable=True) if "description" in data else server.description
     )
+    addresses = access_ips(data, (server.access_ip_v4, server.access_ip_v6))
     meta = metadata(request, who)
     service = compute(request)
     await service.execute(
@@ -281,6 +283,7 @@ async def update_server(request: web.Request) -> web.Response:
             servers.find(s, server.id),
             name if name is not None else server.name,
             description,
+            addresses,
         )
     )
     changed = detail(request, servers.find(service.state, server.id), who)
