@@ -155,6 +155,61 @@ class VolumeDeleteFailed(DomainEvent, frozen=True):
     reason: str
 
 
+# -- Cinder's legacy attach actions (state only: the hypervisor's part is compute's) ---
+
+
+@registry.event
+class VolumeReserved(DomainEvent, frozen=True):
+    """``os-reserve``: an attach is coming (``attaching``)."""
+
+    volume_id: str
+
+
+@registry.event
+class VolumeUnreserved(DomainEvent, frozen=True):
+    volume_id: str
+
+
+@registry.event
+class VolumeAttached(DomainEvent, frozen=True):
+    """``os-attach``: the volume is attached to a server (or a host) at a mountpoint."""
+
+    volume_id: str
+    attachment_id: str
+    server_id: str | None
+    host_name: str | None
+    mountpoint: str
+    mode: str = "rw"
+
+
+@registry.event
+class VolumeDetachBegun(DomainEvent, frozen=True):
+    volume_id: str
+
+
+@registry.event
+class VolumeDetachRolledBack(DomainEvent, frozen=True):
+    volume_id: str
+
+
+@registry.event
+class VolumeDetached(DomainEvent, frozen=True):
+    """An attachment ended (``os-detach``, ``os-force_detach``); with none left the
+    volume is ``available`` again."""
+
+    volume_id: str
+    attachment_id: str
+
+
+@registry.event
+class VolumeRetyped(DomainEvent, frozen=True):
+    """``os-retype`` without migration: the volume now has this type."""
+
+    volume_id: str
+    volume_type_id: str
+    volume_type: str
+
+
 # -- snapshots ------------------------------------------------------------------------
 
 

@@ -21,6 +21,15 @@ from cairn.projections.catalog import Row, catalog
 from cairn.projections.fold import Projection, handles
 
 
+class Attachment(msgspec.Struct):
+    id: str
+    server_id: str | None
+    host_name: str | None
+    device: str
+    mode: str
+    attached_at: datetime
+
+
 class Volume(msgspec.Struct):
     id: str
     project_id: str
@@ -38,10 +47,12 @@ class Volume(msgspec.Struct):
     metadata: dict[str, str] = {}
     source: ev.VolumeSource = ev.VolumeSource()
     bootable: bool = False
-    readonly: bool = False
+    #: set by os-update_readonly_flag (None: never set, so not shown in metadata)
+    readonly: bool | None = None
     multiattach: bool = False
     image_metadata: dict[str, str] = {}
     attach_status: str = "detached"
+    attachments: list[Attachment] = []
     migration_status: str | None = None
     #: what the pending request asked: the size an extend goes to, the status
     #: it returns to, whether a delete takes the snapshots
@@ -155,6 +166,7 @@ def _set(target: Any, event: Any, *names: str) -> None:
 
 class VolumeProjection(Projection[VolumeState]):
     name = "volumes"
+    version = 2
     state_type: ClassVar[Any] = VolumeState
 
     def initial(self) -> VolumeState:
@@ -267,6 +279,56 @@ class VolumeProjection(Projection[VolumeState]):
     def _delete_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDeleteFailed) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
             volume.status, volume.reason = "error_deleting", d.reason
+        return s
+
+    # -- legacy attach actions --------------------------------------------------------
+
+    @handles("VolumeReserved")
+    def _reserved(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeReserved) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status = "attaching"
+        return s
+
+    @handles("VolumeUnreserved")
+    def _unreserved(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeUnreserved) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status = "in-use" if volume.attachments else "available"
+        return s
+
+    @handles("VolumeAttached")
+    def _attached(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeAttached) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            attachment = Attachment(
+                d.attachment_id, d.server_id, d.host_name, d.mountpoint, d.mode, e.recorded_at
+            )
+            volume.attachments = [*volume.attachments, attachment]
+            volume.status, volume.attach_status = "in-use", "attached"
+        return s
+
+    @handles("VolumeDetachBegun")
+    def _detaching(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDetachBegun) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status = "detaching"
+        return s
+
+    @handles("VolumeDetachRolledBack")
+    def _rolled_back(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDetachRolledBack) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status = "in-use"
+        return s
+
+    @handles("VolumeDetached")
+    def _detached(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDetached) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.attachments = [a for a in volume.attachments if a.id != d.attachment_id]
+            if not volume.attachments:
+                volume.status, volume.attach_status = "available", "detached"
+        return s
+
+    @handles("VolumeRetyped")
+    def _retyped(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeRetyped) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.volume_type_id, volume.volume_type = d.volume_type_id, d.volume_type
         return s
 
     # -- snapshots --------------------------------------------------------------------

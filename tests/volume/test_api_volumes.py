@@ -151,11 +151,13 @@ async def test_listing_filters_paging_and_count(cloud: VolumeCloud) -> None:
     bad_queries = (
         "limit=x",
         "limit=-1",
-        "marker=nope",
         "sort=nokey:asc",
         "sort=name:sideways",
         "metadata=notadict",
     )
+    status, body = await cloud.call("GET", "/volumes?marker=nope", demo)
+    assert status == 404  # Cinder's MarkerNotFound
+    assert body["itemNotFound"]["message"] == "Marker nope could not be found."
     for query in bad_queries:
         status, body = await cloud.call("GET", f"/volumes?{query}", demo)
         assert status == 400, (query, body)
@@ -258,7 +260,9 @@ async def test_flags_and_admin_actions(cloud: VolumeCloud) -> None:
         "POST", action, demo, {"os-update_readonly_flag": {"readonly": True}}
     )
     assert status == 202
-    assert cloud.volumes.state.volumes[vid].readonly is True
+    assert (await cloud.ok("GET", f"/volumes/{vid}", demo))["volume"]["metadata"] == {
+        "readonly": "True"
+    }
     status, body = await cloud.call("POST", action, demo, {"os-reset_status": {"status": "error"}})
     assert status == 403
     status, body = await cloud.call(

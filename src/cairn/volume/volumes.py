@@ -300,3 +300,23 @@ def reset_status(
         raise Invalid(f"Invalid input received: Invalid attach status {reset.attach_status!r}.")
     w.add(volume_stream(volume_id), reset)
     return volume
+
+
+def retype(state: VolumeState, caller: Caller, volume_id: str, new_type: str, w: Writes) -> None:
+    """``os-retype`` without a migration: one backend holds every type, so the
+    volume's data stays where it is and only its type changes."""
+    volume = access.volume(state, caller, volume_id)
+    if volume.status not in ("available", "in-use"):
+        raise Invalid(
+            f"Invalid volume: Volume {volume_id} status must be available or in-use to "
+            f"retype, currently {volume.status}."
+        )
+    found = state.type_named(new_type)
+    if found is None or not (found.is_public or caller.is_admin):
+        raise NotFound(f"Volume type with name {new_type} could not be found.")
+    if found.id == volume.volume_type_id:
+        raise Invalid(f"Invalid input received: New volume_type same as original: {new_type}.")
+    w.add(
+        volume_stream(volume_id),
+        ev.VolumeRetyped(volume_id=volume_id, volume_type_id=found.id, volume_type=found.name),
+    )

@@ -1,13 +1,16 @@
 """``POST /v3/volumes/{id}/action``: one action per request, named by its body's key.
 
 Built: ``os-extend``, ``os-set_bootable``, ``os-update_readonly_flag``,
-``os-reset_status`` and ``os-force_delete`` (admins), and the volume image
-metadata actions. Any other action is a 400 naming it (attachments arrive with
-the next slice).
+``os-retype`` (no migration), ``os-reset_status``, ``os-force_delete`` and
+``os-force_detach`` (admins), the volume image metadata actions, and the legacy
+attach actions a compute service calls (``os-reserve``, ``os-attach``,
+``os-begin_detaching``, ``os-detach``, ...; :mod:`cairn.volume.attach`). Any
+other action is a 400 naming it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +31,7 @@ from cairn.api.volume.microversions import version
 from cairn.events import volume as ev
 from cairn.projections.volume import VolumeState
 from cairn.volume import access
+from cairn.volume import attach as attaching
 from cairn.volume import volumes as decide
 from cairn.volume.writes import Writes
 
@@ -156,7 +160,106 @@ async def _show_image_metadata(request: web.Request, volume_id: str, args: Any) 
     return web.json_response({"metadata": dict(volume.image_metadata)})
 
 
+def _simple(name: str, decider: Callable[..., None], status: int = 202) -> Action:
+    """An action whose body carries nothing the decider needs."""
+
+    async def handle(request: web.Request, volume_id: str, args: Any) -> web.Response:
+        who = caller(request, write=True)
+
+        def command(state: VolumeState, w: Writes) -> None:
+            decider(state, who, volume_id, w)
+
+        await volumes(request).run(metadata(request), command)
+        return web.Response(status=status)
+
+    handle.__name__ = name
+    return handle
+
+
+async def _attach(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, write=True)
+    if not isinstance(args, dict):
+        raise bad("os-attach needs an object.")
+    server_id, host_name = args.get("instance_uuid"), args.get("host_name")
+    mountpoint, mode = args.get("mountpoint"), args.get("mode", "rw")
+    if server_id is None and host_name is None:
+        raise bad("Invalid request to attach volume: instance_uuid or host_name is required.")
+    if server_id is not None:
+        try:
+            server_id = str(uuid.UUID(str(server_id)))
+        except ValueError:
+            raise bad(
+                f"Invalid request to attach volume to an invalid target: {server_id}"
+            ) from None
+    if host_name is not None and not isinstance(host_name, str):
+        raise bad("host_name must be a string.")
+    if not isinstance(mountpoint, str) or not mountpoint:
+        raise bad("'mountpoint' is a required property")
+    if mode not in ("rw", "ro"):
+        raise bad(
+            "Invalid request to attach volume with an invalid mode. Attaching mode should be "
+            "'rw' or 'ro'"
+        )
+    attachment_id = str(uuid.uuid4())
+
+    def command(state: VolumeState, w: Writes) -> None:
+        attaching.attach(
+            state,
+            who,
+            volume_id,
+            w,
+            attachment_id=attachment_id,
+            server_id=server_id,
+            host_name=host_name,
+            mountpoint=mountpoint,
+            mode=mode,
+        )
+
+    await volumes(request).run(metadata(request), command)
+    return web.Response(status=202)
+
+
+def _detacher(*, force: bool) -> Action:
+    async def handle(request: web.Request, volume_id: str, args: Any) -> web.Response:
+        who = caller(request, admin=force, write=True)
+        wanted = args.get("attachment_id") if isinstance(args, dict) else None
+        if wanted is not None and not isinstance(wanted, str):
+            raise bad("attachment_id must be a string.")
+
+        def command(state: VolumeState, w: Writes) -> None:
+            attaching.detach(state, who, volume_id, w, attachment_id=wanted, force=force)
+
+        await volumes(request).run(metadata(request), command)
+        return web.Response(status=202)
+
+    return handle
+
+
+async def _retype(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, write=True)
+    if not isinstance(args, dict) or not isinstance(args.get("new_type"), str):
+        raise bad("'new_type' is a required property")
+    policy = args.get("migration_policy", "never")
+    if policy not in ("never", "on-demand", None):
+        raise bad(f"migration_policy must be 'never' or 'on-demand', not {policy!r}.")
+    new_type = args["new_type"]
+
+    def command(state: VolumeState, w: Writes) -> None:
+        decide.retype(state, who, volume_id, new_type, w)
+
+    await volumes(request).run(metadata(request), command)
+    return web.Response(status=202)
+
+
 ACTIONS: dict[str, Action] = {
+    "os-reserve": _simple("reserve", attaching.reserve),
+    "os-unreserve": _simple("unreserve", attaching.unreserve),
+    "os-attach": _attach,
+    "os-begin_detaching": _simple("begin_detaching", attaching.begin_detaching),
+    "os-roll_detaching": _simple("roll_detaching", attaching.roll_detaching),
+    "os-detach": _detacher(force=False),
+    "os-force_detach": _detacher(force=True),
+    "os-retype": _retype,
     "os-extend": _extend,
     "os-set_bootable": _set_bootable,
     "os-update_readonly_flag": _readonly,

@@ -97,7 +97,7 @@ def page(
     if marker is not None:
         ids = [ident(item) for item in ordered]
         if marker not in ids:
-            raise HTTPFault.bad_request(f"Invalid input received: marker [{marker}] not found")
+            raise HTTPFault.not_found(f"Marker {marker} could not be found.")
         ordered = ordered[ids.index(marker) + 1 :]
     offset = request.query.get("offset")
     if offset is not None:

@@ -48,9 +48,13 @@ async def create(request: web.Request) -> web.Response:
     unknown = sorted(set(body) - CREATE_KEYS)
     if unknown:
         raise bad(f"Additional properties are not allowed ({', '.join(map(repr, unknown))}).")
-    volume_id = body.get("volume_id")
-    if not isinstance(volume_id, str) or not volume_id:
+    if "volume_id" not in body:
         raise bad("'volume_id' is a required property")
+    volume_id = body["volume_id"]
+    if volume_id is None:  # Cinder's schema allows null: no such volume
+        raise HTTPFault.not_found("Volume None could not be found.")
+    if not isinstance(volume_id, str) or not volume_id:
+        raise bad("'volume_id' must be a string")
     snapshot_id = str(uuid.uuid4())
     name = text(body.get("name", body.get("display_name")), "name")
     description = text(body.get("description", body.get("display_description")), "description")

@@ -18,6 +18,14 @@ def when(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
+def _metadata(v: Volume) -> dict[str, str]:
+    """The volume's metadata, with Cinder's admin metadata ``readonly`` once it was set."""
+    shown = dict(v.metadata)
+    if v.readonly is not None:
+        shown["readonly"] = "True" if v.readonly else "False"
+    return shown
+
+
 def volume_summary(request: web.Request, volume: Volume) -> dict[str, Any]:
     return {"id": volume.id, "name": volume.name, "links": links(request, "volumes", volume.id)}
 
@@ -38,12 +46,23 @@ def volume(request: web.Request, caller: Caller, v: Volume, *, full: bool = True
         "bootable": "true" if v.bootable else "false",
         "encrypted": False,
         "multiattach": v.multiattach,
-        "metadata": dict(v.metadata),
+        "metadata": _metadata(v),
         "volume_type": v.volume_type,
         "snapshot_id": v.snapshot_id,
         "source_volid": v.source_volid,
         "user_id": v.user_id,
-        "attachments": [],
+        "attachments": [
+            {
+                "id": v.id,
+                "attachment_id": a.id,
+                "volume_id": v.id,
+                "server_id": a.server_id,
+                "host_name": a.host_name,
+                "device": a.device,
+                "attached_at": when(a.attached_at),
+            }
+            for a in v.attachments
+        ],
         "links": links(request, "volumes", v.id),
         "replication_status": None,
         "consistencygroup_id": None,
