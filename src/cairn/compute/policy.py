@@ -19,9 +19,8 @@ ANYONE = "@"
 
 _SERVER_MEMBER = (
     "create", "update", "delete", "start", "stop", "reboot", "pause", "unpause", "suspend",
-    "resume", "lock", "unlock", "console_output", "create_image", "metadata:create",
-    "metadata:update",
-    "metadata:update_all", "metadata:delete",
+    "resume", "lock", "unlock", "console_output", "create_image", "rebuild", "metadata:create",
+    "metadata:update", "metadata:update_all", "metadata:delete",
 )  # fmt: skip
 
 DEFAULTS: dict[str, str] = {
@@ -80,6 +79,8 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-quota-sets:update": ADMIN,
     "os_compute_api:os-quota-sets:delete": ADMIN,
     "os_compute_api:os-quota-sets:detail": READER,
+    "os_compute_api:os-quota-class-sets:show": ADMIN,
+    "os_compute_api:os-quota-class-sets:update": ADMIN,
     "os_compute_api:limits": ANYONE,
     "os_compute_api:limits:other_project": ADMIN,
     "os_compute_api:os-keypairs:index": "rule:admin_required or user_id:%(user_id)s",

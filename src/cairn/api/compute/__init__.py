@@ -106,6 +106,8 @@ ROUTES: list[Route] = [
     delete(V + "/os-quota-sets/{project_id}", quotas.delete_quota_set),
     get(V + "/os-quota-sets/{project_id}/defaults", quotas.show_defaults),
     get(V + "/os-quota-sets/{project_id}/detail", quotas.show_quota_detail),
+    get(V + "/os-quota-class-sets/{class_name}", quotas.show_quota_class),
+    put(V + "/os-quota-class-sets/{class_name}", quotas.update_quota_class),
     # server groups
     get(V + "/os-server-groups", groups.list_groups),
     post(V + "/os-server-groups", groups.create_group),

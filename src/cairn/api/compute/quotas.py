@@ -183,3 +183,79 @@ async def limits(request: web.Request) -> web.Response:
             "totalSecurityGroupsUsed": 0, "totalFloatingIpsUsed": 0,
         })  # fmt: skip
     return json({"limits": {"rate": [], "absolute": absolute}})
+
+
+# -- quota classes -------------------------------------------------------------------
+#
+# Nova's quota classes: only the class named "default" has ever had an effect (it
+# holds every project's defaults), so it is the one class Cairn has; it is the
+# same record as /os-quota-sets/{project}/defaults shows. Networking's quotas,
+# which Nova listed here before 2.50, are networking's to change.
+
+#: resources a quota class shows from 2.50 on (server groups arrived, networks left)
+GROUP_RESOURCES = ("server_groups", "server_group_members")
+
+
+def _class_resources(version: tuple[int, int]) -> tuple[str, ...]:
+    shown = _shown(version)
+    if version < (2, 50):
+        shown = tuple(r for r in shown if r not in GROUP_RESOURCES)
+    return shown
+
+
+def _quota_class(request: web.Request, with_id: bool) -> dict[str, Any]:
+    defaults = quota.defaults(compute(request).state)
+    body: dict[str, Any] = {"id": DEFAULT_QUOTA} if with_id else {}
+    body.update({r: defaults[r] for r in _class_resources(v(request))})
+    if v(request) < (2, 50):
+        body.update({k: limit for k, (limit, _) in compute(request).networks.quota("").items()})
+    return body
+
+
+def _class_name(request: web.Request) -> None:
+    name = request.match_info["class_name"]
+    if name != DEFAULT_QUOTA:
+        raise HTTPFault.not_found(
+            f"Quota class {name} could not be found: only the 'default' class exists."
+        )
+
+
+async def show_quota_class(request: web.Request) -> web.Response:
+    await authorize(request, "os_compute_api:os-quota-class-sets:show")
+    _class_name(request)
+    return json({"quota_class_set": _quota_class(request, with_id=True)})
+
+
+async def update_quota_class(request: web.Request) -> web.Response:
+    who = await authorize(request, "os_compute_api:os-quota-class-sets:update")
+    _class_name(request)
+    body = await read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("quota_class_set"), dict):
+        raise HTTPFault.bad_request("Invalid input: 'quota_class_set' is a required property")
+    allowed = _class_resources(v(request))
+    networking = set(compute(request).networks.quota("")) if v(request) < (2, 50) else set()
+    limits: dict[str, int] = {}
+    for key, value in body["quota_class_set"].items():
+        if key in networking:
+            raise HTTPFault.bad_request(
+                f"Quota {key} belongs to the networking service: set it there."
+            )
+        if key not in allowed:
+            raise HTTPFault.bad_request(
+                "Invalid input for field/attribute quota_class_set. Additional properties are "
+                f"not allowed ('{key}' was unexpected)"
+            )
+        number = whole(value)
+        if isinstance(number, bool) or not isinstance(number, int) or number < -1:
+            raise HTTPFault.bad_request(
+                f"Invalid input for field/attribute {key}. Value: {value}. "
+                "It must be an integer >= -1"
+            )
+        limits[key] = number
+    meta = metadata(request, who)
+    service = compute(request)
+    event = ev.ComputeQuotaSetUpdated(project_id=DEFAULT_QUOTA, limits=limits)
+    await service.execute(
+        lambda s: [write(s, quota.quota_set_stream(DEFAULT_QUOTA), [event], meta)] if limits else []
+    )
+    return json({"quota_class_set": _quota_class(request, with_id=False)})
