@@ -296,6 +296,20 @@ class VolumeTypeDeleted(DomainEvent, frozen=True):
     type_id: str
 
 
+@registry.event
+class VolumeTypeAccessAdded(DomainEvent, frozen=True):
+    """A private type may now be used by this project."""
+
+    type_id: str
+    project_id: str
+
+
+@registry.event
+class VolumeTypeAccessRemoved(DomainEvent, frozen=True):
+    type_id: str
+    project_id: str
+
+
 # -- backends -------------------------------------------------------------------------
 
 

@@ -93,6 +93,11 @@ class VolumeType(msgspec.Struct):
     is_public: bool
     created_at: datetime
     extra_specs: dict[str, str] = {}
+    #: the projects a private type is shared with
+    projects: list[str] = []
+
+    def usable_by(self, project_id: str, is_admin: bool) -> bool:
+        return self.is_public or is_admin or project_id in self.projects
 
 
 class Backend(msgspec.Struct):
@@ -447,6 +452,20 @@ class VolumeProjection(Projection[VolumeState]):
         backend = s.backends.get(d.host)
         if backend is not None:
             backend.running, backend.last_seen = False, e.recorded_at
+        return s
+
+    @handles("VolumeTypeAccessAdded")
+    def _access(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeTypeAccessAdded) -> Any:
+        found = s.types.get(d.type_id)
+        if found is not None and d.project_id not in found.projects:
+            found.projects = [*found.projects, d.project_id]
+        return s
+
+    @handles("VolumeTypeAccessRemoved")
+    def _unaccess(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeTypeAccessRemoved) -> Any:
+        found = s.types.get(d.type_id)
+        if found is not None:
+            found.projects = [p for p in found.projects if p != d.project_id]
         return s
 
     @handles("VolumeQuotaUsed")

@@ -116,3 +116,36 @@ async def test_zones_and_extensions(cloud: VolumeCloud) -> None:
     assert zones == [{"zoneName": "nova", "zoneState": {"available": True}}]
     aliases = {e["alias"] for e in (await cloud.ok("GET", "/extensions", demo))["extensions"]}
     assert "os-volume-actions" in aliases
+
+
+async def test_private_type_access(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    made = await cloud.ok(
+        "POST", "/types", None, {"volume_type": {"name": "priv", "is_public": False}}
+    )
+    tid = made["volume_type"]["id"]
+    status, _ = await cloud.call(
+        "POST", "/volumes", demo, {"volume": {"size": 1, "volume_type": "priv"}}
+    )
+    assert status == 404
+    add = {"addProjectAccess": {"project": demo.project_id}}
+    status, _ = await cloud.call("POST", f"/types/{tid}/action", demo, add)
+    assert status == 403
+    assert (await cloud.call("POST", f"/types/{tid}/action", None, add))[0] == 202
+    assert (await cloud.call("POST", f"/types/{tid}/action", None, add))[0] == 409
+    access = (await cloud.ok("GET", f"/types/{tid}/os-volume-type-access"))["volume_type_access"]
+    assert access == [{"volume_type_id": tid, "project_id": demo.project_id}]
+    names = [t["name"] for t in (await cloud.ok("GET", "/types", demo))["volume_types"]]
+    assert names == ["__DEFAULT__", "priv"]
+    volume = await cloud.volume(demo, volume_type="priv")
+    assert volume["volume_type"] == "priv"
+    remove = {"removeProjectAccess": {"project": demo.project_id}}
+    assert (await cloud.call("POST", f"/types/{tid}/action", None, remove))[0] == 202
+    assert (await cloud.call("POST", f"/types/{tid}/action", None, remove))[0] == 404
+    status, _ = await cloud.call("GET", f"/types/{tid}", demo)
+    assert status == 404
+    public = (await cloud.ok("GET", "/types/default"))["volume_type"]["id"]
+    status, _ = await cloud.call("POST", f"/types/{public}/action", None, add)
+    assert status == 400
+    status, _ = await cloud.call("POST", f"/types/{tid}/action", None, {"frob": {}})
+    assert status == 400

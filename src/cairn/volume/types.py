@@ -63,3 +63,27 @@ def delete(state: VolumeState, type_id: str, w: Writes) -> None:
             "allowed with volumes present with the type."
         )
     w.add(type_stream(type_id), ev.VolumeTypeDeleted(type_id=type_id))
+
+
+def add_access(state: VolumeState, type_id: str, project_id: str, w: Writes) -> None:
+    found = state.types.get(type_id)
+    if found is None:
+        raise NotFound(f"Volume type {type_id} could not be found.")
+    if found.is_public:
+        raise Invalid(
+            "Invalid volume type: Type access modification is not applicable to public volume type."
+        )
+    if project_id in found.projects:
+        raise Conflict(
+            f"Volume type access for {type_id} / {project_id} combination already exists."
+        )
+    w.add(type_stream(type_id), ev.VolumeTypeAccessAdded(type_id=type_id, project_id=project_id))
+
+
+def remove_access(state: VolumeState, type_id: str, project_id: str, w: Writes) -> None:
+    found = state.types.get(type_id)
+    if found is None:
+        raise NotFound(f"Volume type {type_id} could not be found.")
+    if project_id not in found.projects:
+        raise NotFound(f"Volume type access not found for {type_id} / {project_id} combination.")
+    w.add(type_stream(type_id), ev.VolumeTypeAccessRemoved(type_id=type_id, project_id=project_id))

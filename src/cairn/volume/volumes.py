@@ -156,7 +156,7 @@ def create(
         raise Invalid("Invalid input received: size is a required property.")
     if wanted.volume_type is not None:
         volume_type = state.type_named(wanted.volume_type)
-        if volume_type is None or not (volume_type.is_public or caller.is_admin):
+        if volume_type is None or not volume_type.usable_by(caller.project_id, caller.is_admin):
             raise NotFound(f"Volume type with name {wanted.volume_type} could not be found.")
     if volume_type is None:
         volume_type = state.type_named(DEFAULT_TYPE)
@@ -312,7 +312,7 @@ def retype(state: VolumeState, caller: Caller, volume_id: str, new_type: str, w:
             f"retype, currently {volume.status}."
         )
     found = state.type_named(new_type)
-    if found is None or not (found.is_public or caller.is_admin):
+    if found is None or not found.usable_by(caller.project_id, caller.is_admin):
         raise NotFound(f"Volume type with name {new_type} could not be found.")
     if found.id == volume.volume_type_id:
         raise Invalid(f"Invalid input received: New volume_type same as original: {new_type}.")

@@ -82,6 +82,8 @@ ROUTES: list[Route] = [
     *both(get, "/types/{id}", types.show),
     *both(put, "/types/{id}", types.update),
     *both(delete, "/types/{id}", types.delete),
+    *both(get, "/types/{id}/os-volume-type-access", types.list_access),
+    *both(post, "/types/{id}/action", types.action),
     *both(get, "/types/{id}/extra_specs", types.list_specs),
     *both(post, "/types/{id}/extra_specs", types.create_specs),
     *both(get, "/types/{id}/extra_specs/{key}", types.show_spec),

@@ -22,7 +22,7 @@ from cairn.volume.writes import Writes
 
 def _find(state: VolumeState, who: Caller, ident: str) -> VolumeType:
     found = state.types.get(ident)
-    if found is None or not (found.is_public or who.is_admin):
+    if found is None or not found.usable_by(who.project_id, who.is_admin):
         raise HTTPFault.not_found(f"Volume type {ident} could not be found.")
     return found
 
@@ -48,7 +48,7 @@ async def index(request: web.Request) -> web.Response:
     wanted = request.query.get("is_public")
     shown = []
     for t in sorted(state.types.values(), key=lambda t: t.name):
-        if not (t.is_public or who.is_admin):
+        if not t.usable_by(who.project_id, who.is_admin):
             continue
         filtering = wanted is not None and who.is_admin and wanted.lower() != "none"
         if filtering and t.is_public != boolean(str(wanted), "is_public"):
@@ -198,4 +198,40 @@ async def delete_spec(request: web.Request) -> web.Response:
         return {k: v for k, v in now.items() if k != key}
 
     await _change_specs(request, without)
+    return web.Response(status=202)
+
+
+# -- access to private types ---------------------------------------------------------
+
+
+async def list_access(request: web.Request) -> web.Response:
+    caller(request, admin=True)
+    type_id = request.match_info["id"]
+    found = volumes(request).state.types.get(type_id)
+    if found is None:
+        raise HTTPFault.not_found(f"Volume type {type_id} could not be found.")
+    if found.is_public:
+        raise HTTPFault.not_found("Access list not available for public volume types.")
+    listed = [{"volume_type_id": type_id, "project_id": p} for p in found.projects]
+    return web.json_response({"volume_type_access": listed})
+
+
+async def action(request: web.Request) -> web.Response:
+    caller(request, admin=True)
+    type_id = request.match_info["id"]
+    document = await read_json(request)
+    if not isinstance(document, dict) or len(document) != 1:
+        raise HTTPFault.bad_request("Malformed request body: one action is expected.")
+    ((name, args),) = document.items()
+    change = {"addProjectAccess": decide.add_access, "removeProjectAccess": decide.remove_access}
+    if name not in change:
+        raise HTTPFault.bad_request(f"There is no such action: {name}")
+    if not isinstance(args, dict) or not isinstance(args.get("project"), str):
+        raise bad("'project' is a required property")
+    project = args["project"]
+
+    def command(state: VolumeState, w: Writes) -> None:
+        change[name](state, type_id, project, w)
+
+    await volumes(request).run(metadata(request), command)
     return web.Response(status=202)
