@@ -82,6 +82,7 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-quota-class-sets:show": ADMIN,
     "os_compute_api:os-quota-class-sets:update": ADMIN,
     "os_compute_api:limits": ANYONE,
+    "os_compute_api:extensions": ANYONE,
     "os_compute_api:limits:other_project": ADMIN,
     "os_compute_api:os-keypairs:index": "rule:admin_required or user_id:%(user_id)s",
     "os_compute_api:os-keypairs:show": "rule:admin_required or user_id:%(user_id)s",

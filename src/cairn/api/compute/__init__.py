@@ -15,6 +15,7 @@ from cairn.api.compute import (
     actions,
     aggregates,
     discovery,
+    extensions,
     flavors,
     groups,
     hosts,
@@ -44,6 +45,8 @@ ROUTES: list[Route] = [
     get("/", discovery.versions),
     get(V, discovery.version),
     get(V + "/", discovery.version),
+    get(V + "/extensions", extensions.list_extensions),
+    get(V + "/extensions/{alias}", extensions.show_extension),
     # servers
     get(V + "/servers", servers.list_servers),
     post(V + "/servers", servers.create_server),
