@@ -35,6 +35,7 @@ from cairn.api.compute.context import compute_ctx
 from cairn.api.compute.errors import compute_errors
 from cairn.api.compute.keys import COMPUTE, COMPUTE_CONFIG, IMAGE_PORT
 from cairn.api.compute.microversions import microversion_middleware
+from cairn.api.compute.request_id import compute_request_id
 from cairn.api.identity import token_middleware
 from cairn.api.services import CatalogEntry, Route, Service, delete, get, post, put
 
@@ -151,7 +152,7 @@ SERVICE = Service(
     title="Compute (Nova v2.1)",
     routes=ROUTES,
     contexts=[compute_ctx],
-    middlewares=[microversion_middleware, compute_errors, token_middleware],
+    middlewares=[compute_request_id, microversion_middleware, compute_errors, token_middleware],
     catalog=[CatalogEntry("compute", "nova", V)],
 )
 
