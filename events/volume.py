@@ -210,6 +210,41 @@ class VolumeRetyped(DomainEvent, frozen=True):
     volume_type: str
 
 
+# -- transfers between projects (on the volume's stream) -------------------------------
+
+
+@registry.event
+class VolumeTransferCreated(DomainEvent, frozen=True):
+    """The volume awaits its transfer; whoever presents the key takes it. Only a
+    salted hash of the key is recorded, never the key itself."""
+
+    transfer_id: str
+    volume_id: str
+    project_id: str
+    name: str | None
+    salt: str
+    key_hash: str
+    no_snapshots: bool = False
+
+
+@registry.event
+class VolumeTransferAccepted(DomainEvent, frozen=True):
+    """The volume (and, unless ``no_snapshots``, its snapshots) now belong to
+    ``to_project``."""
+
+    transfer_id: str
+    volume_id: str
+    from_project: str
+    to_project: str
+    user_id: str
+
+
+@registry.event
+class VolumeTransferDeleted(DomainEvent, frozen=True):
+    transfer_id: str
+    volume_id: str
+
+
 # -- snapshots ------------------------------------------------------------------------
 
 

@@ -100,6 +100,17 @@ class VolumeType(msgspec.Struct):
         return self.is_public or is_admin or project_id in self.projects
 
 
+class Transfer(msgspec.Struct):
+    id: str
+    volume_id: str
+    project_id: str
+    name: str | None
+    salt: str
+    key_hash: str
+    no_snapshots: bool
+    created_at: datetime
+
+
 class Backend(msgspec.Struct):
     """A volume agent's backend as its last events described it."""
 
@@ -125,6 +136,8 @@ class VolumeState(msgspec.Struct):
     #: stream -> its version, for every stream folded here
     versions: dict[str, int] = {}
     backends: dict[str, Backend] = {}
+    #: transfers not yet accepted or deleted
+    transfers: dict[str, Transfer] = {}
     #: quota class -> the limits an admin set for it (``default``: every project's)
     quota_classes: dict[str, dict[str, int]] = {}
 
@@ -334,6 +347,41 @@ class VolumeProjection(Projection[VolumeState]):
     def _retyped(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeRetyped) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
             volume.volume_type_id, volume.volume_type = d.volume_type_id, d.volume_type
+        return s
+
+    # -- transfers --------------------------------------------------------------------
+
+    @handles("VolumeTransferCreated")
+    def _transfer(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeTransferCreated) -> Any:
+        s.transfers[d.transfer_id] = Transfer(
+            id=d.transfer_id,
+            volume_id=d.volume_id,
+            project_id=d.project_id,
+            name=d.name,
+            salt=d.salt,
+            key_hash=d.key_hash,
+            no_snapshots=d.no_snapshots,
+            created_at=e.recorded_at,
+        )
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status = "awaiting-transfer"
+        return s
+
+    @handles("VolumeTransferDeleted")
+    def _untransfer(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeTransferDeleted) -> Any:
+        s.transfers.pop(d.transfer_id, None)
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status = "available"
+        return s
+
+    @handles("VolumeTransferAccepted")
+    def _accepted(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeTransferAccepted) -> Any:
+        transfer = s.transfers.pop(d.transfer_id, None)
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.project_id, volume.user_id = "available", d.to_project, d.user_id
+            if transfer is None or not transfer.no_snapshots:
+                for snapshot in s.snapshots_of(d.volume_id):
+                    snapshot.project_id = d.to_project
         return s
 
     # -- snapshots --------------------------------------------------------------------

@@ -10,12 +10,18 @@ async def test_the_agent_is_a_service_with_a_pool(cloud: VolumeCloud) -> None:
     host = cloud.agent.host
     services = (await cloud.ok("GET", "/os-services"))["services"]
     assert [(s["binary"], s["host"], s["state"], s["status"]) for s in services] == [
-        ("cinder-volume", host.split("#")[0], "up", "enabled")
+        ("cinder-scheduler", host.split("@")[0], "up", "enabled"),
+        ("cinder-volume", host.split("#")[0], "up", "enabled"),
     ]
+    only = (await cloud.ok("GET", f"/os-services?host={host.split('#')[0]}"))["services"]
+    assert [s["binary"] for s in only] == ["cinder-volume"]
     filtered = (await cloud.ok("GET", "/os-services?binary=cinder-backup"))["services"]
     assert filtered == []
     hosts = (await cloud.ok("GET", "/os-hosts"))["hosts"]
-    assert hosts[0]["service-status"] == "available"
+    assert [(h["service"], h["service-status"]) for h in hosts] == [
+        ("cinder-scheduler", "available"),
+        ("cinder-volume", "available"),
+    ]
     pools = (await cloud.ok("GET", "/scheduler-stats/get_pools?detail=True"))["pools"]
     assert [p["name"] for p in pools] == [host]
     capabilities = pools[0]["capabilities"]
@@ -31,7 +37,7 @@ async def test_the_agent_is_a_service_with_a_pool(cloud: VolumeCloud) -> None:
         assert status == 403, path
         assert body["forbidden"]["code"] == 403
     await cloud.agent.stop()
-    services = (await cloud.ok("GET", "/os-services"))["services"]
+    services = (await cloud.ok("GET", "/os-services?binary=cinder-volume"))["services"]
     assert services[0]["state"] == "down"
 
 

@@ -24,6 +24,7 @@ from cairn.api.volume import (
     misc,
     quotas,
     snapshots,
+    transfers,
     types,
     volumes,
 )
@@ -51,6 +52,17 @@ def _metadata(collection: str) -> list[Route]:
         *both(get, base + "/{key}", h["show_one"]),
         *both(put, base + "/{key}", h["put_one"]),
         *both(delete, base + "/{key}", h["delete_one"]),
+    ]
+
+
+def _transfers(base: str) -> list[Route]:
+    return [
+        *both(get, base + "/detail", transfers.detail),
+        *both(get, base, transfers.index),
+        *both(post, base, transfers.create),
+        *both(get, base + "/{id}", transfers.show),
+        *both(delete, base + "/{id}", transfers.delete),
+        *both(post, base + "/{id}/accept", transfers.accept),
     ]
 
 
@@ -99,6 +111,8 @@ ROUTES: list[Route] = [
     *both(get, "/os-hosts", backends.hosts),
     *both(get, "/scheduler-stats/get_pools", backends.pools),
     *both(get, "/capabilities/{host}", backends.capabilities),
+    *_transfers("/os-volume-transfer"),
+    *_transfers("/volume-transfers"),
     *both(get, "/limits", misc.limits),
     *both(get, "/os-availability-zone", misc.zones),
     *both(get, "/extensions", misc.extensions),

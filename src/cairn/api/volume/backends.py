@@ -1,7 +1,9 @@
 """What admins see of the backends: ``/os-services``, ``/os-hosts``,
-``/scheduler-stats/get_pools`` and ``/capabilities/{host}``, all from the volume
+``/scheduler-stats/get_pools`` and ``/capabilities/{host}``, from the volume
 agents' registrations and heartbeats (a backend is ``up`` while its heartbeats
-arrive, as Cinder's service_down_time judges it)."""
+arrive, as Cinder's service_down_time judges it). Cinder's scheduler is this
+API process (its deciders place every volume): it is listed as
+``cinder-scheduler``, up as long as it answers."""
 
 from __future__ import annotations
 
@@ -33,6 +35,17 @@ def _service_host(backend: Backend) -> str:
     return backend.host.split("#", 1)[0]
 
 
+def _scheduler(request: web.Request) -> dict[str, Any]:
+    """This process, as Cinder's scheduler service (it answers, so it is up)."""
+    config = volumes(request).config
+    return {
+        "binary": "cinder-scheduler",
+        "host": config.backend_host.split("@", 1)[0],
+        "zone": config.availability_zone,
+        "updated_at": when(dt.datetime.now(dt.UTC)),
+    }
+
+
 def _backends(request: web.Request) -> list[Backend]:
     caller(request, admin=True)
     return sorted(volumes(request).state.backends.values(), key=lambda b: b.host)
@@ -40,21 +53,30 @@ def _backends(request: web.Request) -> list[Backend]:
 
 async def services(request: web.Request) -> web.Response:
     query = request.query
+    scheduler = _scheduler(request)
+    found = [{**scheduler, "state": "up"}] + [
+        {
+            "binary": "cinder-volume",
+            "host": _service_host(backend),
+            "zone": backend.availability_zone,
+            "state": "up" if _up(backend) else "down",
+            "updated_at": when(backend.last_seen),
+        }
+        for backend in _backends(request)
+    ]
     listed = []
-    for backend in _backends(request):
-        host = _service_host(backend)
-        if "binary" in query and query["binary"] != "cinder-volume":
+    for service in found:
+        if "binary" in query and query["binary"] != service["binary"]:
             continue
-        if "host" in query and query["host"] not in (host, host.split("@", 1)[0]):
+        if "host" in query and query["host"] not in (
+            service["host"],
+            service["host"].split("@")[0],
+        ):
             continue
         listed.append(
             {
-                "binary": "cinder-volume",
-                "host": host,
-                "zone": backend.availability_zone,
+                **service,
                 "status": "enabled",
-                "state": "up" if _up(backend) else "down",
-                "updated_at": when(backend.last_seen),
                 "disabled_reason": None,
                 "frozen": False,
                 "replication_status": "disabled",
@@ -65,7 +87,17 @@ async def services(request: web.Request) -> web.Response:
 
 
 async def hosts(request: web.Request) -> web.Response:
+    scheduler = _scheduler(request)
     listed = [
+        {
+            "service-status": "available",
+            "service": "cinder-scheduler",
+            "zone": scheduler["zone"],
+            "service-state": "enabled",
+            "host_name": scheduler["host"],
+            "last-update": scheduler["updated_at"],
+        }
+    ] + [
         {
             "service-status": "available" if _up(b) else "unavailable",
             "service": "cinder-volume",
