@@ -374,6 +374,42 @@ class VolumeBackendStopped(DomainEvent, frozen=True):
     host: str
 
 
+# -- QoS specs (stream ``volqos-<id>``) --------------------------------------------------
+
+
+@registry.event
+class QosSpecsCreated(DomainEvent, frozen=True):
+    qos_id: str
+    name: str
+    consumer: str
+    specs: dict[str, str] = {}
+
+
+@registry.event
+class QosSpecsUpdated(DomainEvent, frozen=True):
+    """The whole specs after a change."""
+
+    qos_id: str
+    specs: dict[str, str]
+
+
+@registry.event
+class QosSpecsDeleted(DomainEvent, frozen=True):
+    qos_id: str
+
+
+@registry.event
+class QosSpecsAssociated(DomainEvent, frozen=True):
+    qos_id: str
+    type_id: str
+
+
+@registry.event
+class QosSpecsDisassociated(DomainEvent, frozen=True):
+    qos_id: str
+    type_id: str
+
+
 # -- quotas ---------------------------------------------------------------------------
 
 

@@ -95,9 +95,18 @@ class VolumeType(msgspec.Struct):
     extra_specs: dict[str, str] = {}
     #: the projects a private type is shared with
     projects: list[str] = []
+    qos_specs_id: str | None = None
 
     def usable_by(self, project_id: str, is_admin: bool) -> bool:
         return self.is_public or is_admin or project_id in self.projects
+
+
+class QosSpecs(msgspec.Struct):
+    id: str
+    name: str
+    consumer: str
+    specs: dict[str, str]
+    created_at: datetime
 
 
 class Transfer(msgspec.Struct):
@@ -138,6 +147,7 @@ class VolumeState(msgspec.Struct):
     backends: dict[str, Backend] = {}
     #: transfers not yet accepted or deleted
     transfers: dict[str, Transfer] = {}
+    qos_specs: dict[str, QosSpecs] = {}
     #: quota class -> the limits an admin set for it (``default``: every project's)
     quota_classes: dict[str, dict[str, int]] = {}
 
@@ -169,6 +179,10 @@ def quota_stream(project_id: str) -> str:
 
 def quota_class_stream(name: str) -> str:
     return f"volquotaclass-{name}"
+
+
+def qos_stream(qos_id: str) -> str:
+    return f"volqos-{qos_id}"
 
 
 def backend_stream(host: str) -> str:
@@ -514,6 +528,40 @@ class VolumeProjection(Projection[VolumeState]):
         found = s.types.get(d.type_id)
         if found is not None:
             found.projects = [p for p in found.projects if p != d.project_id]
+        return s
+
+    @handles("QosSpecsCreated")
+    def _qos(self, s: VolumeState, e: RecordedEvent, d: ev.QosSpecsCreated) -> Any:
+        s.qos_specs[d.qos_id] = QosSpecs(d.qos_id, d.name, d.consumer, dict(d.specs), e.recorded_at)
+        return s
+
+    @handles("QosSpecsUpdated")
+    def _qos_updated(self, s: VolumeState, e: RecordedEvent, d: ev.QosSpecsUpdated) -> Any:
+        if (found := s.qos_specs.get(d.qos_id)) is not None:
+            found.specs = dict(d.specs)
+        return s
+
+    @handles("QosSpecsDeleted")
+    def _qos_deleted(self, s: VolumeState, e: RecordedEvent, d: ev.QosSpecsDeleted) -> Any:
+        s.qos_specs.pop(d.qos_id, None)
+        for volume_type in s.types.values():
+            if volume_type.qos_specs_id == d.qos_id:
+                volume_type.qos_specs_id = None
+        return s
+
+    @handles("QosSpecsAssociated")
+    def _qos_associated(self, s: VolumeState, e: RecordedEvent, d: ev.QosSpecsAssociated) -> Any:
+        if (volume_type := s.types.get(d.type_id)) is not None:
+            volume_type.qos_specs_id = d.qos_id
+        return s
+
+    @handles("QosSpecsDisassociated")
+    def _qos_disassociated(
+        self, s: VolumeState, e: RecordedEvent, d: ev.QosSpecsDisassociated
+    ) -> Any:
+        volume_type = s.types.get(d.type_id)
+        if volume_type is not None and volume_type.qos_specs_id == d.qos_id:
+            volume_type.qos_specs_id = None
         return s
 
     @handles("VolumeQuotaUsed")

@@ -133,7 +133,7 @@ def volume_type(caller: Caller, t: VolumeType, *, answer: str = "show") -> dict[
     if answer != "update":
         shown["os-volume-type-access:is_public"] = t.is_public
     if answer == "show" and caller.is_admin:
-        shown["qos_specs_id"] = None
+        shown["qos_specs_id"] = t.qos_specs_id
     if caller.is_admin:
         shown["extra_specs"] = dict(t.extra_specs)
     return shown
