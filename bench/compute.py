@@ -83,13 +83,13 @@ def serve(port: int, data: Path, hosts: int, qemu: bool) -> None:
     from cairn import logs
     from cairn.agents.compute.images import ImageInfo
     from cairn.agents.compute.images_local import LocalImageSource
-    from cairn.agents.compute.runtime import compute_hosts_context
     from cairn.api import RUNNER_OPTIONS
     from cairn.api import build_app as build_api
     from cairn.api.compute import IMAGE_PORT
     from cairn.api.compute import SERVICE as COMPUTE_SERVICE
     from cairn.api.identity import SERVICE as IDENTITY_SERVICE
     from cairn.compute.images import MemoryImages
+    from cairn.compute_hosts import compute_hosts_context
     from cairn.config import Listen, Settings
     from cairn.events import compute as ev
     from cairn.runtime import resource_contexts

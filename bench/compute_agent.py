@@ -41,6 +41,7 @@ from cairn.agents.compute.images_local import LocalImageSource
 from cairn.agents.compute.runtime import start_host
 from cairn.bus.inprocess import InProcessBus
 from cairn.bus.relay import OutboxRelay
+from cairn.compute_hosts import host_options, libvirt_opener
 from cairn.events import NO_STREAM, registry
 from cairn.events import compute as ev
 from cairn.store.port import EventStore, StreamWrite
@@ -127,7 +128,8 @@ async def main(servers: int, hosts: int, concurrency: int) -> None:
             running = [
                 await start_host(
                     name,
-                    uri="test:///default",
+                    open_driver=libvirt_opener("test:///default"),
+                    hypervisor="test:///default",
                     data_dir=data,
                     store=store,
                     bus=bus,
@@ -179,7 +181,14 @@ async def qemu(count: int) -> None:
         host = f"bench-qemu-{uuid.uuid4().hex[:6]}"
         async with await SQLiteEventStore.open(data / "cairn.sqlite") as store:
             running = await start_host(
-                host, uri="qemu:///system", data_dir=data, store=store, bus=None, images=images
+                host,
+                open_driver=libvirt_opener("qemu:///system"),
+                hypervisor="qemu:///system",
+                data_dir=data,
+                store=store,
+                bus=None,
+                images=images,
+                **host_options("qemu:///system", {}),
             )
             driver = running.driver
             spawn_times: list[float] = []

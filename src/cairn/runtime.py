@@ -34,12 +34,11 @@ import uvloop
 from aiohttp import web
 
 import cairn
-from cairn.agents.compute.runtime import compute_hosts_context
 from cairn.agents.network.runtime import network_agent_context
 from cairn.agents.volume.runtime import volume_agent_context
 from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
-from cairn.api.compute import COMPUTE, COMPUTE_CONFIG
+from cairn.api.compute import COMPUTE, COMPUTE_CONFIG, IMAGE_PORT
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
 from cairn.api.compute.keys import NETWORK_PORT, SECURITY_GROUPS
 from cairn.api.events import SERVICE as EVENTS_SERVICE
@@ -57,6 +56,8 @@ from cairn.api.volume import VOLUME_CONFIG
 from cairn.bus import open_bus
 from cairn.bus.relay import OutboxRelay
 from cairn.compute.config import ComputeConfig
+from cairn.compute.images import GlanceImages
+from cairn.compute_hosts import compute_hosts_context
 from cairn.config import Listen, Settings, default_guest_dir, redact_url
 from cairn.errors import CairnError
 from cairn.identity.config import IdentityConfig
@@ -237,6 +238,24 @@ def config_context(settings: Settings) -> CleanupContext:
     return config_ctx
 
 
+def compute_images_context(settings: Settings) -> CleanupContext:
+    """Compute's image port: this cloud's image service over HTTP (Glance's API),
+    unless one was set already (tests set an in-memory one)."""
+
+    async def compute_images_ctx(app: web.Application) -> AsyncIterator[None]:
+        if app.get(IMAGE_PORT) is not None:
+            yield
+            return
+        glance = GlanceImages(public_url(settings))
+        app[IMAGE_PORT] = glance
+        try:
+            yield
+        finally:
+            await glance.close()
+
+    return compute_images_ctx
+
+
 def resource_contexts(settings: Settings) -> list[CleanupContext]:
     """The runtime's resources in start order (they stop in reverse)."""
     return [config_context(settings), store_context(settings), bus_context(settings), relay_ctx]
@@ -254,8 +273,11 @@ def build_app(settings: Settings, services: Iterable[Service] = SERVICES) -> web
     ``clouds.yaml`` they authenticate with, and the scheduler follows the log
     before they register) and stop before them."""
     services = list(services)
-    app = build_api(services, contexts=resource_contexts(settings))
     names = {service.name for service in services}
+    contexts = resource_contexts(settings)
+    if "compute" in names:
+        contexts.append(compute_images_context(settings))
+    app = build_api(services, contexts=contexts)
     if {"compute", "network"} <= names:
         # Compute's NICs are ports of this process's networking service (its
         # core starts before compute's, and before any request).

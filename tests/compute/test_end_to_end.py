@@ -22,7 +22,6 @@ from tests.compute.conftest import (
 
 from cairn.agents.compute.images import ImageInfo
 from cairn.agents.compute.images_local import LocalImageSource
-from cairn.agents.compute.runtime import compute_hosts_context
 from cairn.api import RUNNER_OPTIONS
 from cairn.api import build_app as build_api
 from cairn.api.compute import IMAGE_PORT
@@ -30,6 +29,7 @@ from cairn.api.compute import SERVICE as COMPUTE_SERVICE
 from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.audit import check, replay
 from cairn.compute.images import MemoryImages
+from cairn.compute_hosts import compute_hosts_context
 from cairn.events import compute as ev
 from cairn.projections.catalog import catalog
 from cairn.runtime import resource_contexts

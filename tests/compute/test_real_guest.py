@@ -17,13 +17,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.agents.compute.cloud import IMAGE_ID, KERNEL_ID, RAMDISK_ID, build_guest, guest_images
 from tests.compute.conftest import ADMIN_PASSWORD, Caller, ComputeCloud, _whoami, settings_for
 
-from cairn.agents.compute.runtime import compute_hosts_context
 from cairn.api import RUNNER_OPTIONS
 from cairn.api import build_app as build_api
 from cairn.api.compute import IMAGE_PORT
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
 from cairn.api.identity import SERVICE as IDENTITY_SERVICE
 from cairn.compute.images import MemoryImages
+from cairn.compute_hosts import compute_hosts_context
 from cairn.events import compute as ev
 from cairn.runtime import resource_contexts
 

@@ -146,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(settings: Settings, host: str, image_dir: Path | None, **options: Any) -> int:
     from cairn.agents.compute.images import ImageSource
     from cairn.agents.compute.images_local import LocalImageSource
-    from cairn.agents.compute.runtime import glance_source, neutron_ports, start_host
+    from cairn.agents.compute.runtime import start_host
     from cairn.bus import open_bus
+    from cairn.compute_hosts import glance_source, host_options, libvirt_opener, neutron_ports
     from cairn.config import redact_url
     from cairn.logs import get_logger
     from cairn.store import open_store
@@ -180,13 +181,14 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
         resources.push_async_callback(ports.close)
         running = await start_host(
             host,
-            uri=settings.hypervisor_uri,
+            open_driver=libvirt_opener(settings.hypervisor_uri),
+            hypervisor=settings.hypervisor_uri,
             data_dir=settings.data_dir,
             store=store,
             bus=bus,
             images=images,
             ports=ports,
-            **options,
+            **host_options(settings.hypervisor_uri, options),
         )
         resources.push_async_callback(running.stop)
         log.info(

@@ -18,13 +18,9 @@ from cairn.agents.compute.driver import GuestState
 from cairn.agents.compute.images import ImageInfo
 from cairn.agents.compute.images_local import LocalImageSource
 from cairn.agents.compute.libvirt_driver import LibvirtDriver
-from cairn.agents.compute.runtime import (
-    RunningHost,
-    compute_hosts_context,
-    host_names,
-    start_host,
-)
+from cairn.agents.compute.runtime import RunningHost, host_names, start_host
 from cairn.api.keys import BUS, HEALTH_CHECKS, STORE
+from cairn.compute_hosts import compute_hosts_context, libvirt_opener
 from cairn.config import Settings
 from cairn.events import compute as ev
 from cairn.events import registry
@@ -84,7 +80,8 @@ async def start(
     options.setdefault("heartbeat_interval", 0.2)
     return await start_host(
         host,
-        uri=TEST_URI,
+        open_driver=libvirt_opener(TEST_URI),
+        hypervisor=TEST_URI,
         data_dir=tmp_path / "data",
         store=cloud.store,
         bus=cloud.bus,

@@ -18,6 +18,7 @@ from cairn.agents.compute import disk
 from cairn.agents.compute.driver import GuestState
 from cairn.agents.compute.images_local import LocalImageSource
 from cairn.agents.compute.runtime import RunningHost, start_host
+from cairn.compute_hosts import libvirt_opener
 from cairn.events import compute as ev
 from cairn.store.sqlite import SQLiteEventStore
 from tests.agents.compute.cloud import (
@@ -54,7 +55,8 @@ async def qemu_host(
     images: LocalImageSource = guest_images(tmp_path / "glance", *guest)
     running = await start_host(
         host,
-        uri=QEMU_URI,
+        open_driver=libvirt_opener(QEMU_URI),
+        hypervisor=QEMU_URI,
         data_dir=tmp_path / "data",
         store=cloud.store,
         bus=cloud.bus,

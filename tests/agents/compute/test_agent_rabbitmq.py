@@ -18,6 +18,7 @@ from cairn.agents.compute.runtime import RunningHost, start_host
 from cairn.bus.port import BusUnavailable
 from cairn.bus.rabbitmq import RabbitMQBus
 from cairn.bus.relay import OutboxRelay
+from cairn.compute_hosts import libvirt_opener
 from cairn.store.sqlite import SQLiteEventStore
 from tests.agents.compute.cloud import Cloud, build_guest, guest_images
 from tests.bus.harness import AMQP_URL, raw_channel
@@ -55,7 +56,8 @@ async def test_requests_reach_the_agent_through_its_queue_even_while_it_is_down(
     async def start() -> RunningHost:
         return await start_host(
             host,
-            uri="test:///default",
+            open_driver=libvirt_opener("test:///default"),
+            hypervisor="test:///default",
             data_dir=tmp_path / "data",
             store=cloud.store,
             bus=cloud.bus,
