@@ -439,6 +439,37 @@ class ServerErrored(DomainEvent, frozen=True):
     fault_details: str = ""
 
 
+@registry.event
+class ServerRebuildRequested(DomainEvent, frozen=True):
+    """Rebuild: the agent of ``host`` replaces the guest and its disk with a fresh
+    one from ``image``, keeping the server's id, NICs and addresses; what the
+    rebuild changed (``name``, ``metadata``, the key, the user data) applies at
+    once, and the guest boots with it. A stopped server stays stopped."""
+
+    server_id: str
+    host: str
+    image: ImageSnapshot
+    name: str
+    metadata: dict[str, str] = {}
+    key_name: str | None = None
+    public_key: str | None = None
+    user_data: str | None = None
+    description: str | None = None
+    #: what ``adminPass`` was (it reaches the guest through its config drive)
+    admin_password: str | None = None
+
+
+@registry.event
+class ServerRebuilt(DomainEvent, frozen=True):
+    """The guest was rebuilt from the request's image on ``host``."""
+
+    server_id: str
+    host: str
+    vm_state: str
+    power_state: int
+    console_log: str = ""
+
+
 # -- flavors (control plane only) -------------------------------------------------------
 
 

@@ -308,6 +308,38 @@ class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState])
         self._transition(s, server, e)
         return s
 
+    @handles("ServerRebuildRequested")
+    def _rebuild_requested(
+        self, s: ComputeState, e: RecordedEvent, d: ev.ServerRebuildRequested
+    ) -> Any:
+        server = s.servers.get(d.server_id)
+        if server is None or server.deleted:
+            return s
+        # What the rebuild changes is the server's at once, as in Nova.
+        server.image, server.name, server.metadata = d.image, d.name, dict(d.metadata)
+        server.key_name, server.user_data = d.key_name, d.user_data
+        server.description = d.description
+        server.task_state = "rebuilding"
+        self._start_action(server, e, "rebuild")
+        self._touch(server, e)
+        self._transition(s, server, e, restart=True)
+        server.pending_action = "rebuild"
+        return s
+
+    @handles("ServerRebuilt")
+    def _rebuilt(self, s: ComputeState, e: RecordedEvent, d: ev.ServerRebuilt) -> Any:
+        server = s.servers.get(d.server_id)
+        if server is None or server.deleted:
+            return s
+        server.vm_state, server.power_state = d.vm_state, d.power_state
+        if server.task_state != "deleting":
+            server.task_state = None
+        server.console_log = d.console_log or server.console_log
+        self._finish_action(server, e, "rebuild", "Success", host=d.host)
+        self._touch(server, e)
+        self._transition(s, server, e)
+        return s
+
     @handles("ServerInterfaceAttached")
     def _nic_attached(
         self, s: ComputeState, e: RecordedEvent, d: ev.ServerInterfaceAttached

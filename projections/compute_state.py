@@ -43,6 +43,7 @@ ACTION_EVENT_NAMES: dict[str, str] = {
     "attach_interface": "compute_attach_interface",
     "detach_interface": "compute_detach_interface",
     "createImage": "compute_snapshot_instance",
+    "rebuild": "compute_rebuild_instance",
 }
 
 

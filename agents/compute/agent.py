@@ -25,7 +25,14 @@ import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
 
-from cairn.agents.compute import host_facts, interface_steps, reconcile, snapshot_steps, steps
+from cairn.agents.compute import (
+    host_facts,
+    interface_steps,
+    rebuild_steps,
+    reconcile,
+    snapshot_steps,
+    steps,
+)
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import (
     EventKind,
@@ -217,6 +224,8 @@ class ComputeAgent:
                     await steps.fail_spawn(ctx, view)
                 case Step.DELETE:
                     await steps.delete(ctx, view)
+                case Step.REBUILD:
+                    await rebuild_steps.run(ctx, view)
                 case Step.ACTION if view.action and view.action.action in interface_steps.ACTIONS:
                     await interface_steps.run(ctx, view)
                 case Step.ACTION if view.action and view.action.action in snapshot_steps.ACTIONS:

@@ -46,9 +46,13 @@ def contents(instance: InstanceMetadata) -> dict[str, bytes]:
         return json.dumps(document, sort_keys=True).encode()
 
     files: dict[str, bytes] = {}
+    document = meta_data(instance)
+    if instance.admin_password is not None:
+        # Only the drive carries it, as in Nova: the metadata service never does.
+        document["admin_pass"] = instance.admin_password
     for version in OPENSTACK_VERSIONS:
         base = f"openstack/{version}"
-        files[f"{base}/meta_data.json"] = encoded(meta_data(instance))
+        files[f"{base}/meta_data.json"] = encoded(document)
         files[f"{base}/network_data.json"] = encoded(
             instance.network_data or {"links": [], "networks": [], "services": []}
         )
@@ -118,7 +122,11 @@ def write(path: Path, instance: InstanceMetadata) -> None:
 
 
 def for_request(
-    request: ev.ServerCreateRequested, ports: Sequence[BoundPort], availability_zone: str
+    request: ev.ServerCreateRequested,
+    ports: Sequence[BoundPort],
+    availability_zone: str,
+    *,
+    admin_password: str | None = None,
 ) -> InstanceMetadata:
     """What the drive of the server ``request`` boots tells it: the boot's name, key,
     user data and metadata, and the ports the spawn bound."""
@@ -142,6 +150,7 @@ def for_request(
         meta=dict(request.metadata),
         network_data=network_data([p.described() for p in ports]),
         launch_index=request.launch_index,
+        admin_password=admin_password,
     )
 
 

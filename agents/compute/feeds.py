@@ -32,6 +32,7 @@ BINDINGS = (
     "server.ServerScheduled",
     "server.ServerActionRequested",
     "server.ServerDeleteRequested",
+    "server.ServerRebuildRequested",
 )
 
 

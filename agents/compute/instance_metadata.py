@@ -45,6 +45,8 @@ class InstanceMetadata:
     network_data: dict[str, object] = field(default_factory=dict)  #: Nova's network_data.json
     local_ipv4: str | None = None  #: the address asked from (the service fills it in)
     launch_index: int = 0
+    #: a rebuild's ``adminPass``: on the config drive only, never from the service
+    admin_password: str | None = None
 
 
 def meta_data(instance: InstanceMetadata) -> dict[str, object]:

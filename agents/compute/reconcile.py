@@ -44,6 +44,7 @@ _HOST_REQUESTS: dict[str, type[msgspec.Struct]] = {
     "ServerScheduled": ev.ServerScheduled,
     "ServerActionRequested": ev.ServerActionRequested,
     "ServerDeleteRequested": ev.ServerDeleteRequested,
+    "ServerRebuildRequested": ev.ServerRebuildRequested,
 }
 _PAGE = 2000
 #: The shape of the host's server index snapshot (see :func:`servers_in_log`).

@@ -13,7 +13,9 @@ and a request whose delivery was lost is found pending on the next look.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import msgspec
 
 from cairn.events import RecordedEvent, registry
 from cairn.events import compute as ev
@@ -25,6 +27,7 @@ class Step(enum.Enum):
     #: The agent started this spawn too often already (it died mid-spawn each time): fail it.
     FAIL_SPAWN = "fail-spawn"
     ACTION = "action"
+    REBUILD = "rebuild"
     DELETE = "delete"
     #: Nothing requested: compare the guest with what the log says.
     SYNC = "sync"
@@ -56,6 +59,11 @@ class ServerView:
     delete: ev.ServerDeleteRequested | None = None
     delete_event: RecordedEvent | None = None
     deleted: bool = False
+    rebuild: ev.ServerRebuildRequested | None = None
+    rebuild_event: RecordedEvent | None = None
+    #: the server's NICs now: the boot's, plus hot-plugged, minus unplugged ones
+    #: (what a rebuilt guest is given)
+    nics: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def project_id(self) -> str | None:
@@ -83,6 +91,7 @@ def apply(view: ServerView, recorded: RecordedEvent) -> None:
     match event:
         case ev.ServerCreateRequested():
             view.created, view.create_event = event, recorded
+            view.nics = [dict(n) for n in event.networks]
         case ev.ServerScheduled():
             view.host, view.attempt, view.scheduled_event = event.host, event.attempt, recorded
             view.spawn_starts, view.spawned, view.spawn_failed = 0, False, False
@@ -103,16 +112,31 @@ def apply(view: ServerView, recorded: RecordedEvent) -> None:
             view.action, view.action_event = None, None
         case ev.ServerPowerStateChanged():
             view.vm_state = event.vm_state
+        case ev.ServerInterfaceAttached():
+            port = event.nic.get("port")
+            view.nics = [*(n for n in view.nics if n.get("port") != port), dict(event.nic)]
+        case ev.ServerInterfaceDetached():
+            view.nics = [n for n in view.nics if n.get("port") != event.port_id]
+        case ev.ServerRebuildRequested():
+            view.rebuild, view.rebuild_event = event, recorded
+        case ev.ServerRebuilt():
+            if view.created is not None and view.rebuild is not None:
+                view.created = rebuilt(view.created, view.rebuild)
+            view.rebuild = view.rebuild_event = None
+            view.vm_state = event.vm_state
         case ev.ServerDeleteRequested():
             view.delete, view.delete_event = event, recorded
         case ev.ServerDeleted():
             view.deleted, view.vm_state = True, "deleted"
-            view.action = view.delete = None
+            view.action = view.delete = view.rebuild = None
         case ev.ServerErrored():
             # An error ends whatever was under way; a later delete request starts anew.
             view.vm_state = "error"
             view.action = view.action_event = None
             view.delete = view.delete_event = None
+            if view.created is not None and view.rebuild is not None:
+                view.created = rebuilt(view.created, view.rebuild)  # what it was rebuilding to
+            view.rebuild = view.rebuild_event = None
         case _:
             pass
 
@@ -129,6 +153,24 @@ def next_step(view: ServerView, host: str) -> Step:
         if view.vm_state != "building":
             return Step.NOTHING  # errored while building: the guest, if any, waits for delete
         return Step.FAIL_SPAWN if view.spawn_starts >= MAX_SPAWN_STARTS else Step.SPAWN
+    if view.rebuild is not None and view.rebuild.host == host:
+        return Step.REBUILD
     if view.action is not None and view.action.host == host:
         return Step.ACTION
     return Step.SYNC
+
+
+def rebuilt(
+    created: ev.ServerCreateRequested, rebuild: ev.ServerRebuildRequested
+) -> ev.ServerCreateRequested:
+    """The boot request as the rebuild changed it: what the new guest is built from."""
+    return msgspec.structs.replace(
+        created,
+        image=rebuild.image,
+        name=rebuild.name,
+        metadata=dict(rebuild.metadata),
+        key_name=rebuild.key_name,
+        public_key=rebuild.public_key,
+        user_data=rebuild.user_data,
+        description=rebuild.description,
+    )

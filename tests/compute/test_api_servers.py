@@ -398,3 +398,49 @@ async def test_create_image_makes_the_image_and_asks_the_agent(cloud: ComputeClo
     location = response.headers["Location"]
     assert location.rsplit("/", 1)[1] in cloud.images.created
     assert "/image/v2/images/" in location
+
+
+async def test_rebuild_validates_records_and_waits_for_the_agent(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    status, body = await cloud.boot()  # never placed on an agent's guest: still building
+    building = body["server"]["id"]
+    server_id = await _spawned(cloud, "h1")
+    path = f"/servers/{server_id}/action"
+    for bad, version in (
+        ({"rebuild": {}}, "2.90"),
+        ({"rebuild": {"imageRef": "not-a-uuid"}}, "2.90"),
+        ({"rebuild": {"imageRef": "2f1c7e0a-5b7d-4a7e-9d1e-0000000000ff"}}, "2.90"),
+        ({"rebuild": {"imageRef": IMAGE_ID, "colour": "red"}}, "2.90"),
+        ({"rebuild": {"imageRef": IMAGE_ID, "user_data": "aGk="}}, "2.56"),
+        ({"rebuild": {"imageRef": IMAGE_ID, "user_data": "%%%"}}, "2.57"),
+        ({"rebuild": {"imageRef": IMAGE_ID, "key_name": "missing"}}, "2.54"),
+        ({"rebuild": {"imageRef": IMAGE_ID, "name": " padded "}}, "2.90"),
+        ({"rebuild": {"imageRef": IMAGE_ID, "hostname": "h"}}, "2.90"),
+        ({"rebuild": {"imageRef": IMAGE_ID, "personality": [{"path": "/x"}]}}, "2.1"),
+        ({"rebuild": "now"}, "2.90"),
+    ):
+        status, body = await cloud.call("POST", path, json=bad, version=version)
+        assert status == 400, (bad, body)
+        assert set(body) == {"badRequest"}
+    other = await cloud.member()
+    rebuild = {"rebuild": {"imageRef": IMAGE_ID, "name": "again", "metadata": {"k": "v"}}}
+    status, body = await cloud.call("POST", path, other, rebuild, version="2.90")
+    assert status == 404, body
+    status, body = await cloud.call(
+        "POST", f"/servers/{building}/action", json=rebuild, version="2.90"
+    )
+    assert status == 409, body
+
+    status, body = await cloud.call("POST", path, json=rebuild, version="2.90")
+    assert status == 202, body
+    assert body["server"]["status"] == "REBUILD"
+    assert body["server"]["name"] == "again"
+    assert body["server"]["metadata"] == {"k": "v"}
+    status, body = await cloud.call("POST", path, json=rebuild, version="2.90")
+    assert status == 409, body  # one task at a time
+    done = ev.ServerRebuilt(server_id=server_id, host="h1", vm_state="active", power_state=1)
+    await cloud.append(f"server-{server_id}", done)
+    status, body = await cloud.call("GET", f"/servers/{server_id}", version="2.90")
+    assert body["server"]["status"] == "ACTIVE"
+    status, body = await cloud.call("GET", f"/servers/{server_id}/os-instance-actions")
+    assert [a["action"] for a in body["instanceActions"]] == ["rebuild", "create"]

@@ -197,3 +197,48 @@ def test_a_snapshot_of_a_running_guest_boots_a_second_server(cloud: Running) -> 
             if server is not None:
                 cloud.openstack("server", "delete", "--wait", server, **demo)
         cloud.openstack("image", "delete", "snap", check=False, **demo)
+
+
+def test_rebuild_gives_a_guest_a_new_image_and_user_data_and_keeps_a_stopped_one_stopped(
+    cloud: Running,
+) -> None:
+    demo = {"cloud": "cairn-demo"}
+    first = cloud.data.parent / "rebuild-one.txt"
+    first.write_text("before the rebuild\n")
+    made = cloud.json("server", "create", "--image", "cairn-guest", "--flavor", "m1.nano",
+                      "--nic", "none", "--config-drive", "True", "--user-data", str(first),
+                      "--wait", "rebuilt", **demo)  # fmt: skip
+    assert isinstance(made, dict)
+    server = str(made["id"])
+    try:
+        _until(
+            "the first user data", lambda: "USERDATA before the rebuild" in _console(cloud, server)
+        )
+        cloud.json(
+            "server", "image", "create", "--name", "rebuild-target", "--wait", server, **demo
+        )
+        target = cloud.json("image", "show", "rebuild-target", **demo)
+        assert isinstance(target, dict)
+        second = cloud.data.parent / "rebuild-two.txt"
+        second.write_text("after the rebuild\n")
+        cloud.openstack("--os-compute-api-version", "2.57", "server", "rebuild", "--image",
+                        "rebuild-target", "--user-data", str(second), "--wait", server,
+                        **demo)  # fmt: skip
+        shown = cloud.json("server", "show", server, **demo)
+        assert isinstance(shown, dict)
+        assert shown["status"] == "ACTIVE"
+        assert target["id"] in str(shown["image"])
+        _until("the new user data", lambda: "USERDATA after the rebuild" in _console(cloud, server))
+        assert "before the rebuild" not in _console(cloud, server)  # a new guest, a new console
+
+        cloud.openstack("server", "stop", server, **demo)
+        _until("SHUTOFF", lambda: _status(cloud, server) == "SHUTOFF")
+        cloud.openstack("server", "rebuild", "--image", "cairn-guest", "--wait", server, **demo)
+        _until("the rebuild to end", lambda: _status(cloud, server) != "REBUILD")
+        assert _status(cloud, server) == "SHUTOFF"
+        actions = cloud.json("server", "event", "list", server, **demo)
+        assert isinstance(actions, list)
+        assert [a["Action"] for a in actions][:3] == ["rebuild", "stop", "rebuild"]
+    finally:
+        cloud.openstack("server", "delete", "--wait", server, **demo)
+        cloud.openstack("image", "delete", "rebuild-target", check=False, **demo)

@@ -101,3 +101,34 @@ def test_unknown_event_types_are_skipped_but_counted() -> None:
 
     assert view.version == 3  # the next append expects it
     assert next_step(view, HOST) is Step.SPAWN
+
+
+def test_a_rebuild_is_owed_to_its_host_and_builds_from_what_it_changed() -> None:
+    nic = {"uuid": "net", "port": "p1", "created": "true"}
+    booted = ev.ServerCreateRequested(
+        **{**{f: getattr(CREATED, f) for f in CREATED.__struct_fields__}, "networks": [nic]}
+    )
+    plugged = ev.ServerInterfaceAttached(
+        server_id=SERVER, host=HOST, nic={"uuid": "net2", "port": "p2", "created": "false"}
+    )
+    asked = ev.ServerRebuildRequested(
+        server_id=SERVER,
+        host=HOST,
+        image=ev.ImageSnapshot(image_id="new"),
+        name="renamed",
+        user_data="aGk=",
+    )
+    events: list[DomainEvent] = [booted, on(HOST), STARTED, SPAWNED, plugged, asked]
+    view = fold(SERVER, recorded(events))
+    assert next_step(view, HOST) is Step.REBUILD
+    assert next_step(view, OTHER) is Step.NOTHING
+    assert [n["port"] for n in view.nics] == ["p1", "p2"]
+    done = ev.ServerRebuilt(server_id=SERVER, host=HOST, vm_state="active", power_state=1)
+    view = fold(SERVER, recorded([*events, done]))
+    assert next_step(view, HOST) is Step.SYNC
+    assert view.created is not None
+    assert (view.created.image.image_id, view.created.name) == ("new", "renamed")
+    assert view.created.user_data == "aGk="
+    unplugged = ev.ServerInterfaceDetached(server_id=SERVER, host=HOST, port_id="p1")
+    view = fold(SERVER, recorded([*events, done, unplugged]))
+    assert [n["port"] for n in view.nics] == ["p2"]

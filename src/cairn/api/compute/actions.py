@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from cairn.api.body import read_json
-from cairn.api.compute import security_groups, snapshots
+from cairn.api.compute import rebuild, security_groups, snapshots
 from cairn.api.compute.admin_actions import ACTIONS as ADMIN_ACTIONS
 from cairn.api.compute.auth import authorize, is_admin, metadata
 from cairn.api.compute.common import compute, invalid, json, v, whole
@@ -141,6 +141,7 @@ ACTIONS: dict[str, Action] = {
     "os-getConsoleOutput": _console,
     "forceDelete": _force_delete,
     "createImage": snapshots.create_image,
+    "rebuild": rebuild.rebuild,
     "addSecurityGroup": security_groups.add_to_server,
     "removeSecurityGroup": security_groups.remove_from_server,
     **ADMIN_ACTIONS,

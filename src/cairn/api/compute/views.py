@@ -34,6 +34,9 @@ STATUS_BY_TASK = {
     ("paused", "rebooting_hard"): "HARD_REBOOT",
     ("suspended", "rebooting_hard"): "HARD_REBOOT",
     ("error", "rebooting_hard"): "HARD_REBOOT",
+    ("active", "rebuilding"): "REBUILD",
+    ("stopped", "rebuilding"): "REBUILD",
+    ("error", "rebuilding"): "REBUILD",
 }
 #: status filter value -> the vm_states it matches (Nova's reverse map)
 VM_STATES_BY_STATUS: dict[str, tuple[str, ...]] = {
