@@ -40,7 +40,7 @@ from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
 from cairn.api.compute import COMPUTE, COMPUTE_CONFIG, IMAGE_PORT
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
-from cairn.api.compute.keys import NETWORK_PORT, SECURITY_GROUPS
+from cairn.api.compute.keys import NETWORK_PORT, NETWORK_PROXY, SECURITY_GROUPS
 from cairn.api.events import SERVICE as EVENTS_SERVICE
 from cairn.api.events import STREAM_CONFIG, StreamConfig
 from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
@@ -66,6 +66,7 @@ from cairn.image.decide import Limits
 from cairn.logs import get_logger
 from cairn.network.compute_port import LocalNetworks
 from cairn.network.nova_groups import NovaSecurityGroups
+from cairn.network.nova_proxy import NovaNetworkProxy
 from cairn.projections.compute import ComputeState
 from cairn.store import open_store
 from cairn.volume.config import VolumeConfig
@@ -283,6 +284,7 @@ def build_app(settings: Settings, services: Iterable[Service] = SERVICES) -> web
         # core starts before compute's, and before any request).
         app[NETWORK_PORT] = LocalNetworks(lambda: app[NETWORKING])
         app[SECURITY_GROUPS] = NovaSecurityGroups(lambda: app[NETWORKING])
+        app[NETWORK_PROXY] = NovaNetworkProxy(lambda: app[NETWORKING])
     if "network" in names:
         app.cleanup_ctx.append(network_agent_context(settings, compute=_compute_state))
     if "block-storage" in names:

@@ -20,6 +20,7 @@ from cairn.api.compute import rebuild, security_groups, snapshots
 from cairn.api.compute.admin_actions import ACTIONS as ADMIN_ACTIONS
 from cairn.api.compute.auth import authorize, is_admin, metadata
 from cairn.api.compute.common import compute, invalid, json, v, whole
+from cairn.api.compute.network_proxy import ACTIONS as FLOATING_IP_ACTIONS
 from cairn.api.compute.servers import find_server, force_delete
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
@@ -145,6 +146,7 @@ ACTIONS: dict[str, Action] = {
     "addSecurityGroup": security_groups.add_to_server,
     "removeSecurityGroup": security_groups.remove_from_server,
     **ADMIN_ACTIONS,
+    **FLOATING_IP_ACTIONS,
 }
 
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from cairn.compute.config import ComputeConfig
 from cairn.compute.images import ImagePort
+from cairn.compute.network_proxy import NetworkProxyPort
 from cairn.compute.networks import NetworkPort, SecurityGroupPort
 from cairn.compute.service import Compute
 
@@ -21,3 +22,5 @@ NETWORK_PORT: web.AppKey[NetworkPort] = web.AppKey("compute_network_port", Netwo
 SECURITY_GROUPS: web.AppKey[SecurityGroupPort] = web.AppKey(
     "compute_security_groups", SecurityGroupPort
 )
+#: Nova's floating-IP and network proxies onto this process's networking (the root wires it)
+NETWORK_PROXY: web.AppKey[NetworkProxyPort] = web.AppKey("compute_network_proxy", NetworkProxyPort)
