@@ -47,5 +47,9 @@ class VolumeConfig:
     volume_format: str = "qcow2"
     #: how long the agent may take to make, extend or delete one volume (then: error)
     operation_timeout: float = 600.0
+    #: how long a volume may stay creating, extending or deleting when no agent
+    #: ends it (the sweeper's deadline; beyond the agent's own timeout)
+    deadline: float = 900.0
+    sweep_interval: float = 5.0
     #: items a listing returns at most without a ``limit`` (Cinder's osapi_max_limit)
     max_page: int = 1000

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -11,6 +13,7 @@ from cairn.api.volume.keys import IMAGE_LOOKUP, VOLUME_CONFIG, VOLUMES
 from cairn.volume.config import VolumeConfig
 from cairn.volume.images import GlanceImageLookup
 from cairn.volume.service import Volumes
+from cairn.volume.sweeper import VolumeDeadlineSweeper
 
 
 async def volume_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -20,11 +23,18 @@ async def volume_ctx(app: web.Application) -> AsyncIterator[None]:
     if IMAGE_LOOKUP not in app:
         made = app[IMAGE_LOOKUP] = GlanceImageLookup(config.public_url)
     await volumes.start()
+    sweeper = VolumeDeadlineSweeper(
+        app[STORE], volumes.runner, config.deadline, config.sweep_interval
+    )
+    sweeping = asyncio.create_task(sweeper.run(), name="volume-deadlines")
     try:
         await volumes.bootstrap()
         app[VOLUMES] = volumes
         yield
     finally:
+        sweeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeping
         await volumes.stop()
         if made is not None:
             await made.close()
