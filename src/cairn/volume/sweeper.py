@@ -27,12 +27,14 @@ from cairn.store.port import EventStore, StreamWrite, WrongExpectedVersion
 log = get_logger(__name__)
 META = Metadata(user_id="cairn-volume-deadlines")
 
-VOLUME_FAILURES = {
+Failure = Callable[[str, str], DomainEvent]
+
+VOLUME_FAILURES: dict[str, Failure] = {
     "creating": lambda vid, why: ev.VolumeCreateFailed(volume_id=vid, reason=why),
     "extending": lambda vid, why: ev.VolumeExtendFailed(volume_id=vid, reason=why),
     "deleting": lambda vid, why: ev.VolumeDeleteFailed(volume_id=vid, reason=why),
 }
-SNAPSHOT_FAILURES = {
+SNAPSHOT_FAILURES: dict[str, Failure] = {
     "creating": lambda sid, why: ev.SnapshotCreateFailed(snapshot_id=sid, reason=why),
     "deleting": lambda sid, why: ev.SnapshotDeleteFailed(snapshot_id=sid, reason=why),
 }
