@@ -12,7 +12,7 @@ from cairn.api.compute.auth import authorize, is_admin, metadata, project_of
 from cairn.api.compute.common import body_of, compute, json, next_link, page, string, v
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
-from cairn.compute import keypairs
+from cairn.compute import keypairs, x509_keys
 from cairn.compute.sweeper import now_iso
 from cairn.events import compute as ev
 from cairn.projections.compute import Keypair
@@ -73,15 +73,21 @@ async def create_keypair(request: web.Request) -> web.Response:
     key_type = string(data, "type") or "ssh"
     if key_type not in ("ssh", "x509"):
         raise HTTPFault.bad_request(f"Invalid input for field/attribute type. Value: {key_type}.")
-    if key_type == "x509":
-        raise HTTPFault.bad_request("Keypair data is invalid: x509 keypairs are not supported")
+    if key_type == "x509" and v(request) < (2, 2):
+        raise HTTPFault.bad_request("Invalid input: 'type' needs microversion 2.2")
     public_key = string(data, "public_key", max_length=65535)
     private_key = None
     if public_key is None:
         if v(request) >= (2, 92):
             raise HTTPFault.bad_request("Invalid input: 'public_key' is a required property")
-        private_key, public_key = keypairs.generate()
-    fingerprint = keypairs.fingerprint(public_key)
+        private_key, public_key = (
+            x509_keys.generate(user_id) if key_type == "x509" else keypairs.generate()
+        )
+    fingerprint = (
+        x509_keys.fingerprint(public_key)
+        if key_type == "x509"
+        else keypairs.fingerprint(public_key)
+    )
     event = ev.KeypairCreated(
         user_id=user_id, name=name, public_key=public_key.strip(), fingerprint=fingerprint,
         key_type=key_type, created_at=now_iso(time.time()),
