@@ -49,6 +49,7 @@ metadata; ``causation_id`` links a result to the request it answers):
 
 from __future__ import annotations
 
+from cairn.events.envelope import stream_name
 from cairn.events.registry import DomainEvent, registry
 
 # -- values carried in events ---------------------------------------------------------
@@ -631,3 +632,18 @@ class ServerTagsChanged(DomainEvent, frozen=True):
 
     server_id: str
     tags: list[str] = []
+
+
+# -- stream names: the one definition the control plane and the agents share ------
+
+
+def server_stream(server_id: str) -> str:
+    return stream_name("server", server_id)
+
+
+def host_stream(host: str) -> str:
+    return stream_name("computehost", host)
+
+
+def quota_stream(project_id: str) -> str:
+    return stream_name("computequota", project_id)

@@ -28,8 +28,11 @@ from cairn.agents.compute.images import ImageCorrupt, ImageError, ImageUnavailab
 from cairn.agents.compute.nics import plug
 from cairn.agents.compute.server_view import ServerView, fold
 from cairn.errors import CairnError
-from cairn.events import ANY_VERSION, DomainEvent, Metadata, RecordedEvent, registry, stream_name
+from cairn.events import ANY_VERSION, DomainEvent, Metadata, RecordedEvent, registry
 from cairn.events import compute as ev
+from cairn.events.compute import host_stream as host_stream
+from cairn.events.compute import quota_stream as quota_stream
+from cairn.events.compute import server_stream as server_stream
 from cairn.logs import get_logger
 from cairn.store.port import StreamWrite, WrongExpectedVersion
 
@@ -60,18 +63,6 @@ class OutcomeConflict(CairnError):
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def server_stream(server_id: str) -> str:
-    return stream_name("server", server_id)
-
-
-def host_stream(host: str) -> str:
-    return stream_name("computehost", host)
-
-
-def quota_stream(project_id: str) -> str:
-    return stream_name("computequota", project_id)
 
 
 def caused_by(cause: RecordedEvent | None) -> Metadata:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cairn.compute.errors import QuotaExceeded
+from cairn.events.compute import quota_stream as quota_stream  # one definition, re-exported
 from cairn.projections.compute import DEFAULT_QUOTA, ComputeState, Usage
 
 UNLIMITED = -1
@@ -31,10 +32,6 @@ DEFAULT_LIMITS: Mapping[str, int] = {
 }
 #: Resources a quota set may name.
 RESOURCES = tuple(DEFAULT_LIMITS)
-
-
-def quota_stream(project_id: str) -> str:
-    return f"computequota-{project_id}"
 
 
 def quota_set_stream(project_id: str) -> str:

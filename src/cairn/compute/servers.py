@@ -24,16 +24,10 @@ from cairn.compute.errors import (
 )
 from cairn.events import NO_STREAM, Metadata, NewEvent, registry
 from cairn.events import compute as ev
+from cairn.events.compute import host_stream as host_stream
+from cairn.events.compute import server_stream as server_stream
 from cairn.projections.compute import ComputeState, Server, Usage
 from cairn.store.port import StreamWrite
-
-
-def server_stream(server_id: str) -> str:
-    return f"server-{server_id}"
-
-
-def host_stream(host: str) -> str:
-    return f"computehost-{host}"
 
 
 @dataclass(frozen=True, slots=True)
