@@ -287,6 +287,16 @@ class SnapshotStatusReset(DomainEvent, frozen=True):
 
 
 @registry.event
+class SnapshotStatusUpdated(DomainEvent, frozen=True):
+    """``os-update_snapshot_status``: what a hypervisor making the snapshot itself
+    (Nova's assisted snapshots) reports, with its progress."""
+
+    snapshot_id: str
+    status: str
+    progress: str | None = None
+
+
+@registry.event
 class SnapshotDeleteRequested(DomainEvent, frozen=True):
     snapshot_id: str
     project_id: str

@@ -61,6 +61,9 @@ class Volume(msgspec.Struct):
     cascade: bool = False
     #: why the last operation failed (shown to admins in logs, not in the API)
     reason: str = ""
+    #: the work the backend owes: "create", "extend", "delete" or "" (a status an
+    #: admin reset to is only a status: the agent acts on requests, not on words)
+    pending: str = ""
 
     @property
     def snapshot_id(self) -> str | None:
@@ -84,6 +87,10 @@ class Snapshot(msgspec.Struct):
     updated_at: datetime
     metadata: dict[str, str] = {}
     reason: str = ""
+    #: the work the backend owes: "create", "delete" or ""
+    pending: str = ""
+    #: what os-update_snapshot_status last said
+    progress: str | None = None
 
 
 class VolumeType(msgspec.Struct):
@@ -198,7 +205,7 @@ def _set(target: Any, event: Any, *names: str) -> None:
 
 class VolumeProjection(Projection[VolumeState]):
     name = "volumes"
-    version = 2
+    version = 3
     state_type: ClassVar[Any] = VolumeState
 
     def initial(self) -> VolumeState:
@@ -221,6 +228,7 @@ class VolumeProjection(Projection[VolumeState]):
             description=d.description,
             size=d.size,
             status="creating",
+            pending="create",
             volume_type_id=d.volume_type_id,
             volume_type=d.volume_type,
             availability_zone=d.availability_zone,
@@ -244,13 +252,13 @@ class VolumeProjection(Projection[VolumeState]):
     @handles("VolumeCreated")
     def _created(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeCreated) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
-            volume.status = "available"
+            volume.status, volume.pending = "available", ""
         return s
 
     @handles("VolumeCreateFailed")
     def _create_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeCreateFailed) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
-            volume.status, volume.reason = "error", d.reason
+            volume.status, volume.reason, volume.pending = "error", d.reason, ""
         return s
 
     @handles("VolumeUpdated")
@@ -275,31 +283,32 @@ class VolumeProjection(Projection[VolumeState]):
     def _reset(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeStatusReset) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
             _set(volume, d, "status", "attach_status", "migration_status")
+            volume.pending = ""
         return s
 
     @handles("VolumeExtendRequested")
     def _extend(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeExtendRequested) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
-            volume.status, volume.new_size = "extending", d.new_size
+            volume.status, volume.new_size, volume.pending = "extending", d.new_size, "extend"
             volume.return_status = d.return_status
         return s
 
     @handles("VolumeExtended")
     def _extended(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeExtended) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
-            volume.size, volume.status = d.size, volume.return_status
+            volume.size, volume.status, volume.pending = d.size, volume.return_status, ""
         return s
 
     @handles("VolumeExtendFailed")
     def _extend_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeExtendFailed) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
-            volume.status, volume.reason = "error_extending", d.reason
+            volume.status, volume.reason, volume.pending = "error_extending", d.reason, ""
         return s
 
     @handles("VolumeDeleteRequested")
     def _delete(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDeleteRequested) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
-            volume.status, volume.cascade = "deleting", d.cascade
+            volume.status, volume.cascade, volume.pending = "deleting", d.cascade, "delete"
         return s
 
     @handles("VolumeDeleted")
@@ -310,7 +319,7 @@ class VolumeProjection(Projection[VolumeState]):
     @handles("VolumeDeleteFailed")
     def _delete_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDeleteFailed) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
-            volume.status, volume.reason = "error_deleting", d.reason
+            volume.status, volume.reason, volume.pending = "error_deleting", d.reason, ""
         return s
 
     # -- legacy attach actions --------------------------------------------------------
@@ -411,6 +420,7 @@ class VolumeProjection(Projection[VolumeState]):
             description=d.description,
             size=d.size,
             status="creating",
+            pending="create",
             created_at=e.recorded_at,
             updated_at=e.recorded_at,
             metadata=dict(d.metadata),
@@ -426,13 +436,13 @@ class VolumeProjection(Projection[VolumeState]):
     @handles("SnapshotCreated")
     def _snap_created(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotCreated) -> Any:
         if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
-            snapshot.status = "available"
+            snapshot.status, snapshot.pending = "available", ""
         return s
 
     @handles("SnapshotCreateFailed")
     def _snap_failed(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotCreateFailed) -> Any:
         if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
-            snapshot.status, snapshot.reason = "error", d.reason
+            snapshot.status, snapshot.reason, snapshot.pending = "error", d.reason, ""
         return s
 
     @handles("SnapshotUpdated")
@@ -444,13 +454,21 @@ class VolumeProjection(Projection[VolumeState]):
     @handles("SnapshotStatusReset")
     def _snap_reset(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotStatusReset) -> Any:
         if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
-            snapshot.status = d.status
+            snapshot.status, snapshot.pending = d.status, ""
+        return s
+
+    @handles("SnapshotStatusUpdated")
+    def _snap_status(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotStatusUpdated) -> Any:
+        if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
+            snapshot.status, snapshot.progress = d.status, d.progress
+            if d.status not in ("creating", "deleting"):
+                snapshot.pending = ""
         return s
 
     @handles("SnapshotDeleteRequested")
     def _snap_delete(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotDeleteRequested) -> Any:
         if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
-            snapshot.status = "deleting"
+            snapshot.status, snapshot.pending = "deleting", "delete"
         return s
 
     @handles("SnapshotDeleted")
@@ -461,7 +479,7 @@ class VolumeProjection(Projection[VolumeState]):
     @handles("SnapshotDeleteFailed")
     def _snap_del_failed(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotDeleteFailed) -> Any:
         if (snapshot := self._snapshot(s, d.snapshot_id, e)) is not None:
-            snapshot.status, snapshot.reason = "error_deleting", d.reason
+            snapshot.status, snapshot.reason, snapshot.pending = "error_deleting", d.reason, ""
         return s
 
     # -- types and quotas -------------------------------------------------------------

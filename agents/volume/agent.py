@@ -70,16 +70,18 @@ def next_step(volume: Volume | None, snapshots: list[Snapshot]) -> tuple[Step, S
     snapshots first (a cascade delete removes them before the volume)."""
     if volume is None:
         return Step.NOTHING, None
+    # What was requested, not the status: an admin's os-reset_status to "deleting"
+    # deletes nothing, as in Cinder.
     for snapshot in snapshots:
-        if snapshot.status == "creating":
+        if snapshot.pending == "create":
             return Step.SNAPSHOT, snapshot
-        if snapshot.status == "deleting":
+        if snapshot.pending == "delete":
             return Step.DELETE_SNAPSHOT, snapshot
-    if volume.status == "creating":
+    if volume.pending == "create":
         return Step.CREATE, None
-    if volume.status == "extending":
+    if volume.pending == "extend":
         return Step.EXTEND, None
-    if volume.status == "deleting" and not snapshots:
+    if volume.pending == "delete" and not snapshots:
         return Step.DELETE, None
     return Step.NOTHING, None
 

@@ -63,3 +63,16 @@ async def test_quota_classes_change_every_projects_defaults(cloud: VolumeCloud) 
     await cloud.volume(demo)
     status, _ = await cloud.call("POST", "/volumes", demo, {"volume": {"size": 1}})
     assert status == 413
+
+
+async def test_show_host(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    vid = (await cloud.volume(demo, size=2))["id"]
+    await cloud.wait(f"/volumes/{vid}", demo)
+    host = cloud.agent.host.split("#")[0]
+    resources = [r["resource"] for r in (await cloud.ok("GET", f"/os-hosts/{host}"))["host"]]
+    assert resources[0]["project"] == "(total)"
+    mine = next(r for r in resources if r["project"] == demo.project_id)
+    assert (mine["volume_count"], mine["total_volume_gb"]) == ("1", "2")
+    status, _ = await cloud.call("GET", "/os-hosts/elsewhere@x")
+    assert status == 404

@@ -209,3 +209,38 @@ async def test_private_images_of_others_are_not_found(cloud: VolumeCloud, tmp_pa
     assert body["itemNotFound"]["code"] == 404
     status, body = await cloud.call("POST", "/volumes", None, {"volume": {"imageRef": image_id}})
     assert status == 400  # a volume from an image needs its size
+
+
+async def test_a_reset_status_is_only_a_status(cloud: VolumeCloud) -> None:
+    """An admin's reset to "deleting" deletes nothing (as in Cinder); a force
+    delete then does; os-update_snapshot_status moves only along Cinder's map."""
+    demo = await cloud.member()
+    vid = (await cloud.volume(demo))["id"]
+    await cloud.wait(f"/volumes/{vid}", demo)
+    sid = (await cloud.ok("POST", "/snapshots", demo, {"snapshot": {"volume_id": vid}}))[
+        "snapshot"
+    ]["id"]
+    await cloud.wait(f"/snapshots/{sid}", demo)
+    action = f"/snapshots/{sid}/action"
+    await cloud.ok("POST", action, None, {"os-reset_status": {"status": "deleting"}})
+    await cloud.agent.idle()
+    assert (cloud.pool / f"snapshot-{sid}").exists()
+    assert (await cloud.ok("GET", f"/snapshots/{sid}", demo))["snapshot"]["status"] == "deleting"
+    await cloud.ok("POST", action, None, {"os-force_delete": {}})
+    await cloud.wait(f"/snapshots/{sid}", demo, status="deleted")
+    assert not (cloud.pool / f"snapshot-{sid}").exists()
+    # os-update_snapshot_status
+    sid = (await cloud.ok("POST", "/snapshots", demo, {"snapshot": {"volume_id": vid}}))[
+        "snapshot"
+    ]["id"]
+    await cloud.wait(f"/snapshots/{sid}", demo)
+    action = f"/snapshots/{sid}/action"
+    update = {"os-update_snapshot_status": {"status": "error", "progress": "80%"}}
+    status, _ = await cloud.call("POST", action, demo, update)
+    assert status == 400  # an available snapshot is not the hypervisor's to report on
+    await cloud.ok("POST", action, None, {"os-reset_status": {"status": "creating"}})
+    await cloud.ok("POST", action, demo, update)
+    shown = (await cloud.ok("GET", f"/snapshots/{sid}", demo))["snapshot"]
+    assert (shown["status"], shown["os-extended-snapshot-attributes:progress"]) == ("error", "80%")
+    listed = await cloud.ok("GET", "/snapshots?sort=display_name:asc", demo)
+    assert [s["id"] for s in listed["snapshots"]] == [sid]

@@ -65,7 +65,7 @@ def update(
 
 def delete(state: VolumeState, caller: Caller, snapshot_id: str, w: Writes, *, force: bool) -> None:
     snap = access.snapshot(state, caller, snapshot_id)
-    if snap.status == "deleting":
+    if snap.pending == "delete":
         return
     if not force and snap.status not in DELETABLE:
         raise Invalid(
@@ -86,4 +86,31 @@ def reset_status(
         raise Invalid(f"Invalid input received: Invalid status {status!r}.")
     w.add(
         snapshot_stream(snapshot_id), ev.SnapshotStatusReset(snapshot_id=snapshot_id, status=status)
+    )
+
+
+#: what os-update_snapshot_status may change a status to (Cinder's status map)
+UPDATES = {
+    "creating": ("creating", "available", "error"),
+    "deleting": ("deleting", "error_deleting"),
+}
+
+
+def update_status(
+    state: VolumeState,
+    caller: Caller,
+    snapshot_id: str,
+    status: str,
+    progress: str | None,
+    w: Writes,
+) -> None:
+    snap = access.snapshot(state, caller, snapshot_id)
+    if status not in UPDATES.get(snap.status, ()):
+        raise Invalid(
+            f"Invalid snapshot: Provided snapshot status {status} not allowed for snapshot "
+            f"with status {snap.status}."
+        )
+    w.add(
+        snapshot_stream(snapshot_id),
+        ev.SnapshotStatusUpdated(snapshot_id=snapshot_id, status=status, progress=progress),
     )

@@ -29,14 +29,15 @@ META = Metadata(user_id="cairn-volume-deadlines")
 
 Failure = Callable[[str, str], DomainEvent]
 
+#: pending work -> the failure that ends it
 VOLUME_FAILURES: dict[str, Failure] = {
-    "creating": lambda vid, why: ev.VolumeCreateFailed(volume_id=vid, reason=why),
-    "extending": lambda vid, why: ev.VolumeExtendFailed(volume_id=vid, reason=why),
-    "deleting": lambda vid, why: ev.VolumeDeleteFailed(volume_id=vid, reason=why),
+    "create": lambda vid, why: ev.VolumeCreateFailed(volume_id=vid, reason=why),
+    "extend": lambda vid, why: ev.VolumeExtendFailed(volume_id=vid, reason=why),
+    "delete": lambda vid, why: ev.VolumeDeleteFailed(volume_id=vid, reason=why),
 }
 SNAPSHOT_FAILURES: dict[str, Failure] = {
-    "creating": lambda sid, why: ev.SnapshotCreateFailed(snapshot_id=sid, reason=why),
-    "deleting": lambda sid, why: ev.SnapshotDeleteFailed(snapshot_id=sid, reason=why),
+    "create": lambda sid, why: ev.SnapshotCreateFailed(snapshot_id=sid, reason=why),
+    "delete": lambda sid, why: ev.SnapshotDeleteFailed(snapshot_id=sid, reason=why),
 }
 
 
@@ -49,11 +50,11 @@ def expired(state: VolumeState, deadline: float, now: float) -> list[tuple[str, 
 
     why = f"no volume backend finished it within {deadline:g}s"
     for volume in state.volumes.values():
-        fail = VOLUME_FAILURES.get(volume.status)
+        fail = VOLUME_FAILURES.get(volume.pending)
         if fail is not None and late(volume.updated_at):
             found.append((volume_stream(volume.id), fail(volume.id, why)))
     for snapshot in state.snapshots.values():
-        fail = SNAPSHOT_FAILURES.get(snapshot.status)
+        fail = SNAPSHOT_FAILURES.get(snapshot.pending)
         if fail is not None and late(snapshot.updated_at):
             found.append((snapshot_stream(snapshot.id), fail(snapshot.id, why)))
     return found

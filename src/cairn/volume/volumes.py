@@ -249,7 +249,7 @@ def delete(
     state: VolumeState, caller: Caller, volume_id: str, w: Writes, *, cascade: bool, force: bool
 ) -> None:
     volume = access.volume(state, caller, volume_id)
-    if volume.status == "deleting":
+    if volume.pending == "delete":
         return  # already on its way: deleting twice is one delete
     if volume.attach_status == "attached" or (volume.status == "in-use" and not force):
         raise Invalid(
@@ -271,13 +271,13 @@ def delete(
             f"Invalid volume: Volume {volume_id} still has {len(snapshots)} dependent snapshots."
         )
     for snap in snapshots:
-        if snap.status not in CASCADABLE and snap.status != "deleting":
+        if snap.status not in CASCADABLE and snap.pending != "delete":
             raise Invalid(
                 f"Invalid volume: Snapshot {snap.id} of volume {volume_id} is {snap.status}; "
                 "a cascade delete needs every snapshot available or in error."
             )
     for snap in snapshots:
-        if snap.status != "deleting":
+        if snap.pending != "delete":
             w.add(
                 snapshot_stream(snap.id),
                 ev.SnapshotDeleteRequested(snapshot_id=snap.id, project_id=snap.project_id),

@@ -110,6 +110,7 @@ ROUTES: list[Route] = [
     *both(put, "/os-quota-class-sets/{class_name}", quotas.update_class),
     *both(get, "/os-services", backends.services),
     *both(get, "/os-hosts", backends.hosts),
+    *both(get, "/os-hosts/{host}", backends.show_host),
     *both(get, "/scheduler-stats/get_pools", backends.pools),
     *both(get, "/capabilities/{host}", backends.capabilities),
     *both(get, "/qos-specs", qos.index),

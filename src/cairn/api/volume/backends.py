@@ -157,3 +157,44 @@ async def capabilities(request: web.Request) -> web.Response:
                 }
             )
     raise HTTPFault.not_found(f"Host {wanted} could not be found.")
+
+
+async def show_host(request: web.Request) -> web.Response:
+    """What a backend holds: the totals, then each project's share (Cinder's shape,
+    every figure a string)."""
+    wanted = request.match_info["host"]
+    backends = [b for b in _backends(request) if wanted in (b.host, _service_host(b))]
+    if not backends:
+        raise HTTPFault.not_found(f"Host {wanted} could not be found.")
+    state = volumes(request).state
+    hosts = {b.host for b in backends}
+    projects: dict[str, list[int]] = {}
+    for volume in state.volumes.values():
+        if volume.host in hosts:
+            figures = projects.setdefault(volume.project_id, [0, 0, 0, 0])
+            figures[0] += 1
+            figures[1] += volume.size
+    for snapshot in state.snapshots.values():
+        parent = state.volumes.get(snapshot.volume_id)
+        if parent is not None and parent.host in hosts:
+            figures = projects.setdefault(snapshot.project_id, [0, 0, 0, 0])
+            figures[2] += 1
+            figures[3] += snapshot.size
+
+    def resource(project: str, figures: list[int]) -> dict[str, Any]:
+        return {
+            "resource": {
+                "host": wanted,
+                "project": project,
+                "volume_count": str(figures[0]),
+                "total_volume_gb": str(figures[1]),
+                "snapshot_count": str(figures[2]),
+                "total_snapshot_gb": str(figures[3]),
+            }
+        }
+
+    total = [sum(f[i] for f in projects.values()) for i in range(4)]
+    listed = [resource("(total)", total)] + [
+        resource(project, figures) for project, figures in sorted(projects.items())
+    ]
+    return web.json_response({"host": listed})

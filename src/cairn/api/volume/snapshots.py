@@ -28,7 +28,15 @@ from cairn.volume import access
 from cairn.volume import snapshots as decide
 from cairn.volume.writes import Writes
 
-SORT_KEYS = frozenset({"created_at", "updated_at", "id", "name", "size", "status", "volume_id"})
+SORT_KEYS = frozenset(
+    {"created_at", "updated_at", "id", "name", "display_name", "size", "status", "volume_id"}
+)
+
+
+def _key(s: Snapshot, name: str) -> object:
+    return getattr(s, "name" if name == "display_name" else name)
+
+
 CREATE_KEYS = frozenset(
     {
         "name",
@@ -107,7 +115,7 @@ def _filtered(request: web.Request, state: VolumeState) -> list[Snapshot]:
 async def _list(request: web.Request, detail: bool) -> web.Response:
     service = volumes(request)
     found = _filtered(request, service.state)
-    cut, more = page(request, found, lambda s: s.id, getattr, SORT_KEYS, service.config.max_page)
+    cut, more = page(request, found, lambda s: s.id, _key, SORT_KEYS, service.config.max_page)
     rendered = [views.snapshot(request, s, detail=detail) for s in cut]
     return web.json_response(collection(request, "snapshots", rendered, more, len(found)))
 
@@ -180,6 +188,20 @@ async def action(request: web.Request) -> web.Response:
             decide.reset_status(state, who, snapshot_id, status, w)
 
         await volumes(request).run(metadata(request), reset)
+        return web.Response(status=202)
+    if name == "os-update_snapshot_status":
+        member = caller(request, write=True)
+        if not isinstance(args, dict) or not isinstance(args.get("status"), str):
+            raise bad("'status' is a required property")
+        progress = args.get("progress")
+        if progress is not None and not isinstance(progress, str):
+            raise bad("progress must be a string.")
+        new_status = args["status"]
+
+        def update(state: VolumeState, w: Writes) -> None:
+            decide.update_status(state, member, snapshot_id, new_status, progress, w)
+
+        await volumes(request).run(metadata(request), update)
         return web.Response(status=202)
     if name == "os-force_delete":
         admin = caller(request, admin=True)

@@ -108,7 +108,7 @@ def snapshot(request: web.Request, s: Snapshot, *, detail: bool = True) -> dict[
         "updated_at": when(s.updated_at),
     }
     if detail:
-        shown["os-extended-snapshot-attributes:progress"] = (
+        shown["os-extended-snapshot-attributes:progress"] = s.progress or (
             "100%" if s.status == "available" else "0%"
         )
         shown["os-extended-snapshot-attributes:project_id"] = s.project_id

@@ -33,7 +33,17 @@ from cairn.volume.volumes import CreateVolume
 from cairn.volume.writes import Writes
 
 SORT_KEYS = frozenset(
-    {"created_at", "updated_at", "id", "name", "size", "status", "availability_zone", "bootable"}
+    {
+        "created_at",
+        "updated_at",
+        "id",
+        "name",
+        "display_name",
+        "size",
+        "status",
+        "availability_zone",
+        "bootable",
+    }
 )
 #: body keys Cinder's create schema knows; the rest are a 400
 CREATE_KEYS = frozenset(
@@ -142,7 +152,7 @@ def _matches(request: web.Request, v: Volume, meta: dict[str, Any] | None) -> bo
 
 
 def _key(v: Volume, name: str) -> Any:
-    return getattr(v, name)
+    return getattr(v, "name" if name == "display_name" else name)
 
 
 async def _list(request: web.Request, detail: bool) -> web.Response:
