@@ -40,7 +40,7 @@ from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
 from cairn.api.compute import COMPUTE, COMPUTE_CONFIG, IMAGE_PORT
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
-from cairn.api.compute.keys import NETWORK_PORT, NETWORK_PROXY, SECURITY_GROUPS
+from cairn.api.compute.keys import IMAGE_DOCUMENTS, NETWORK_PORT, NETWORK_PROXY, SECURITY_GROUPS
 from cairn.api.events import SERVICE as EVENTS_SERVICE
 from cairn.api.events import STREAM_CONFIG, StreamConfig
 from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
@@ -56,6 +56,7 @@ from cairn.api.volume import VOLUME_CONFIG
 from cairn.bus import open_bus
 from cairn.bus.relay import OutboxRelay
 from cairn.compute.config import ComputeConfig
+from cairn.compute.image_documents import GlanceImageDocuments
 from cairn.compute.images import GlanceImages
 from cairn.compute_hosts import compute_hosts_context
 from cairn.config import Listen, Settings, default_guest_dir, redact_url
@@ -249,6 +250,7 @@ def compute_images_context(settings: Settings) -> CleanupContext:
             return
         glance = GlanceImages(public_url(settings))
         app[IMAGE_PORT] = glance
+        app[IMAGE_DOCUMENTS] = GlanceImageDocuments(glance)
         try:
             yield
         finally:

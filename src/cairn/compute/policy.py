@@ -94,6 +94,12 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-quota-class-sets:update": ADMIN,
     "os_compute_api:limits": ANYONE,
     "os_compute_api:extensions": ANYONE,
+    # the image service decides who sees and changes an image (the caller's token)
+    **{f"os_compute_api:image-proxy:{name}": ANYONE for name in ("list", "show", "delete")},
+    **{
+        f"os_compute_api:image-metadata:{name}": ANYONE
+        for name in ("index", "show", "create", "update", "update_all", "delete")
+    },
     "os_compute_api:limits:other_project": ADMIN,
     "os_compute_api:os-keypairs:index": "rule:admin_required or user_id:%(user_id)s",
     "os_compute_api:os-keypairs:show": "rule:admin_required or user_id:%(user_id)s",

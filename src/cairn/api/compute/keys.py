@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cairn.compute.config import ComputeConfig
+from cairn.compute.image_documents import ImageDocuments
 from cairn.compute.images import ImagePort
 from cairn.compute.network_proxy import NetworkProxyPort
 from cairn.compute.networks import NetworkPort, SecurityGroupPort
@@ -24,3 +25,5 @@ SECURITY_GROUPS: web.AppKey[SecurityGroupPort] = web.AppKey(
 )
 #: Nova's floating-IP and network proxies onto this process's networking (the root wires it)
 NETWORK_PROXY: web.AppKey[NetworkProxyPort] = web.AppKey("compute_network_proxy", NetworkProxyPort)
+#: the image service's documents for Nova's image proxy (the root wires it; none: 404)
+IMAGE_DOCUMENTS: web.AppKey[ImageDocuments] = web.AppKey("compute_image_documents", ImageDocuments)
