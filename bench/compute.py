@@ -22,7 +22,9 @@ With ``--qemu N``, a second cloud (one host on ``qemu:///system``, the test
 guest of ``scripts/build-guest-image``) boots N real guests one at a time and
 prints, per guest, request-to-ACTIVE beside the agent's own spawn (qcow2
 overlay, define, QEMU start; from the event log) and their difference, the
-control plane's time. Figures only; nothing is asserted.
+control plane's time. With ``--actions N``, N real guests go through a snapshot
+(beside ``qemu-img convert`` of the same disk) and a rebuild
+(:mod:`bench.compute_actions`). Figures only; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -348,6 +350,10 @@ async def main(args: argparse.Namespace) -> None:
         async with cloud(args, qemu=True) as (base, data):
             headers = await prepare(base, data, 1)
             await real_guests(base, headers, data, args.qemu)
+    if args.actions:
+        from bench.compute_actions import run as server_actions
+
+        await server_actions(args.actions)
     print(f"CPU reference after: {cpu_reference():.2f} s", flush=True)
 
 
@@ -454,6 +460,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="keep the cloud's data (its event log) in DIR")  # fmt: skip
     parser.add_argument("--qemu", type=int, default=0, metavar="N",
                         help="then boot N real QEMU guests, one at a time")  # fmt: skip
+    parser.add_argument("--actions", type=int, default=0, metavar="N",
+                        help="then N real guests through snapshot and rebuild "
+                        "(bench/compute_actions.py)")  # fmt: skip
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)

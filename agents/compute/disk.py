@@ -124,11 +124,12 @@ async def info(path: Path) -> dict[str, Any]:
 
 async def convert(source: Path, dest: Path, *, format: str = "qcow2") -> None:
     """A self-contained copy of ``source`` (its backing chain folded in) at ``dest``,
-    in ``format``, compressed as Glance images are; ``source`` may be in use by a
+    in ``format``, uncompressed (as Nova's default: compressing takes several times
+    longer, and a running guest is paused meanwhile); ``source`` may be in use by a
     guest (``-U``: the caller makes sure it is not being written, by pausing it)."""
     partial = dest.with_name(dest.name + ".partial")
     try:
-        await _qemu_img("convert", "-U", "-O", format, "-c", str(source), str(partial))
+        await _qemu_img("convert", "-U", "-O", format, str(source), str(partial))
         await asyncio.to_thread(partial.replace, dest)
     finally:
         await asyncio.to_thread(partial.unlink, True)
