@@ -149,3 +149,32 @@ async def test_private_type_access(cloud: VolumeCloud) -> None:
     assert status == 400
     status, _ = await cloud.call("POST", f"/types/{tid}/action", None, {"frob": {}})
     assert status == 400
+
+
+async def test_per_type_quotas(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    pid = demo.project_id
+    await cloud.ok("POST", "/types", None, {"volume_type": {"name": "gold"}})
+    shown = (await cloud.ok("GET", f"/os-quota-sets/{pid}", demo))["quota_set"]
+    assert (shown["volumes_gold"], shown["gigabytes_gold"], shown["snapshots_gold"]) == (-1, -1, -1)
+    await cloud.ok("PUT", f"/os-quota-sets/{pid}", None, {"quota_set": {"gigabytes_gold": 2}})
+    gold = await cloud.volume(demo, size=2, volume_type="gold")
+    status, body = await cloud.call(
+        "POST", "/volumes", demo, {"volume": {"size": 1, "volume_type": "gold"}}
+    )
+    assert status == 413
+    assert "gigabytes_gold" in body["overLimit"]["message"]
+    await cloud.volume(demo, size=1)  # the default type has no such limit
+    usage = (await cloud.ok("GET", f"/os-quota-sets/{pid}?usage=true", demo))["quota_set"]
+    assert usage["gigabytes_gold"]["in_use"] == 2
+    assert usage["gigabytes___DEFAULT__"]["in_use"] == 1
+    assert usage["gigabytes"]["in_use"] == 3
+    await cloud.wait(f"/volumes/{gold['id']}", demo)
+    status, _ = await cloud.call(
+        "POST", "/snapshots", demo, {"snapshot": {"volume_id": gold["id"]}}
+    )
+    assert status == 413  # its snapshot counts towards the type's gigabytes
+    updated = await cloud.ok(
+        "PUT", "/os-quota-class-sets/default", None, {"quota_class_set": {"volumes_gold": 5}}
+    )
+    assert updated["quota_class_set"]["volumes_gold"] == 5

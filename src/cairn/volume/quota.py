@@ -37,9 +37,19 @@ def limits(state: VolumeState, defaults: dict[str, int], project_id: str) -> dic
     return {**defaults_of(state, defaults), **state.quotas.get(project_id, {})}
 
 
-def usage(state: VolumeState, project_id: str) -> Usage:
-    volumes = [v for v in state.volumes.values() if v.project_id == project_id]
-    snapshots = [s for s in state.snapshots.values() if s.project_id == project_id]
+def usage(state: VolumeState, project_id: str, volume_type: str | None = None) -> Usage:
+    """The project's usage, or (``volume_type``: a type's name) its usage of that type."""
+    volumes = [
+        v
+        for v in state.volumes.values()
+        if v.project_id == project_id and volume_type in (None, v.volume_type)
+    ]
+    types = {v.id: v.volume_type for v in state.volumes.values()}
+    snapshots = [
+        s
+        for s in state.snapshots.values()
+        if s.project_id == project_id and volume_type in (None, types.get(s.volume_id))
+    ]
     gigabytes = sum(max(v.size, v.new_size) for v in volumes) + sum(s.size for s in snapshots)
     return Usage(len(volumes), gigabytes, len(snapshots))
 
@@ -52,12 +62,27 @@ def take(
     volumes: int = 0,
     gigabytes: int = 0,
     snapshots: int = 0,
+    volume_type: str | None = None,
 ) -> None:
-    """Check that the project may add these, or raise :class:`QuotaExceeded` as
-    Cinder words it; then record the usage after them on the quota stream."""
+    """Check that the project may add these (of ``volume_type``, against its
+    per-type limits too), or raise :class:`QuotaExceeded` as Cinder words it;
+    then record the usage after them on the quota stream."""
     state = writes.state
     have = usage(state, project_id)
     limit = limits(state, defaults, project_id)
+    if volume_type is not None:
+        typed = usage(state, project_id, volume_type)
+        for name, used, adding in (
+            ("volumes", typed.volumes, volumes),
+            ("gigabytes", typed.gigabytes, gigabytes),
+            ("snapshots", typed.snapshots, snapshots),
+        ):
+            key = f"{name}_{volume_type}"
+            if adding and _over(limit.get(key, UNLIMITED), used + adding):
+                raise QuotaExceeded(
+                    f"Requested {name} of type {volume_type} exceed the quota {key} "
+                    f"({limit[key]}): {used} in use, {adding} more asked for."
+                )
     per_volume = limit.get("per_volume_gigabytes", UNLIMITED)
     if volumes and per_volume != UNLIMITED and gigabytes > per_volume:
         raise QuotaExceeded(

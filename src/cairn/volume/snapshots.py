@@ -38,7 +38,14 @@ def create(
             f"Invalid volume: Volume {volume_id} status must be available, but current "
             f"status is: {volume.status}."
         )
-    quota.take(w, config.quotas, volume.project_id, snapshots=1, gigabytes=volume.size)
+    quota.take(
+        w,
+        config.quotas,
+        volume.project_id,
+        snapshots=1,
+        gigabytes=volume.size,
+        volume_type=volume.volume_type,
+    )
     w.add(
         snapshot_stream(snapshot_id),
         ev.SnapshotCreateRequested(

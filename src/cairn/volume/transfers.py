@@ -102,6 +102,7 @@ def accept(
         volumes=1,
         gigabytes=volume.size + sum(s.size for s in moving),
         snapshots=len(moving),
+        volume_type=volume.volume_type,
     )
     w.add(
         volume_stream(volume.id),

@@ -165,7 +165,9 @@ def create(
     zone = wanted.availability_zone or config.availability_zone
     if zone != config.availability_zone:
         raise Invalid(f"Invalid input received: Availability zone '{zone}' is invalid.")
-    quota.take(w, config.quotas, caller.project_id, volumes=1, gigabytes=size)
+    quota.take(
+        w, config.quotas, caller.project_id, volumes=1, gigabytes=size, volume_type=volume_type.name
+    )
     w.add(
         volume_stream(wanted.volume_id),
         ev.VolumeCreateRequested(
@@ -232,7 +234,13 @@ def extend(
             "Invalid input received: New size for extend must be greater than current size. "
             f"(current: {volume.size}, extended: {new_size})."
         )
-    quota.take(w, config.quotas, volume.project_id, gigabytes=new_size - volume.size)
+    quota.take(
+        w,
+        config.quotas,
+        volume.project_id,
+        gigabytes=new_size - volume.size,
+        volume_type=volume.volume_type,
+    )
     w.add(
         volume_stream(volume_id),
         ev.VolumeExtendRequested(

@@ -13,7 +13,6 @@ from cairn.api.volume.common import bad, body_of, boolean, caller, metadata, vol
 from cairn.projections.volume import VolumeState
 from cairn.volume import quota
 from cairn.volume.access import Caller
-from cairn.volume.config import DEFAULT_TYPE
 from cairn.volume.writes import Writes
 
 PER_TYPE = ("volumes", "gigabytes", "snapshots")
@@ -44,21 +43,22 @@ def _document(state: VolumeState, defaults: dict[str, int], project: str | None)
             "per_volume_gigabytes",
         )
     }
-    for key in PER_TYPE:
-        shown[f"{key}_{DEFAULT_TYPE}"] = limits.get(f"{key}_{DEFAULT_TYPE}", -1)
+    # Cinder's per-type quotas: one of each for every volume type
+    for volume_type in sorted(t.name for t in state.types.values()):
+        for key in PER_TYPE:
+            shown[f"{key}_{volume_type}"] = limits.get(f"{key}_{volume_type}", -1)
     return shown
 
 
 def _usage(state: VolumeState, project: str) -> dict[str, int]:
     used = quota.usage(state, project)
-    return {
-        "volumes": used.volumes,
-        "gigabytes": used.gigabytes,
-        "snapshots": used.snapshots,
-        f"volumes_{DEFAULT_TYPE}": used.volumes,
-        f"gigabytes_{DEFAULT_TYPE}": used.gigabytes,
-        f"snapshots_{DEFAULT_TYPE}": used.snapshots,
-    }
+    found = {"volumes": used.volumes, "gigabytes": used.gigabytes, "snapshots": used.snapshots}
+    for volume_type in {t.name for t in state.types.values()}:
+        typed = quota.usage(state, project, volume_type)
+        found[f"volumes_{volume_type}"] = typed.volumes
+        found[f"gigabytes_{volume_type}"] = typed.gigabytes
+        found[f"snapshots_{volume_type}"] = typed.snapshots
+    return found
 
 
 async def show(request: web.Request) -> web.Response:
