@@ -7,11 +7,11 @@ from aiohttp import web
 
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
+from cairn.api.identity.auth import deny
 from cairn.api.identity.keys import IDENTITY
 from cairn.api.keys import REQUEST_ID
 from cairn.compute import policy
 from cairn.events import Metadata
-from cairn.events import identity as iev
 from cairn.identity.policy import Target
 from cairn.identity.service import Authenticated
 from cairn.logs import get_logger
@@ -35,15 +35,7 @@ async def authorize(request: web.Request, rule: str, target: Target | None = Non
     who = caller(request)
     if allowed(request, who, rule, target):
         return who
-    creds = who.credentials
-    denied = iev.PolicyDenied(
-        rule=rule, method=request.method, path=request.path, user_id=who.user_id,
-        project_id=creds.project_id, domain_id=creds.domain_id,
-        system=creds.system_scope is not None,
-    )  # fmt: skip
-    await request.config_dict[IDENTITY].record(denied, who.metadata(request.get(REQUEST_ID)))
-    log.info("policy denied", rule=rule, user_id=who.user_id, path=request.path)
-    raise HTTPFault(403, f"Policy doesn't allow {rule} to be performed.")
+    await deny(request, who, rule, f"Policy doesn't allow {rule} to be performed.")
 
 
 def metadata(request: web.Request, who: Authenticated) -> Metadata:

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cairn.api.faults import HTTPFault
+from cairn.api.identity.auth import deny
 from cairn.api.identity.faults import unauthorized
 from cairn.api.identity.keys import CALLER, IDENTITY
-from cairn.api.keys import REQUEST_ID
-from cairn.events import identity as ev
 from cairn.identity.errors import Unauthorized
 from cairn.identity.policy import Check, Target, parse_rule
 from cairn.identity.service import Authenticated, Identity
@@ -77,20 +75,4 @@ async def visible_projects(
     project = wanted or who.project_id
     if project is not None and allowed(identity, "events:read", who, {"project_id": project}):
         return frozenset({project})
-    await _deny(request, identity, who, "events:read" if project else "events:read_all")
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _deny(request: web.Request, identity: Identity, who: Authenticated, rule: str) -> None:
-    creds = who.credentials
-    denied = ev.PolicyDenied(
-        rule=rule,
-        method=request.method,
-        path=request.path,
-        user_id=who.user_id,
-        project_id=creds.project_id,
-        domain_id=creds.domain_id,
-        system=creds.system_scope is not None,
-    )
-    await identity.record(denied, who.metadata(request.get(REQUEST_ID)))
-    raise HTTPFault(403, f"You are not authorized to perform the requested action: {rule}.")
+    await deny(request, who, "events:read" if project else "events:read_all")
