@@ -119,3 +119,17 @@ async def test_networks_and_tenant_networks(cloud: Cloud) -> None:
     assert "mine" not in {n["label"] for n in body["networks"]}
     status, _ = await _nova(cloud, "GET", "/os-networks", demo, version="2.36")
     assert status == 404
+
+
+async def test_security_groups_all_tenants_is_for_admins(cloud: Cloud) -> None:
+    demo, other = await cloud.member(), await cloud.member()
+    body = {"security_group": {"name": "mine", "description": "d"}}
+    status, made = await _nova(cloud, "POST", "/os-security-groups", demo, body)
+    assert status == 200, made
+    admin = await cloud.member(role="admin")
+    status, body = await _nova(cloud, "GET", "/os-security-groups?all_tenants=true", admin)
+    assert made["security_group"]["id"] in {g["id"] for g in body["security_groups"]}
+    status, body = await _nova(cloud, "GET", "/os-security-groups", admin)
+    assert made["security_group"]["id"] not in {g["id"] for g in body["security_groups"]}
+    status, body = await _nova(cloud, "GET", "/os-security-groups?all_tenants=1", other)
+    assert {g["tenant_id"] for g in body["security_groups"]} == {other.project_id}

@@ -91,7 +91,7 @@ class NovaSecurityGroups:
             raise compute.NotFound(f"Security group {group_id} not found.")
         return found
 
-    async def groups(self, asker: Requester) -> list[Group]:
+    async def groups(self, asker: Requester, all_projects: bool = False) -> list[Group]:
         who = _caller(asker)
         core = self.networking
         if (
@@ -106,7 +106,8 @@ class NovaSecurityGroups:
         found = [
             g
             for g in state.of("security_group").values()
-            if g.project_id == who.project_id or (who.is_admin and not who.project_id)
+            if g.project_id == who.project_id
+            or (who.is_admin and (all_projects or not who.project_id))
         ]
         return [nova_group(state, g) for g in sorted(found, key=lambda g: g.id)]
 

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from cairn.api.compute.auth import authorize, is_admin
-from cairn.api.compute.common import body_of, invalid, json, v
+from cairn.api.compute.common import body_of, invalid, json, query_bool, v
 from cairn.api.compute.keys import SECURITY_GROUPS
 from cairn.api.compute.servers import find_server
 from cairn.api.faults import HTTPFault
@@ -61,7 +61,9 @@ def _name(data: dict[str, Any], key: str, *, required: bool, low: int) -> str | 
 
 async def list_groups(request: web.Request) -> web.Response:
     who = await _allowed(request, "os_compute_api:os-security-groups:get")
-    return json({"security_groups": await _port(request).groups(_who(who))})
+    # Nova passes all_tenants on to Neutron, where only an admin sees other projects.
+    every = "all_tenants" in request.query and query_bool(request, "all_tenants")
+    return json({"security_groups": await _port(request).groups(_who(who), every)})
 
 
 async def show_group(request: web.Request) -> web.Response:
