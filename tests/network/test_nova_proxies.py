@@ -133,3 +133,24 @@ async def test_security_groups_all_tenants_is_for_admins(cloud: Cloud) -> None:
     assert made["security_group"]["id"] not in {g["id"] for g in body["security_groups"]}
     status, body = await _nova(cloud, "GET", "/os-security-groups?all_tenants=1", other)
     assert {g["tenant_id"] for g in body["security_groups"]} == {other.project_id}
+
+
+async def test_deleting_a_group_deletes_the_rules_naming_it_as_remote(cloud: Cloud) -> None:
+    demo = await cloud.member()
+    made = {}
+    for name in ("parent", "peer"):
+        body = {"security_group": {"name": name, "description": name}}
+        status, answer = await _nova(cloud, "POST", "/os-security-groups", demo, body)
+        made[name] = answer["security_group"]["id"]
+    ssh = {"ip_protocol": "tcp", "from_port": 22, "to_port": 22, "group_id": made["peer"]}
+    rule = {"security_group_rule": {"parent_group_id": made["parent"], **ssh}}
+    status, answer = await _nova(cloud, "POST", "/os-security-group-rules", demo, rule)
+    assert status == 200, answer
+    status, _ = await _nova(cloud, "DELETE", f"/os-security-groups/{made['peer']}", demo)
+    assert status == 202
+    status, answer = await _nova(cloud, "GET", f"/os-security-groups/{made['parent']}", demo)
+    assert answer["security_group"]["rules"] == []
+    neutron = await cloud.ok(
+        "GET", f"/security-group-rules?security_group_id={made['parent']}", demo
+    )
+    assert all(r["remote_group_id"] != made["peer"] for r in neutron["security_group_rules"])

@@ -181,12 +181,17 @@ def delete(plan: Plan, caller: Caller, group_id: str) -> None:
         )
     if any(group_id in (p.get("security_groups") or []) for p in plan.resources("port")):
         raise Conflict(f"Security Group {group_id} in use.", "SecurityGroupInUse")
+    # Its own rules go, and (Neutron's cascade on remote_group_id) every rule of
+    # another group that named it as its remote group.
+    owners = {group.project_id}
     for rule in plan.resources("security_group_rule"):
-        if rule.get("security_group_id") == group_id:
+        if group_id in (rule.get("security_group_id"), rule.get("remote_group_id")):
+            owners.add(rule.project_id)
             plan.delete(rule)
     plan.delete(group)
     plan.record_usage(group.project_id, "security_group")
-    plan.record_usage(group.project_id, "security_group_rule")
+    for owner in sorted(owners):
+        plan.record_usage(owner, "security_group_rule")
 
 
 def _protocol(value: Any, ethertype: str) -> str | None:
