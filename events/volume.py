@@ -420,6 +420,28 @@ class QosSpecsDisassociated(DomainEvent, frozen=True):
     type_id: str
 
 
+# -- user messages (3.3+; stream ``volmessage-<id>``) -----------------------------------
+
+
+@registry.event
+class UserMessageCreated(DomainEvent, frozen=True):
+    """What Cinder tells a project about a failure it can act on (Cinder's messages)."""
+
+    message_id: str
+    project_id: str
+    resource_type: str
+    resource_uuid: str
+    event_id: str
+    message: str
+    request_id: str
+    level: str = "ERROR"
+
+
+@registry.event
+class UserMessageDeleted(DomainEvent, frozen=True):
+    message_id: str
+
+
 # -- quotas ---------------------------------------------------------------------------
 
 

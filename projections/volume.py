@@ -116,6 +116,18 @@ class QosSpecs(msgspec.Struct):
     created_at: datetime
 
 
+class UserMessage(msgspec.Struct):
+    id: str
+    project_id: str
+    resource_type: str
+    resource_uuid: str
+    event_id: str
+    message: str
+    request_id: str
+    level: str
+    created_at: datetime
+
+
 class Transfer(msgspec.Struct):
     id: str
     volume_id: str
@@ -155,6 +167,7 @@ class VolumeState(msgspec.Struct):
     #: transfers not yet accepted or deleted
     transfers: dict[str, Transfer] = {}
     qos_specs: dict[str, QosSpecs] = {}
+    messages: dict[str, UserMessage] = {}
     #: quota class -> the limits an admin set for it (``default``: every project's)
     quota_classes: dict[str, dict[str, int]] = {}
 
@@ -190,6 +203,10 @@ def quota_class_stream(name: str) -> str:
 
 def qos_stream(qos_id: str) -> str:
     return f"volqos-{qos_id}"
+
+
+def message_stream(message_id: str) -> str:
+    return f"volmessage-{message_id}"
 
 
 def backend_stream(host: str) -> str:
@@ -580,6 +597,26 @@ class VolumeProjection(Projection[VolumeState]):
         volume_type = s.types.get(d.type_id)
         if volume_type is not None and volume_type.qos_specs_id == d.qos_id:
             volume_type.qos_specs_id = None
+        return s
+
+    @handles("UserMessageCreated")
+    def _message(self, s: VolumeState, e: RecordedEvent, d: ev.UserMessageCreated) -> Any:
+        s.messages[d.message_id] = UserMessage(
+            id=d.message_id,
+            project_id=d.project_id,
+            resource_type=d.resource_type,
+            resource_uuid=d.resource_uuid,
+            event_id=d.event_id,
+            message=d.message,
+            request_id=d.request_id,
+            level=d.level,
+            created_at=e.recorded_at,
+        )
+        return s
+
+    @handles("UserMessageDeleted")
+    def _message_deleted(self, s: VolumeState, e: RecordedEvent, d: ev.UserMessageDeleted) -> Any:
+        s.messages.pop(d.message_id, None)
         return s
 
     @handles("VolumeQuotaUsed")

@@ -9,11 +9,18 @@ events on the writes. The agent's outcome moves a transitional status on.
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass, field
 
 from cairn.events import volume as ev
-from cairn.projections.volume import Volume, VolumeState, snapshot_stream, volume_stream
-from cairn.volume import access, quota
+from cairn.projections.volume import (
+    Volume,
+    VolumeState,
+    message_stream,
+    snapshot_stream,
+    volume_stream,
+)
+from cairn.volume import access, quota, scheduler
 from cairn.volume.access import Caller
 from cairn.volume.config import DEFAULT_TYPE, VolumeConfig
 from cairn.volume.errors import Invalid, NotFound
@@ -168,8 +175,10 @@ def create(
     quota.take(
         w, config.quotas, caller.project_id, volumes=1, gigabytes=size, volume_type=volume_type.name
     )
+    backend = scheduler.place(state, volume_type, zone)
+    stream = volume_stream(wanted.volume_id)
     w.add(
-        volume_stream(wanted.volume_id),
+        stream,
         ev.VolumeCreateRequested(
             volume_id=wanted.volume_id,
             project_id=caller.project_id,
@@ -180,7 +189,7 @@ def create(
             volume_type_id=volume_type.id,
             volume_type=volume_type.name,
             availability_zone=zone,
-            host=config.backend_host,
+            host=backend.host if backend is not None else "",
             metadata=dict(wanted.metadata),
             source=source,
             bootable=bootable,
@@ -189,6 +198,25 @@ def create(
         ),
         new=True,
     )
+    if backend is None:
+        # Cinder's "no valid backend": the volume exists, in error, and its project
+        # is told why (the volume still counts towards its quota until deleted).
+        reason = "No valid backend was found. No weighed backends available."
+        w.add(stream, ev.VolumeCreateFailed(volume_id=wanted.volume_id, reason=reason))
+        message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "cairn:volume-message:" + wanted.volume_id))
+        w.add(
+            message_stream(message_id),
+            ev.UserMessageCreated(
+                message_id=message_id,
+                project_id=caller.project_id,
+                resource_type="VOLUME",
+                resource_uuid=wanted.volume_id,
+                event_id="VOLUME_000002",
+                message="schedule allocate volume:Could not find any available weighted backend.",
+                request_id=w.meta.request_id or "",
+            ),
+            new=True,
+        )
 
 
 def update(
@@ -296,6 +324,13 @@ def delete(
             volume_id=volume_id, project_id=volume.project_id, cascade=cascade, force=force
         ),
     )
+    if not volume.host:
+        # Never placed on a backend (no valid one was found): there is no file, so the
+        # delete is done here, as Cinder's API deletes a volume without a host.
+        w.add(
+            volume_stream(volume_id),
+            ev.VolumeDeleted(volume_id=volume_id, project_id=volume.project_id),
+        )
 
 
 def reset_status(

@@ -16,9 +16,8 @@ from cairn.api.faults import HTTPFault
 from cairn.api.volume.common import caller, volumes
 from cairn.api.volume.views import when
 from cairn.projections.volume import Backend
+from cairn.volume import scheduler
 
-VENDOR = "Cairn"
-PROTOCOL = "file"
 #: missed heartbeats before a backend is shown ``down``
 MISSED = 3
 
@@ -112,11 +111,12 @@ async def hosts(request: web.Request) -> web.Response:
 
 
 def _capabilities(backend: Backend) -> dict[str, Any]:
+    caps = scheduler.capabilities(backend)  # what the scheduler matches types against
     return {
-        "volume_backend_name": backend.driver,
-        "vendor_name": VENDOR,
-        "driver_version": backend.driver_version,
-        "storage_protocol": PROTOCOL,
+        "volume_backend_name": caps["volume_backend_name"],
+        "vendor_name": caps["vendor_name"],
+        "driver_version": caps["driver_version"],
+        "storage_protocol": caps["storage_protocol"],
         "total_capacity_gb": backend.total_capacity_gb,
         "free_capacity_gb": backend.free_capacity_gb,
         "reserved_percentage": 0,
