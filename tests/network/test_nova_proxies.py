@@ -154,3 +154,25 @@ async def test_deleting_a_group_deletes_the_rules_naming_it_as_remote(cloud: Clo
         "GET", f"/security-group-rules?security_group_id={made['parent']}", demo
     )
     assert all(r["remote_group_id"] != made["peer"] for r in neutron["security_group_rules"])
+
+
+async def test_a_rule_names_groups_by_uuid(cloud: Cloud) -> None:
+    demo = await cloud.member()
+    body = {"security_group": {"name": "g", "description": "g"}}
+    status, made = await _nova(cloud, "POST", "/os-security-groups", demo, body)
+    group_id = made["security_group"]["id"]
+    ssh = {"ip_protocol": "tcp", "from_port": 22, "to_port": 22}
+    for rule in (
+        {"parent_group_id": "non_int_id", **ssh},
+        {"parent_group_id": group_id, "group_id": "not-a-uuid", **ssh},
+    ):
+        status, answer = await _nova(
+            cloud, "POST", "/os-security-group-rules", demo, {"security_group_rule": rule}
+        )
+        assert status == 400, rule
+        assert answer["badRequest"]["message"] == "Security group id should be uuid"
+    missing = {"parent_group_id": "00000000-0000-0000-0000-000000000000", **ssh}
+    status, _ = await _nova(
+        cloud, "POST", "/os-security-group-rules", demo, {"security_group_rule": missing}
+    )
+    assert status == 404

@@ -10,6 +10,7 @@ composition root wires in (none: a 404, as a Nova without Neutron answers).
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -111,6 +112,14 @@ def _port_number(data: dict[str, Any], key: str) -> int | None:
     return value
 
 
+def _uuid_like(group_id: str) -> None:
+    """Nova's check with Neutron: a group id is a UUID (400 before any lookup)."""
+    try:
+        uuid.UUID(group_id)
+    except ValueError:
+        raise HTTPFault.bad_request("Security group id should be uuid") from None
+
+
 async def create_rule(request: web.Request) -> web.Response:
     who = await _allowed(request, "os_compute_api:os-security-groups:rule:create")
     port = _port(request)
@@ -118,6 +127,7 @@ async def create_rule(request: web.Request) -> web.Response:
     parent = data.get("parent_group_id")
     if not isinstance(parent, str) or not parent:
         raise HTTPFault.bad_request("Invalid input: 'parent_group_id' is a required property")
+    _uuid_like(parent)
     protocol = data.get("ip_protocol")
     if protocol is not None and (
         not isinstance(protocol, str) or protocol.lower() not in ("tcp", "udp", "icmp")
@@ -137,6 +147,8 @@ async def create_rule(request: web.Request) -> web.Response:
             raise HTTPFault.bad_request(f"Invalid cidr {cidr}.") from None
     if group_id is not None and not isinstance(group_id, str):
         raise invalid("group_id", group_id, "It must be a string")
+    if group_id is not None:
+        _uuid_like(group_id)
     rule = await port.add_rule(_who(who), parent, protocol, low, high, cidr, group_id)
     return json({"security_group_rule": rule})
 
