@@ -54,6 +54,21 @@ async def test_floating_ips_allocate_associate_release(cloud: Cloud) -> None:
         "10.60.0.9",
         server_id,
     )
+    # A second address for the same fixed address is refused (400, as Nova words
+    # networking's conflict); the first one moves to another server when asked.
+    status, body = await _nova(cloud, "POST", "/os-floating-ips", demo, {"pool": "public"})
+    second = body["floating_ip"]
+    again = {"addFloatingIp": {"address": second["ip"]}}
+    status, body = await _nova(cloud, "POST", f"/servers/{server_id}/action", demo, again)
+    assert status == 400
+    assert body["badRequest"]["message"].startswith("Unable to associate floating IP")
+    status, body = await cloud.boot(demo, [{"uuid": topology["network"]["id"]}])
+    other_server = body["server"]["id"]
+    status, body = await _nova(cloud, "POST", f"/servers/{other_server}/action", demo, add)
+    assert status == 202, body
+    status, body = await _nova(cloud, "GET", f"/os-floating-ips/{fip['id']}", demo)
+    assert body["floating_ip"]["instance_id"] == other_server
+    server_id = other_server
     remove = {"removeFloatingIp": {"address": fip["ip"]}}
     status, body = await _nova(cloud, "POST", f"/servers/{server_id}/action", demo, remove)
     assert status == 202
@@ -86,7 +101,7 @@ async def test_floating_ip_refusals(cloud: Cloud) -> None:
         ({"address": "203.0.113.99"}, 404),  # not the project's
         ({"address": "not-an-ip"}, 400),
         ({}, 400),
-        ({"address": fip["ip"]}, 404),  # no router from its subnet to the pool
+        ({"address": fip["ip"]}, 400),  # no router from its subnet to the pool
     ):
         status, body = await _nova(
             cloud, "POST", f"/servers/{server_id}/action", demo, {"addFloatingIp": args}

@@ -192,10 +192,20 @@ class NovaNetworkProxy:
         if not ports:
             raise compute.Invalid("No nw_info cache associated with instance")
         port = ports[0]
-        if fip.get("port_id") and fip.get("port_id") != port.id:
-            raise compute.Invalid(f"Floating IP {address} is associated with another port.")
+        # An address already on another server moves (Nova's rule); any refusal of
+        # networking's is Nova's 400 "Unable to associate floating IP".
         attrs = {"port_id": port.id, "fixed_ip_address": fixed_address}
-        await self._run(who, lambda plan: floatingips.update(plan, who, fip.id, attrs))
+        try:
+            await self.networking.run(
+                Metadata(user_id=who.user_id, project_id=who.project_id),
+                lambda plan: floatingips.update(plan, who, fip.id, attrs),
+            )
+        except NotFound as exc:
+            raise compute.Invalid(f"Unable to associate floating IP {address}: {exc}") from None
+        except NetworkError as exc:
+            raise compute.Invalid(
+                f"Unable to associate floating IP {address} to instance {server_id}: {exc}"
+            ) from None
 
     async def disassociate(self, asker: Requester, server_id: str, address: str) -> None:
         who = _caller(asker)
