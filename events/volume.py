@@ -384,6 +384,24 @@ class VolumeBackendStopped(DomainEvent, frozen=True):
     host: str
 
 
+@registry.event
+class VolumeBackendStatusSet(DomainEvent, frozen=True):
+    """An admin enabled or disabled a backend's service (``os-services``); a disabled
+    backend takes no new volumes."""
+
+    host: str
+    disabled: bool
+    reason: str | None = None
+
+
+@registry.event
+class VolumeBackendFreezeSet(DomainEvent, frozen=True):
+    """``os-services/freeze`` and ``thaw``: a frozen backend takes no new volumes."""
+
+    host: str
+    frozen: bool
+
+
 # -- QoS specs (stream ``volqos-<id>``) --------------------------------------------------
 
 

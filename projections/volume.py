@@ -153,6 +153,9 @@ class Backend(msgspec.Struct):
     registered_at: datetime
     last_seen: datetime
     running: bool = True
+    disabled: bool = False
+    disabled_reason: str | None = None
+    frozen: bool = False
 
 
 class VolumeState(msgspec.Struct):
@@ -522,6 +525,7 @@ class VolumeProjection(Projection[VolumeState]):
 
     @handles("VolumeBackendRegistered")
     def _backend(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeBackendRegistered) -> Any:
+        before = s.backends.get(d.host)
         s.backends[d.host] = Backend(
             host=d.host,
             availability_zone=d.availability_zone,
@@ -534,6 +538,10 @@ class VolumeProjection(Projection[VolumeState]):
             registered_at=e.recorded_at,
             last_seen=e.recorded_at,
         )
+        if before is not None:  # an admin's choices outlive a restart of the agent
+            backend = s.backends[d.host]
+            backend.disabled, backend.disabled_reason = before.disabled, before.disabled_reason
+            backend.frozen = before.frozen
         return s
 
     @handles("VolumeBackendHeartbeat")
@@ -542,6 +550,20 @@ class VolumeProjection(Projection[VolumeState]):
         if backend is not None:
             backend.free_capacity_gb, backend.last_seen = d.free_capacity_gb, e.recorded_at
             backend.running = True
+        return s
+
+    @handles("VolumeBackendStatusSet")
+    def _service_status(
+        self, s: VolumeState, e: RecordedEvent, d: ev.VolumeBackendStatusSet
+    ) -> Any:
+        if (backend := s.backends.get(d.host)) is not None:
+            backend.disabled, backend.disabled_reason = d.disabled, d.reason
+        return s
+
+    @handles("VolumeBackendFreezeSet")
+    def _frozen(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeBackendFreezeSet) -> Any:
+        if (backend := s.backends.get(d.host)) is not None:
+            backend.frozen = d.frozen
         return s
 
     @handles("VolumeBackendStopped")

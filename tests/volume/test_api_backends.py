@@ -76,3 +76,43 @@ async def test_show_host(cloud: VolumeCloud) -> None:
     assert (mine["volume_count"], mine["total_volume_gb"]) == ("1", "2")
     status, _ = await cloud.call("GET", "/os-hosts/elsewhere@x")
     assert status == 404
+
+
+async def test_disable_and_freeze_a_backend(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    host = cloud.agent.host.split("#")[0]
+    services = "/os-services"
+    status, _ = await cloud.call("PUT", f"{services}/enable", None, {"host": "nowhere"})
+    assert status == 404
+    status, _ = await cloud.call(
+        "PUT", f"{services}/disable", None, {"host": host, "binary": "invalid_binary"}
+    )
+    assert status == 404
+    status, _ = await cloud.call(
+        "PUT", f"{services}/disable-log-reason", None, {"host": host, "disabled_reason": None}
+    )
+    assert status == 400
+    for action in ("freeze", "thaw"):
+        status, _ = await cloud.call("PUT", f"{services}/{action}", None, {"host": "nowhere"})
+        assert status == 400
+    status, _ = await cloud.call("PUT", f"{services}/disable", demo, {"host": host})
+    assert status == 403
+    answer = await cloud.ok(
+        "PUT",
+        f"{services}/disable-log-reason",
+        None,
+        {"host": host, "binary": "cinder-volume", "disabled_reason": "disk swap"},
+    )
+    assert (answer["status"], answer["disabled_reason"]) == ("disabled", "disk swap")
+    listed = (await cloud.ok("GET", f"{services}?binary=cinder-volume"))["services"]
+    assert (listed[0]["status"], listed[0]["disabled_reason"]) == ("disabled", "disk swap")
+    refused = await cloud.volume(demo)
+    assert refused["status"] == "error"  # no backend may take it
+    await cloud.ok("PUT", f"{services}/enable", None, {"host": host, "binary": "cinder-volume"})
+    await cloud.wait(f"/volumes/{(await cloud.volume(demo))['id']}", demo)
+    await cloud.ok("PUT", f"{services}/freeze", None, {"host": host})
+    listed = (await cloud.ok("GET", f"{services}?binary=cinder-volume"))["services"]
+    assert listed[0]["frozen"] is True
+    assert (await cloud.volume(demo))["status"] == "error"
+    await cloud.ok("PUT", f"{services}/thaw", None, {"host": host})
+    await cloud.wait(f"/volumes/{(await cloud.volume(demo))['id']}", demo)

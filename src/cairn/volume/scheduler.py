@@ -2,6 +2,7 @@
 
 As Cinder's filter scheduler does with its AvailabilityZone and Capabilities
 filters: a backend is a candidate when its agent is registered and not stopped,
+its service is neither disabled nor frozen by an admin,
 it is in the requested availability zone, and every extra spec of the volume
 type that names a capability (unscoped, or scoped ``capabilities:``) matches
 what the backend reports. Other scopes (``qos:``, ``hw:``, ...) are left to
@@ -60,6 +61,9 @@ def place(state: VolumeState, volume_type: VolumeType, zone: str) -> Backend | N
     candidates = [
         b
         for b in state.backends.values()
-        if b.running and b.availability_zone == zone and satisfies(b, volume_type)
+        if b.running
+        and not (b.disabled or b.frozen)
+        and b.availability_zone == zone
+        and satisfies(b, volume_type)
     ]
     return max(candidates, key=lambda b: (b.free_capacity_gb, b.host), default=None)

@@ -110,6 +110,7 @@ ROUTES: list[Route] = [
     *both(get, "/os-quota-class-sets/{class_name}", quotas.show_class),
     *both(put, "/os-quota-class-sets/{class_name}", quotas.update_class),
     *both(get, "/os-services", backends.services),
+    *both(put, "/os-services/{action}", backends.update_service),
     *both(get, "/os-hosts", backends.hosts),
     *both(get, "/os-hosts/{host}", backends.show_host),
     *both(get, "/scheduler-stats/get_pools", backends.pools),

@@ -12,11 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
+from cairn.api.body import read_json
 from cairn.api.faults import HTTPFault
-from cairn.api.volume.common import caller, volumes
+from cairn.api.volume.common import caller, metadata, volumes
 from cairn.api.volume.views import when
-from cairn.projections.volume import Backend
+from cairn.projections.volume import Backend, VolumeState
 from cairn.volume import scheduler
+from cairn.volume import services as admin
+from cairn.volume.writes import Writes
 
 #: missed heartbeats before a backend is shown ``down``
 MISSED = 3
@@ -30,8 +33,7 @@ def _up(backend: Backend) -> bool:
 
 
 def _service_host(backend: Backend) -> str:
-    """Cinder's service host: ``host@backend``, without the pool."""
-    return backend.host.split("#", 1)[0]
+    return admin.service_host(backend)
 
 
 def _scheduler(request: web.Request) -> dict[str, Any]:
@@ -52,14 +54,16 @@ def _backends(request: web.Request) -> list[Backend]:
 
 async def services(request: web.Request) -> web.Response:
     query = request.query
-    scheduler = _scheduler(request)
-    found = [{**scheduler, "state": "up"}] + [
+    found = [{**_scheduler(request), "state": "up"}] + [
         {
             "binary": "cinder-volume",
             "host": _service_host(backend),
             "zone": backend.availability_zone,
             "state": "up" if _up(backend) else "down",
             "updated_at": when(backend.last_seen),
+            "status": "disabled" if backend.disabled else "enabled",
+            "disabled_reason": backend.disabled_reason,
+            "frozen": backend.frozen,
         }
         for backend in _backends(request)
     ]
@@ -74,10 +78,10 @@ async def services(request: web.Request) -> web.Response:
             continue
         listed.append(
             {
-                **service,
                 "status": "enabled",
                 "disabled_reason": None,
                 "frozen": False,
+                **service,
                 "replication_status": "disabled",
                 "active_backend_id": None,
             }
@@ -86,22 +90,22 @@ async def services(request: web.Request) -> web.Response:
 
 
 async def hosts(request: web.Request) -> web.Response:
-    scheduler = _scheduler(request)
+    this = _scheduler(request)
     listed = [
         {
             "service-status": "available",
             "service": "cinder-scheduler",
-            "zone": scheduler["zone"],
+            "zone": this["zone"],
             "service-state": "enabled",
-            "host_name": scheduler["host"],
-            "last-update": scheduler["updated_at"],
+            "host_name": this["host"],
+            "last-update": this["updated_at"],
         }
     ] + [
         {
             "service-status": "available" if _up(b) else "unavailable",
             "service": "cinder-volume",
             "zone": b.availability_zone,
-            "service-state": "enabled",
+            "service-state": "disabled" if b.disabled else "enabled",
             "host_name": _service_host(b),
             "last-update": when(b.last_seen),
         }
@@ -198,3 +202,48 @@ async def show_host(request: web.Request) -> web.Response:
         resource(project, figures) for project, figures in sorted(projects.items())
     ]
     return web.json_response({"host": listed})
+
+
+async def update_service(request: web.Request) -> web.Response:
+    """``PUT /os-services/{enable,disable,disable-log-reason,freeze,thaw}``."""
+    caller(request, admin=True)
+    action = request.match_info["action"]
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise HTTPFault.bad_request("Invalid input received: the body must be an object.")
+    host, binary = body.get("host"), body.get("binary", admin.BINARY)
+    if not isinstance(host, str) or not host:
+        raise HTTPFault.bad_request("Invalid input received: 'host' is a required property")
+    service = volumes(request)
+    if action in ("freeze", "thaw"):
+
+        def freeze(state: VolumeState, w: Writes) -> None:
+            admin.set_frozen(state, host, w, frozen=action == "freeze")
+
+        await service.run(metadata(request), freeze)
+        return web.Response(status=200)
+    if action not in ("enable", "disable", "disable-log-reason"):
+        raise HTTPFault.not_found(f"Unknown action {action}.")
+    reason = body.get("disabled_reason")
+    if action == "disable-log-reason" and (not isinstance(reason, str) or not reason.strip()):
+        raise HTTPFault.bad_request(
+            "Invalid input received: Disabled reason contains invalid characters or is too long"
+        )
+    disabled = action != "enable"
+
+    def command(state: VolumeState, w: Writes) -> Backend:
+        return admin.set_status(
+            state, host, str(binary), w, disabled=disabled, reason=reason if disabled else None
+        )
+
+    backend = await service.run(metadata(request), command)
+    shown: dict[str, Any] = {
+        "host": admin.service_host(backend),
+        "service": admin.BINARY,
+        "binary": admin.BINARY,
+        "status": "disabled" if disabled else "enabled",
+        "disabled": disabled,
+    }
+    if action != "disable":
+        shown["disabled_reason"] = reason if disabled else None
+    return web.json_response(shown)
