@@ -40,7 +40,13 @@ from cairn.api import HEALTH_CHECKS, RUNNER_OPTIONS, STORE
 from cairn.api import build_app as build_api
 from cairn.api.compute import COMPUTE, COMPUTE_CONFIG, IMAGE_PORT
 from cairn.api.compute import SERVICE as COMPUTE_SERVICE
-from cairn.api.compute.keys import IMAGE_DOCUMENTS, NETWORK_PORT, NETWORK_PROXY, SECURITY_GROUPS
+from cairn.api.compute.keys import (
+    IMAGE_DOCUMENTS,
+    NETWORK_PORT,
+    NETWORK_PROXY,
+    SECURITY_GROUPS,
+    VOLUME_DOCUMENTS,
+)
 from cairn.api.events import SERVICE as EVENTS_SERVICE
 from cairn.api.events import STREAM_CONFIG, StreamConfig
 from cairn.api.identity import GENERATED_ADMIN_PASSWORD, IDENTITY_CONFIG
@@ -58,6 +64,7 @@ from cairn.bus.relay import OutboxRelay
 from cairn.compute.config import ComputeConfig
 from cairn.compute.image_documents import GlanceImageDocuments
 from cairn.compute.images import GlanceImages
+from cairn.compute.volume_documents import CinderVolumeDocuments
 from cairn.compute_hosts import compute_hosts_context
 from cairn.config import Listen, Settings, default_guest_dir, redact_url
 from cairn.errors import CairnError
@@ -251,6 +258,8 @@ def compute_images_context(settings: Settings) -> CleanupContext:
         glance = GlanceImages(public_url(settings))
         app[IMAGE_PORT] = glance
         app[IMAGE_DOCUMENTS] = GlanceImageDocuments(glance)
+        # Nova's volume proxy asks block storage on the same session
+        app[VOLUME_DOCUMENTS] = CinderVolumeDocuments(glance.base_url, glance._client)
         try:
             yield
         finally:

@@ -94,6 +94,14 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-quota-class-sets:update": ADMIN,
     "os_compute_api:limits": ANYONE,
     "os_compute_api:extensions": ANYONE,
+    "os_compute_api:os-volumes:list": READER,
+    "os_compute_api:os-volumes:show": READER,
+    "os_compute_api:os-volumes:create": MEMBER,
+    "os_compute_api:os-volumes:delete": MEMBER,
+    "os_compute_api:os-volumes:snapshots:list": READER,
+    "os_compute_api:os-volumes:snapshots:show": READER,
+    "os_compute_api:os-volumes:snapshots:create": MEMBER,
+    "os_compute_api:os-volumes:snapshots:delete": MEMBER,
     # the image service decides who sees and changes an image (the caller's token)
     **{f"os_compute_api:image-proxy:{name}": ANYONE for name in ("list", "show", "delete")},
     **{

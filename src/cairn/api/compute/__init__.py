@@ -32,6 +32,7 @@ from cairn.api.compute import (
     servers,
     tags,
     usage,
+    volume_proxy,
 )
 from cairn.api.compute.context import compute_ctx
 from cairn.api.compute.errors import compute_errors
@@ -106,6 +107,17 @@ ROUTES: list[Route] = [
     get(V + "/images/{image_id}/metadata/{key}", image_proxy.show_metadata_item),
     put(V + "/images/{image_id}/metadata/{key}", image_proxy.put_metadata_item),
     delete(V + "/images/{image_id}/metadata/{key}", image_proxy.delete_metadata_item),
+    # Nova's volume proxy
+    get(V + "/os-volumes", volume_proxy.list_volumes),
+    post(V + "/os-volumes", volume_proxy.create_volume),
+    get(V + "/os-volumes/detail", volume_proxy.list_volumes_detail),
+    get(V + "/os-volumes/{volume_id}", volume_proxy.show_volume),
+    delete(V + "/os-volumes/{volume_id}", volume_proxy.delete_volume),
+    get(V + "/os-snapshots", volume_proxy.list_snapshots),
+    post(V + "/os-snapshots", volume_proxy.create_snapshot),
+    get(V + "/os-snapshots/detail", volume_proxy.list_snapshots_detail),
+    get(V + "/os-snapshots/{snapshot_id}", volume_proxy.show_snapshot),
+    delete(V + "/os-snapshots/{snapshot_id}", volume_proxy.delete_snapshot),
     # flavors
     get(V + "/flavors", flavors.list_flavors),
     post(V + "/flavors", flavors.create_flavor),

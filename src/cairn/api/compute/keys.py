@@ -10,6 +10,7 @@ from cairn.compute.images import ImagePort
 from cairn.compute.network_proxy import NetworkProxyPort
 from cairn.compute.networks import NetworkPort, SecurityGroupPort
 from cairn.compute.service import Compute
+from cairn.compute.volume_documents import VolumeDocuments
 
 COMPUTE: web.AppKey[Compute] = web.AppKey("compute", Compute)
 COMPUTE_CONFIG: web.AppKey[ComputeConfig] = web.AppKey("compute_config", ComputeConfig)
@@ -27,3 +28,7 @@ SECURITY_GROUPS: web.AppKey[SecurityGroupPort] = web.AppKey(
 NETWORK_PROXY: web.AppKey[NetworkProxyPort] = web.AppKey("compute_network_proxy", NetworkProxyPort)
 #: the image service's documents for Nova's image proxy (the root wires it; none: 404)
 IMAGE_DOCUMENTS: web.AppKey[ImageDocuments] = web.AppKey("compute_image_documents", ImageDocuments)
+#: the block storage service's documents for Nova's volume proxy (the root wires it; none: 404)
+VOLUME_DOCUMENTS: web.AppKey[VolumeDocuments] = web.AppKey(
+    "compute_volume_documents", VolumeDocuments
+)
