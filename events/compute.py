@@ -634,6 +634,33 @@ class ServerTagsChanged(DomainEvent, frozen=True):
     tags: list[str] = []
 
 
+@registry.event
+class ServerConsoleOutputRequested(DomainEvent, frozen=True):
+    """Someone asked for the server's console output; the agent of ``host`` (which
+    owns the guest) answers with :class:`ServerConsoleOutputCaptured` on the same
+    stream (``serverconsole-<id>``, apart from the server's own)."""
+
+    server_id: str
+    host: str
+    request_id: str
+    #: the last lines wanted (None: all the agent keeps, up to its cap)
+    length: int | None = None
+
+
+@registry.event
+class ServerConsoleOutputCaptured(DomainEvent, frozen=True):
+    """The agent's answer to the request ``request_id``. ``same_as`` is the stream
+    version of an earlier answer with exactly this output (not repeated, so a
+    client polling an idle console adds a few bytes to the log, not 100 KiB);
+    ``error`` says why there is none (the hypervisor cannot, the guest is gone)."""
+
+    server_id: str
+    request_id: str
+    output: str = ""
+    same_as: int | None = None
+    error: str | None = None
+
+
 # -- stream names: the one definition the control plane and the agents share ------
 
 
@@ -647,3 +674,7 @@ def host_stream(host: str) -> str:
 
 def quota_stream(project_id: str) -> str:
     return stream_name("computequota", project_id)
+
+
+def console_stream(server_id: str) -> str:
+    return stream_name("serverconsole", server_id)

@@ -33,6 +33,7 @@ from cairn.agents.compute import (
     snapshot_steps,
     steps,
 )
+from cairn.agents.compute.console import ConsoleAnswers
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import (
     EventKind,
@@ -42,7 +43,7 @@ from cairn.agents.compute.driver import (
 )
 from cairn.agents.compute.guest_plan import server_of
 from cairn.agents.compute.server_view import Step, next_step
-from cairn.events import ANY_VERSION, registry
+from cairn.events import ANY_VERSION, RecordedEvent, registry
 from cairn.events import compute as ev
 from cairn.logs import get_logger
 from cairn.store.port import StreamWrite
@@ -82,6 +83,8 @@ class ComputeAgent:
         #: Servers whose spawn step is under way: their guests' STARTED events are
         #: the spawn's own, and the step appends the state they report.
         self._spawning: set[str] = set()
+        #: console output requests of this host's guests (console.py)
+        self.console = ConsoleAnswers()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -144,6 +147,7 @@ class ComputeAgent:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.console.stop()
         workers = list(self._workers.values())
         if workers:
             _, late = await asyncio.wait(workers, timeout=self.ctx.config.stop_grace)
@@ -161,6 +165,11 @@ class ComputeAgent:
             await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
 
     # -- work -----------------------------------------------------------------------------
+
+    def answer_console(self, event: RecordedEvent) -> None:
+        """Answer a console output request for one of this host's guests."""
+        if not self._stopping:
+            self.console.start(self.ctx, event)
 
     def notify(self, server_id: str, *, reconciling: bool = False) -> None:
         """Look at ``server_id`` (now, or again once its worker is done);

@@ -22,6 +22,7 @@ import contextlib
 from cairn.agents.compute.agent import ComputeAgent
 from cairn.agents.compute.reconcile import server_for_host
 from cairn.bus.port import Bus, Consumer, Delivery
+from cairn.events import RecordedEvent
 from cairn.logs import get_logger
 from cairn.store.port import EventStore
 
@@ -33,11 +34,22 @@ BINDINGS = (
     "server.ServerActionRequested",
     "server.ServerDeleteRequested",
     "server.ServerRebuildRequested",
+    "serverconsole.ServerConsoleOutputRequested",
 )
 
 
 def queue_name(host: str) -> str:
     return f"compute.{host}"
+
+
+def _dispatch(agent: ComputeAgent, event: RecordedEvent) -> None:
+    """A console request is answered at once; any other request names a server to look at."""
+    if agent.console.wanted(event, agent.host):
+        agent.answer_console(event)
+        return
+    server_id = server_for_host(event, agent.host)
+    if server_id is not None:
+        agent.notify(server_id)
 
 
 class BusFeed:
@@ -56,9 +68,7 @@ class BusFeed:
         self._consumer = await self.bus.consume(self.queue, BINDINGS, self._handle)
 
     async def _handle(self, delivery: Delivery) -> None:
-        server_id = server_for_host(delivery.event, self.agent.host)
-        if server_id is not None:
-            self.agent.notify(server_id)
+        _dispatch(self.agent, delivery.event)
         # Acked at once: the request is in the log, and the agent's start finds any
         # it did not finish. Holding the delivery would serialize the host's work.
         await delivery.ack()
@@ -86,9 +96,7 @@ class StoreFeed:
 
     async def _follow(self) -> None:
         async for event in self.store.subscribe(after=self._after):
-            server_id = server_for_host(event, self.agent.host)
-            if server_id is not None:
-                self.agent.notify(server_id)
+            _dispatch(self.agent, event)
 
     async def stop(self) -> None:
         if self._task is not None:

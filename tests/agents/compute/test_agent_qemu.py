@@ -140,3 +140,48 @@ async def test_a_guest_that_powers_itself_off_becomes_shutoff(
     assert isinstance(spawned, ev.ServerSpawned)
     assert "GUEST-DOWN" in await asyncio.to_thread(read, Path(spawned.console_log))
     assert await running.driver.state(spawned.instance_name) is GuestState.SHUTOFF
+
+
+async def _ask_console(
+    cloud: Cloud, host: str, server_id: str, n: int, length: int | None = None
+) -> tuple[int, ev.ServerConsoleOutputCaptured]:
+    """Ask ``host``'s agent for the console (the API's request); its ``n``-th answer."""
+    stream = ev.console_stream(server_id)
+    asked = ev.ServerConsoleOutputRequested(
+        server_id=server_id, host=host, request_id=f"r{n}", length=length
+    )
+    await cloud.append(stream, asked)
+    events = await cloud.wait_for(stream, "ServerConsoleOutputCaptured", count=n, timeout=30)
+    answers = [e for e in events if e.type == "ServerConsoleOutputCaptured"]
+    [answer] = decoded(answers[n - 1 : n], ev.ServerConsoleOutputCaptured)
+    assert isinstance(answer, ev.ServerConsoleOutputCaptured)
+    assert answer.request_id == f"r{n}"
+    return answers[n - 1].version, answer
+
+
+async def test_the_agent_that_owns_the_guest_answers_for_its_console(
+    cloud: Cloud, qemu_host: tuple[str, RunningHost]
+) -> None:
+    host, _ = qemu_host
+    server_id = await cloud.request_boot(host)
+    events = await cloud.wait_for(f"server-{server_id}", "ServerSpawned", timeout=BOOT_TIMEOUT)
+    spawned = decoded(events, ev.ServerSpawned)[0]
+    assert isinstance(spawned, ev.ServerSpawned)
+    await console(Path(spawned.console_log), "GUEST-UP")
+    await asyncio.sleep(2)  # let the guest finish printing
+    version, first = await _ask_console(cloud, host, server_id, 1)
+    assert first.error is None
+    assert "GUEST-UP" in first.output
+    _, again = await _ask_console(cloud, host, server_id, 2)
+    # the same output is not repeated in the log: the answer points at the first
+    assert (again.same_as, again.output) == (version, "") or "GUEST-UP" in again.output
+    _, two = await _ask_console(cloud, host, server_id, 3, length=2)
+    assert len(two.output.splitlines()) <= 2
+    # another host's request is not this agent's to answer
+    other = ev.ServerConsoleOutputRequested(
+        server_id=server_id, host="elsewhere", request_id="x", length=None
+    )
+    await cloud.append(ev.console_stream(server_id), other)
+    await asyncio.sleep(1)
+    stream = await cloud.events(ev.console_stream(server_id))
+    assert [e.type for e in stream].count("ServerConsoleOutputCaptured") == 3

@@ -7,10 +7,7 @@ the server's task state says what is in flight until the agent answers.
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +16,8 @@ from cairn.api.body import read_json
 from cairn.api.compute import rebuild, security_groups, snapshots
 from cairn.api.compute.admin_actions import ACTIONS as ADMIN_ACTIONS
 from cairn.api.compute.auth import authorize, is_admin, metadata
-from cairn.api.compute.common import compute, invalid, json, v, whole
+from cairn.api.compute.common import compute, invalid, v
+from cairn.api.compute.console import console_output
 from cairn.api.compute.network_proxy import ACTIONS as FLOATING_IP_ACTIONS
 from cairn.api.compute.servers import find_server, force_delete
 from cairn.api.faults import HTTPFault
@@ -27,9 +25,6 @@ from cairn.api.identity import caller
 from cairn.compute import servers
 from cairn.identity.service import Authenticated
 from cairn.projections.compute import Server
-
-#: Nova's cap on console output (libvirt driver's MAX_CONSOLE_BYTES)
-MAX_CONSOLE_BYTES = 100 * 1024
 
 Action = Callable[[web.Request, Authenticated, Server, Any], Awaitable[web.Response]]
 
@@ -88,41 +83,6 @@ async def _unlock(
     return web.Response(status=202)
 
 
-def _tail(path: Path, lines: int | None) -> str:
-    """The last ``lines`` lines (all for ``None``) of at most the file's last 100 KiB."""
-    try:
-        with path.open("rb") as log:
-            size = log.seek(0, os.SEEK_END)
-            log.seek(max(0, size - MAX_CONSOLE_BYTES))
-            text = log.read().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
-    if lines is None:
-        return text
-    kept = text.splitlines(keepends=True)
-    return "".join(kept[-lines:]) if lines else ""
-
-
-async def _console(
-    request: web.Request, who: Authenticated, server: Server, args: Any
-) -> web.Response:
-    await authorize(
-        request, "os_compute_api:servers:console_output", {"project_id": server.project_id}
-    )
-    length: int | None = None
-    if isinstance(args, dict) and args.get("length") is not None:
-        raw = whole(args["length"])
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < -1:
-            raise invalid("length", args["length"], "It must be an integer >= -1")
-        length = None if raw == -1 else raw
-    elif args is not None and not isinstance(args, dict):
-        raise invalid("os-getConsoleOutput", args, "It must be an object")
-    if server.vm_state == "building" or not server.console_log:
-        raise HTTPFault.conflict(f"Instance {server.id} has not been launched yet.")
-    output = await asyncio.to_thread(_tail, Path(server.console_log), length)
-    return json({"output": output})
-
-
 async def _force_delete(
     request: web.Request, who: Authenticated, server: Server, args: Any
 ) -> web.Response:
@@ -139,7 +99,7 @@ ACTIONS: dict[str, Action] = {
     "resume": _power("resume"),
     "lock": _lock,
     "unlock": _unlock,
-    "os-getConsoleOutput": _console,
+    "os-getConsoleOutput": console_output,
     "forceDelete": _force_delete,
     "createImage": snapshots.create_image,
     "rebuild": rebuild.rebuild,
