@@ -155,6 +155,32 @@ class VolumeDeleteFailed(DomainEvent, frozen=True):
     reason: str
 
 
+# -- upload to an image ------------------------------------------------------------------
+
+
+@registry.event
+class VolumeUploadRequested(DomainEvent, frozen=True):
+    """``os-volume_upload_image``: the volume's data goes into the (queued) image."""
+
+    volume_id: str
+    image_id: str
+    disk_format: str
+    return_status: str = "available"
+
+
+@registry.event
+class VolumeUploaded(DomainEvent, frozen=True):
+    volume_id: str
+    image_id: str
+
+
+@registry.event
+class VolumeUploadFailed(DomainEvent, frozen=True):
+    volume_id: str
+    image_id: str
+    reason: str
+
+
 # -- Cinder's legacy attach actions (state only: the hypervisor's part is compute's) ---
 
 

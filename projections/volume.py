@@ -64,6 +64,9 @@ class Volume(msgspec.Struct):
     #: the work the backend owes: "create", "extend", "delete" or "" (a status an
     #: admin reset to is only a status: the agent acts on requests, not on words)
     pending: str = ""
+    #: the image an upload fills, and the format it is written in
+    upload_image_id: str | None = None
+    upload_format: str = "raw"
 
     @property
     def snapshot_id(self) -> str | None:
@@ -340,6 +343,25 @@ class VolumeProjection(Projection[VolumeState]):
     def _delete_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDeleteFailed) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
             volume.status, volume.reason, volume.pending = "error_deleting", d.reason, ""
+        return s
+
+    # -- upload to an image -----------------------------------------------------------
+
+    @handles("VolumeUploadRequested")
+    def _upload(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeUploadRequested) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.pending = "uploading", "upload"
+            volume.upload_image_id, volume.upload_format = d.image_id, d.disk_format
+            volume.return_status = d.return_status
+        return s
+
+    @handles("VolumeUploaded", "VolumeUploadFailed")
+    def _uploaded(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeUploaded) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.pending = volume.return_status, ""
+            volume.upload_image_id = None
+            if isinstance(d, ev.VolumeUploadFailed):
+                volume.reason = d.reason
         return s
 
     # -- legacy attach actions --------------------------------------------------------

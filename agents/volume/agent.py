@@ -20,6 +20,8 @@ import asyncio
 import contextlib
 import enum
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from cairn.agents.compute.images import ImageError, ImageSource
 from cairn.agents.volume.driver import VolumeDriver, VolumeDriverError
@@ -48,6 +50,7 @@ REQUESTS = frozenset(
         "VolumeCreateRequested",
         "VolumeExtendRequested",
         "VolumeDeleteRequested",
+        "VolumeUploadRequested",
         "SnapshotCreateRequested",
         "SnapshotDeleteRequested",
         "VolumeStatusReset",
@@ -56,7 +59,13 @@ REQUESTS = frozenset(
 )
 
 
+class ImageUploader(Protocol):
+    async def upload(self, image_id: str, source: Path) -> None:
+        """Fill the queued image ``image_id`` with the file ``source``."""
+
+
 class Step(enum.Enum):
+    UPLOAD = "upload"
     CREATE = "create"
     EXTEND = "extend"
     DELETE = "delete"
@@ -81,6 +90,8 @@ def next_step(volume: Volume | None, snapshots: list[Snapshot]) -> tuple[Step, S
         return Step.CREATE, None
     if volume.pending == "extend":
         return Step.EXTEND, None
+    if volume.pending == "upload":
+        return Step.UPLOAD, None
     if volume.pending == "delete" and not snapshots:
         return Step.DELETE, None
     return Step.NOTHING, None
@@ -107,10 +118,13 @@ class VolumeAgent:
         driver: VolumeDriver,
         images: ImageSource,
         config: AgentConfig,
+        *,
+        uploads: ImageUploader | None = None,
     ) -> None:
         self.store = store
         self.driver = driver
         self.images = images
+        self.uploads = uploads
         self.config = config
         self.runner: ProjectionRunner[VolumeState] = ProjectionRunner(store, VolumeProjection())
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -298,6 +312,10 @@ class VolumeAgent:
             case Step.EXTEND:
                 await driver.extend(volume.id, volume.new_size)
                 return ev.VolumeExtended(volume_id=volume.id, size=volume.new_size)
+            case Step.UPLOAD:
+                image_id = volume.upload_image_id or ""
+                await self._upload(volume, image_id)
+                return ev.VolumeUploaded(volume_id=volume.id, image_id=image_id)
             case _:
                 await driver.delete(volume.id)
                 return ev.VolumeDeleted(volume_id=volume.id, project_id=volume.project_id)
@@ -323,6 +341,19 @@ class VolumeAgent:
         finally:
             await asyncio.to_thread(download.unlink, missing_ok=True)
 
+    async def _upload(self, volume: Volume, image_id: str) -> None:
+        if self.uploads is None:
+            raise VolumeDriverError("this agent cannot upload to the image service")
+        tmp_dir = getattr(self.driver, "tmp", None)
+        if tmp_dir is None:
+            raise VolumeDriverError("the driver has no place to write the image to")
+        out = tmp_dir / f"upload-{volume.id}-{image_id}"
+        try:
+            await self.driver.export(volume.id, volume.upload_format, out)
+            await self.uploads.upload(image_id, out)
+        finally:
+            await asyncio.to_thread(out.unlink, missing_ok=True)
+
     def _failure(
         self, step: Step, volume: Volume, snapshot: Snapshot | None, reason: str
     ) -> DomainEvent:
@@ -337,6 +368,9 @@ class VolumeAgent:
                 return ev.VolumeCreateFailed(volume_id=volume.id, reason=reason)
             case Step.EXTEND:
                 return ev.VolumeExtendFailed(volume_id=volume.id, reason=reason)
+            case Step.UPLOAD:
+                image_id = volume.upload_image_id or ""
+                return ev.VolumeUploadFailed(volume_id=volume.id, image_id=image_id, reason=reason)
             case _:
                 return ev.VolumeDeleteFailed(volume_id=volume.id, reason=reason)
 

@@ -66,6 +66,10 @@ class VolumeDriver(abc.ABC):
         """Grow a volume to ``size_gb`` GiB (never shrinks)."""
 
     @abc.abstractmethod
+    async def export(self, volume_id: str, disk_format: str, dest: Path) -> None:
+        """Write the volume's data to ``dest`` as a ``disk_format`` image (an upload)."""
+
+    @abc.abstractmethod
     async def delete(self, volume_id: str) -> None:
         """Remove a volume; nothing to remove is success."""
 

@@ -176,6 +176,15 @@ class FileVolumeDriver(VolumeDriver):
             return  # already done (an extend repeated after a crash)
         await qemu_img("resize", "-f", self.format, str(path), f"{size_gb}G")
 
+    async def export(self, volume_id: str, disk_format: str, dest: Path) -> None:
+        source = self.path(volume_id)
+        if not await asyncio.to_thread(source.exists):
+            raise SourceMissing(f"{source.name} is not in the pool")
+        if disk_format not in READABLE:
+            raise VolumeDriverError(f"qemu-img cannot write the disk format {disk_format!r}")
+        out = "vpc" if disk_format == "vhd" else disk_format
+        await qemu_img("convert", "-f", self.format, "-O", out, str(source), str(dest))
+
     async def delete(self, volume_id: str) -> None:
         await asyncio.to_thread(self.path(volume_id).unlink, missing_ok=True)
 

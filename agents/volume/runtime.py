@@ -16,10 +16,10 @@ from pathlib import Path
 from aiohttp import web
 
 from cairn.agents.compute.images import ImageSource
-from cairn.agents.compute.images_glance import GlanceImageSource
 from cairn.agents.compute.keystone_auth import CloudsYamlAuth
 from cairn.agents.volume.agent import AgentConfig, VolumeAgent
 from cairn.agents.volume.file_driver import FileVolumeDriver
+from cairn.agents.volume.images_glance import GlanceImageStore
 from cairn.api.keys import STORE
 from cairn.api.services import CleanupContext
 from cairn.config import Settings
@@ -42,15 +42,17 @@ def volume_agent_context(
     """The volume agent of this machine's backend (``config.backend_host``)."""
 
     async def volume_agent_ctx(app: web.Application) -> AsyncIterator[None]:
-        source = images or GlanceImageSource(
+        glance = GlanceImageStore(
             CloudsYamlAuth(settings.data_dir / "clouds.yaml", password=settings.admin_password)
         )
+        source = images or glance
         driver = FileVolumeDriver(pool_dir(settings.data_dir), settings.volume_format)
         agent = VolumeAgent(
             app[STORE],
             driver,
             source,
             AgentConfig(host=config.backend_host, operation_timeout=config.operation_timeout),
+            uploads=glance,
         )
         await agent.start()
         app[VOLUME_AGENT] = agent
@@ -59,7 +61,6 @@ def volume_agent_context(
             yield
         finally:
             await agent.stop()
-            if images is None:
-                await source.close()
+            await glance.close()
 
     return volume_agent_ctx

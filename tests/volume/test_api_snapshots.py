@@ -244,3 +244,44 @@ async def test_a_reset_status_is_only_a_status(cloud: VolumeCloud) -> None:
     assert (shown["status"], shown["os-extended-snapshot-attributes:progress"]) == ("error", "80%")
     listed = await cloud.ok("GET", "/snapshots?sort=display_name:asc", demo)
     assert [s["id"] for s in listed["snapshots"]] == [sid]
+
+
+async def test_upload_a_volume_to_an_image(cloud: VolumeCloud, tmp_path: Path) -> None:
+    demo = await cloud.member()
+    vid = (await cloud.volume(demo))["id"]
+    await cloud.wait(f"/volumes/{vid}", demo)
+    await asyncio.to_thread(write_pattern, cloud.pool / f"volume-{vid}", 0x42)
+    action = f"/volumes/{vid}/action"
+    for bad in (
+        {"os-volume_upload_image": {}},
+        {"os-volume_upload_image": {"image_name": "x", "disk_format": "iso"}},
+        {"os-volume_upload_image": {"image_name": "x", "container_format": "ovf"}},
+    ):
+        status, _ = await cloud.call("POST", action, demo, bad)
+        assert status == 400, bad
+    body = await cloud.ok(
+        "POST",
+        action,
+        demo,
+        {"os-volume_upload_image": {"image_name": "from-volume", "disk_format": "qcow2"}},
+    )
+    answer = body["os-volume_upload_image"]
+    assert (answer["status"], answer["disk_format"]) == ("uploading", "qcow2")
+    await cloud.wait(f"/volumes/{vid}", demo)
+    headers = {"X-Auth-Token": demo.token}
+    response = await cloud.client.get(f"/image/v2/images/{answer['image_id']}", headers=headers)
+    image = await response.json()
+    assert (image["status"], image["name"], image["disk_format"]) == (
+        "active",
+        "from-volume",
+        "qcow2",
+    )
+    assert image["owner"] == demo.project_id
+    response = await cloud.client.get(
+        f"/image/v2/images/{answer['image_id']}/file", headers=headers
+    )
+    copy = tmp_path / "copy.qcow2"
+    copy.write_bytes(await response.read())
+    assert qemu_info(copy)["format"] == "qcow2"
+    assert await asyncio.to_thread(pattern_at_start, copy) == 0x42
+    assert list((cloud.pool / "tmp").iterdir()) == []

@@ -29,6 +29,15 @@ class ImageLookup(abc.ABC):
         :class:`NotFound` (missing or invisible), :class:`Invalid` (not active)
         or :class:`ImageUnavailable` (the image service does not answer)."""
 
+    @abc.abstractmethod
+    async def create(self, token: str, attributes: dict[str, object]) -> str:
+        """A new, queued image with these attributes, as the token's holder; its id.
+        Raises :class:`Invalid` when the image service refuses them."""
+
+    @abc.abstractmethod
+    async def delete(self, token: str, image_id: str) -> None:
+        """Remove an image (best effort: an upload refused after its image was made)."""
+
     async def close(self) -> None:
         return None
 
@@ -42,11 +51,9 @@ class GlanceImageLookup(ImageLookup):
         self._session: aiohttp.ClientSession | None = None
 
     async def get(self, image_id: str, token: str) -> ImageRef:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
         url = f"{self.base_url}/image/v2/images/{quote(image_id, safe='')}"
         try:
-            async with self._session.get(url, headers={"X-Auth-Token": token}) as response:
+            async with self._client().get(url, headers={"X-Auth-Token": token}) as response:
                 if response.status in (400, 403, 404):
                     raise NotFound(f"Image {image_id} could not be found.")
                 if response.status != 200:
@@ -82,6 +89,35 @@ class GlanceImageLookup(ImageLookup):
             min_disk=int(image.get("min_disk") or 0),
             properties=properties,
         )
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        return self._session
+
+    async def create(self, token: str, attributes: dict[str, object]) -> str:
+        url = f"{self.base_url}/image/v2/images"
+        try:
+            async with self._client().post(
+                url, json=attributes, headers={"X-Auth-Token": token}
+            ) as response:
+                body = await response.json(content_type=None)
+                if response.status in (400, 403, 409, 413):
+                    message = body.get("message") if isinstance(body, dict) else None
+                    raise Invalid(f"Invalid image: {message or response.status}")
+                if response.status != 201 or not isinstance(body, dict):
+                    raise ImageUnavailable(f"the image service answered {response.status}")
+                return str(body["id"])
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ImageUnavailable(f"the image service did not answer: {exc}") from exc
+
+    async def delete(self, token: str, image_id: str) -> None:
+        url = f"{self.base_url}/image/v2/images/{quote(image_id, safe='')}"
+        try:
+            async with self._client().delete(url, headers={"X-Auth-Token": token}):
+                pass
+        except (aiohttp.ClientError, TimeoutError):
+            return
 
     async def close(self) -> None:
         if self._session is not None:

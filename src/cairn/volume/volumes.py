@@ -363,3 +363,41 @@ def retype(state: VolumeState, caller: Caller, volume_id: str, new_type: str, w:
         volume_stream(volume_id),
         ev.VolumeRetyped(volume_id=volume_id, volume_type_id=found.id, volume_type=found.name),
     )
+
+
+#: disk formats an upload may be written in (what qemu-img writes)
+UPLOAD_FORMATS = frozenset({"raw", "qcow2", "vmdk", "vdi", "vhd", "vhdx"})
+
+
+def check_upload(state: VolumeState, caller: Caller, volume_id: str, force: bool) -> Volume:
+    """The volume, if it may be uploaded now (``available``; ``in-use`` with force)."""
+    volume = access.volume(state, caller, volume_id)
+    allowed = ("available", "in-use") if force else ("available",)
+    if volume.status not in allowed:
+        raise Invalid(
+            f"Invalid volume: Volume {volume_id} status must be available or in-use with "
+            f"force, but current status is: {volume.status}."
+        )
+    return volume
+
+
+def upload(
+    state: VolumeState,
+    caller: Caller,
+    volume_id: str,
+    image_id: str,
+    disk_format: str,
+    w: Writes,
+    *,
+    force: bool,
+) -> None:
+    volume = check_upload(state, caller, volume_id, force)
+    w.add(
+        volume_stream(volume_id),
+        ev.VolumeUploadRequested(
+            volume_id=volume_id,
+            image_id=image_id,
+            disk_format=disk_format,
+            return_status=volume.status,
+        ),
+    )

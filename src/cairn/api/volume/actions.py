@@ -25,9 +25,12 @@ from cairn.api.volume.common import (
     metadata,
     metadata_dict,
     size,
+    token,
     volumes,
 )
+from cairn.api.volume.keys import IMAGE_LOOKUP
 from cairn.api.volume.microversions import version
+from cairn.api.volume.views import when
 from cairn.events import volume as ev
 from cairn.projections.volume import VolumeState
 from cairn.volume import access
@@ -251,7 +254,91 @@ async def _retype(request: web.Request, volume_id: str, args: Any) -> web.Respon
     return web.Response(status=202)
 
 
+#: what Cinder does not copy from a volume's image metadata into an uploaded image
+RESERVED_IMAGE_KEYS = frozenset(
+    {
+        "image_id",
+        "image_name",
+        "checksum",
+        "container_format",
+        "disk_format",
+        "size",
+        "min_disk",
+        "min_ram",
+        "os_hash_algo",
+        "os_hash_value",
+        "owner",
+        "visibility",
+    }
+)
+
+
+async def _upload_image(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, write=True)
+    if not isinstance(args, dict):
+        raise bad("os-volume_upload_image needs an object.")
+    name = args.get("image_name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise bad("'image_name' is a required property")
+    disk_format = args.get("disk_format", "raw")
+    container_format = args.get("container_format", "bare")
+    if disk_format not in decide.UPLOAD_FORMATS:
+        raise bad(f"Invalid disk-format '{disk_format}' is specified.")
+    if container_format != "bare":
+        raise bad(f"Invalid container-format '{container_format}' is specified.")
+    force = boolean(args.get("force", False), "force")
+    visibility = args.get("visibility", "private")
+    if visibility not in ("private", "public", "shared", "community"):
+        raise bad(f"Invalid visibility {visibility!r}.")
+    protected = boolean(args.get("protected", False), "protected")
+    service = volumes(request)
+    volume = decide.check_upload(service.state, who, volume_id, force)
+    lookup = request.config_dict[IMAGE_LOOKUP]
+    attributes: dict[str, object] = {
+        key: value for key, value in volume.image_metadata.items() if key not in RESERVED_IMAGE_KEYS
+    }
+    attributes.update(
+        name=name,
+        disk_format=disk_format,
+        container_format=container_format,
+        visibility=visibility,
+        protected=protected,
+        min_disk=volume.size,
+    )
+    image_id = await lookup.create(token(request), attributes)
+
+    def command(state: VolumeState, w: Writes) -> None:
+        decide.upload(state, who, volume_id, image_id, disk_format, w, force=force)
+
+    try:
+        await service.run(metadata(request), command)
+    except BaseException:
+        await lookup.delete(token(request), image_id)
+        raise
+    shown = service.state.volumes[volume_id]
+    return web.json_response(
+        {
+            "os-volume_upload_image": {
+                "id": volume_id,
+                "updated_at": when(shown.updated_at),
+                "status": shown.status,
+                "display_description": shown.description,
+                "size": shown.size,
+                "volume_type": None,
+                "image_id": image_id,
+                "image_name": name,
+                "container_format": container_format,
+                "disk_format": disk_format,
+                "visibility": visibility,
+                "protected": protected,
+            }
+        },
+        status=202,
+    )
+
+
 ACTIONS: dict[str, Action] = {
+    "os-volume_upload_image": _upload_image,
     "os-reserve": _simple("reserve", attaching.reserve),
     "os-unreserve": _simple("unreserve", attaching.unreserve),
     "os-attach": _attach,
