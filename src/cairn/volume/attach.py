@@ -95,9 +95,14 @@ def detach(
 ) -> None:
     volume = access.volume(state, caller, volume_id)
     if not volume.attachments:
-        if force:
-            return
-        raise Invalid("Invalid volume: Volume must be attached in order to detach.")
+        # As Cinder's manager: a detach of a volume with no attachment leaves it
+        # available and detached (a status an admin reset is made consistent).
+        if volume.status != "available" or volume.attach_status != "detached":
+            w.add(
+                volume_stream(volume_id),
+                ev.VolumeDetached(volume_id=volume_id, attachment_id=""),
+            )
+        return
     if attachment_id is None:
         if len(volume.attachments) > 1 and not force:
             raise Invalid(
