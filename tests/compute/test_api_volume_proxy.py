@@ -85,6 +85,17 @@ async def test_volumes_and_snapshots_through_nova(cloud: ComputeCloud) -> None:
     assert shown["availabilityZone"]
     status, answer = await cloud.call("GET", "/os-volumes/detail", alice)
     assert [v["id"] for v in answer["volumes"]] == [volume["id"]]
+    status, second = await cloud.call("POST", "/os-volumes", alice, {"volume": {"size": 1}})
+    status, answer = await cloud.call("GET", "/os-volumes?limit=1", alice)
+    assert len(answer["volumes"]) == 1
+    status, answer = await cloud.call("GET", "/os-volumes/detail?offset=1&limit=5", alice)
+    assert len(answer["volumes"]) == 1
+    for bad in ("limit=x", "offset=-1"):
+        status, _ = await cloud.call("GET", f"/os-volumes?{bad}", alice)
+        assert status == 400, bad
+    await _status(cloud, alice, f"/os-volumes/{second['volume']['id']}", "available")
+    status, _ = await cloud.call("DELETE", f"/os-volumes/{second['volume']['id']}", alice)
+    assert status == 202
     status, answer = await cloud.call("GET", "/os-volumes", bob)
     assert answer["volumes"] == []
     status, answer = await cloud.call("GET", f"/os-volumes/{volume['id']}", bob)

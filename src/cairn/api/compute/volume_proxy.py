@@ -13,7 +13,7 @@ from aiohttp import web
 
 from cairn.api.body import read_json
 from cairn.api.compute.auth import authorize, project_of
-from cairn.api.compute.common import invalid, json, v, whole
+from cairn.api.compute.common import compute, invalid, json, v, whole
 from cairn.api.compute.keys import VOLUME_DOCUMENTS
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
@@ -107,9 +107,24 @@ def _fields(body: Any, root: str, allowed: frozenset[str]) -> dict[str, Any]:
 # -- volumes ------------------------------------------------------------------------------
 
 
+def _limited(request: web.Request, items: list[Document]) -> list[Document]:
+    """Nova's ``common.limited``: ``offset`` and ``limit`` (capped at the maximum)."""
+    bounds = {}
+    for key, default in (("offset", 0), ("limit", compute(request).config.max_limit)):
+        value = whole(request.query.get(key, default))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise HTTPFault.bad_request(f"{key} param must be an integer")
+        bounds[key] = value
+    limit = min(
+        bounds["limit"] or compute(request).config.max_limit, compute(request).config.max_limit
+    )
+    return items[bounds["offset"] : bounds["offset"] + limit]
+
+
 async def _list_volumes(request: web.Request) -> web.Response:
     port, token = await _allowed(request, "os_compute_api:os-volumes:list")
-    return json({"volumes": [_volume(d) for d in await port.list(token, "volumes")]})
+    found = _limited(request, await port.list(token, "volumes"))
+    return json({"volumes": [_volume(d) for d in found]})
 
 
 async def list_volumes(request: web.Request) -> web.Response:
@@ -154,7 +169,8 @@ async def delete_volume(request: web.Request) -> web.Response:
 
 async def _list_snapshots(request: web.Request) -> web.Response:
     port, token = await _allowed(request, "os_compute_api:os-volumes:snapshots:list")
-    return json({"snapshots": [_snapshot(d) for d in await port.list(token, "snapshots")]})
+    found = _limited(request, await port.list(token, "snapshots"))
+    return json({"snapshots": [_snapshot(d) for d in found]})
 
 
 async def list_snapshots(request: web.Request) -> web.Response:
