@@ -428,6 +428,33 @@ class VolumeBackendFreezeSet(DomainEvent, frozen=True):
     frozen: bool
 
 
+# -- group types (stream ``volgrouptype-<id>``) -----------------------------------------
+
+
+@registry.event
+class GroupTypeCreated(DomainEvent, frozen=True):
+    type_id: str
+    name: str
+    description: str | None = None
+    is_public: bool = True
+    group_specs: dict[str, str] = {}
+
+
+@registry.event
+class GroupTypeUpdated(DomainEvent, frozen=True):
+    type_id: str
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    is_public: bool | msgspec.UnsetType = msgspec.UNSET
+    #: the whole group specs after the change
+    group_specs: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+
+
+@registry.event
+class GroupTypeDeleted(DomainEvent, frozen=True):
+    type_id: str
+
+
 # -- QoS specs (stream ``volqos-<id>``) --------------------------------------------------
 
 

@@ -111,6 +111,15 @@ class VolumeType(msgspec.Struct):
         return self.is_public or is_admin or project_id in self.projects
 
 
+class GroupType(msgspec.Struct):
+    id: str
+    name: str
+    description: str | None
+    is_public: bool
+    created_at: datetime
+    group_specs: dict[str, str] = {}
+
+
 class QosSpecs(msgspec.Struct):
     id: str
     name: str
@@ -173,6 +182,7 @@ class VolumeState(msgspec.Struct):
     #: transfers not yet accepted or deleted
     transfers: dict[str, Transfer] = {}
     qos_specs: dict[str, QosSpecs] = {}
+    group_types: dict[str, GroupType] = {}
     messages: dict[str, UserMessage] = {}
     #: quota class -> the limits an admin set for it (``default``: every project's)
     quota_classes: dict[str, dict[str, int]] = {}
@@ -205,6 +215,10 @@ def quota_stream(project_id: str) -> str:
 
 def quota_class_stream(name: str) -> str:
     return f"volquotaclass-{name}"
+
+
+def group_type_stream(type_id: str) -> str:
+    return f"volgrouptype-{type_id}"
 
 
 def qos_stream(qos_id: str) -> str:
@@ -607,6 +621,24 @@ class VolumeProjection(Projection[VolumeState]):
         found = s.types.get(d.type_id)
         if found is not None:
             found.projects = [p for p in found.projects if p != d.project_id]
+        return s
+
+    @handles("GroupTypeCreated")
+    def _group_type(self, s: VolumeState, e: RecordedEvent, d: ev.GroupTypeCreated) -> Any:
+        s.group_types[d.type_id] = GroupType(
+            d.type_id, d.name, d.description, d.is_public, e.recorded_at, dict(d.group_specs)
+        )
+        return s
+
+    @handles("GroupTypeUpdated")
+    def _group_type_updated(self, s: VolumeState, e: RecordedEvent, d: ev.GroupTypeUpdated) -> Any:
+        if (found := s.group_types.get(d.type_id)) is not None:
+            _set(found, d, "name", "description", "is_public", "group_specs")
+        return s
+
+    @handles("GroupTypeDeleted")
+    def _group_type_deleted(self, s: VolumeState, e: RecordedEvent, d: ev.GroupTypeDeleted) -> Any:
+        s.group_types.pop(d.type_id, None)
         return s
 
     @handles("QosSpecsCreated")

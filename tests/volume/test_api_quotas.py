@@ -200,3 +200,47 @@ async def test_per_type_quotas(cloud: VolumeCloud) -> None:
         "PUT", "/os-quota-class-sets/default", None, {"quota_class_set": {"volumes_gold": 5}}
     )
     assert updated["quota_class_set"]["volumes_gold"] == 5
+
+
+async def test_group_types(cloud: VolumeCloud) -> None:
+    mv = {"OpenStack-API-Version": "volume 3.11"}
+    status, _ = await cloud.call("GET", "/group_types", None)
+    assert status == 404  # before 3.11
+    demo = await cloud.member()
+    status, _ = await cloud.call("POST", "/group_types", demo, {"group_type": {"name": "g"}}, mv)
+    assert status == 403
+    made = await cloud.ok(
+        "POST",
+        "/group_types",
+        None,
+        {"group_type": {"name": "a-g", "group_specs": {"k": "v"}}},
+        headers=mv,
+    )
+    gid = made["group_type"]["id"]
+    await cloud.ok(
+        "POST",
+        "/group_types",
+        None,
+        {"group_type": {"name": "b-g", "is_public": False}},
+        headers=mv,
+    )
+    status, _ = await cloud.call("POST", "/group_types", None, {"group_type": {"name": "a-g"}}, mv)
+    assert status == 409
+    public = await cloud.ok("GET", "/group_types", None, headers=mv)
+    assert [t["name"] for t in public["group_types"]] == ["a-g"]
+    everyone = await cloud.ok("GET", "/group_types?is_public=None&sort=name:desc", None, headers=mv)
+    assert [t["name"] for t in everyone["group_types"]] == ["b-g", "a-g"]
+    await cloud.ok("PUT", f"/group_types/{gid}", None, {"group_type": {"name": "c-g"}}, headers=mv)
+    assert (await cloud.ok("GET", f"/group_types/{gid}", demo, headers=mv))["group_type"][
+        "name"
+    ] == "c-g"
+    specs = f"/group_types/{gid}/group_specs"
+    await cloud.ok("POST", specs, None, {"group_specs": {"x": "1"}}, headers=mv)
+    assert (await cloud.ok("GET", specs, None, headers=mv))["group_specs"] == {"k": "v", "x": "1"}
+    assert await cloud.ok("PUT", specs + "/x", None, {"x": "2"}, headers=mv) == {"x": "2"}
+    await cloud.ok("DELETE", specs + "/x", None, headers=mv)
+    status, _ = await cloud.call("GET", specs + "/x", None, headers=mv)
+    assert status == 404
+    await cloud.ok("DELETE", f"/group_types/{gid}", None, headers=mv)
+    status, _ = await cloud.call("GET", f"/group_types/{gid}", None, headers=mv)
+    assert status == 404

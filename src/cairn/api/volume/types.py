@@ -45,15 +45,18 @@ def _specs(value: Any) -> dict[str, str]:
 async def index(request: web.Request) -> web.Response:
     who = caller(request)
     state = volumes(request).state
-    wanted = request.query.get("is_public")
+    raw = request.query.get("is_public")
+    # Cinder: admins see the public types unless they ask (is_public=None: all);
+    # others see the public ones and the private ones shared with their project
+    wanted = True if raw is None else None if raw.lower() == "none" else boolean(raw, "is_public")
     shown = []
     for t in sorted(state.types.values(), key=lambda t: t.name):
-        if not t.usable_by(who.project_id, who.is_admin):
+        if not who.is_admin:
+            if t.usable_by(who.project_id, False):
+                shown.append(views.volume_type(who, t))
             continue
-        filtering = wanted is not None and who.is_admin and wanted.lower() != "none"
-        if filtering and t.is_public != boolean(str(wanted), "is_public"):
-            continue
-        shown.append(views.volume_type(who, t))
+        if wanted is None or t.is_public == wanted:
+            shown.append(views.volume_type(who, t))
     return web.json_response({"volume_types": shown})
 
 
