@@ -48,7 +48,7 @@ async def run(ctx: HostContext, view: ServerView) -> None:
     started = time.monotonic()
     try:
         async with asyncio.timeout(ctx.config.snapshot_timeout):
-            await _snapshot(ctx, view.server_id, name, image_id)
+            await _snapshot(ctx, view.server_id, name, image_id, running=view.vm_state == "active")
             state = await ctx.driver.state(name)
     except Exception as exc:
         reason = failure_reason(exc, "snapshot", ctx.config.snapshot_timeout)
@@ -80,21 +80,24 @@ async def run(ctx: HostContext, view: ServerView) -> None:
     )
 
 
-async def _snapshot(ctx: HostContext, server_id: str, name: str, image_id: str) -> None:
+async def _snapshot(
+    ctx: HostContext, server_id: str, name: str, image_id: str, *, running: bool
+) -> None:
+    """Copy and upload the disk; ``running``: the log says the guest runs, so it is
+    paused for the copy and runs again afterwards, also when an agent that died
+    mid-copy left it paused."""
     instance = ctx.config.paths.instance(server_id)
     source = instance / "disk"
     if not await asyncio.to_thread(source.exists):
         raise SnapshotError(f"server {server_id} has no disk on {ctx.host} to snapshot")
     copy = instance / f"snapshot-{image_id}.qcow2"
-    paused = False
     try:
-        if await ctx.driver.state(name) is GuestState.RUNNING:
+        if running and await ctx.driver.state(name) is GuestState.RUNNING:
             await ctx.driver.pause(name)
-            paused = True
         try:
             await disk.convert(source, copy)
         finally:
-            if paused:
+            if running and await ctx.driver.state(name) is GuestState.PAUSED:
                 await ctx.driver.unpause(name)
         await ctx.images.source.upload(image_id, copy)
     finally:

@@ -114,6 +114,13 @@ async def test_an_import_task_makes_the_image(cloud: Cloud, origin: TestServer) 
     _, listed = await cloud.call("GET", "/v2/tasks")
     assert [t["id"] for t in listed["tasks"]] == [task["id"]]
     assert "input" not in listed["tasks"][0]
+    status, of_image = await cloud.call("GET", f"/v2/images/{image_id}/tasks")
+    assert status == 200, of_image
+    assert [(t["id"], t["status"], t["image_id"]) for t in of_image["tasks"]] == [
+        (task["id"], "success", image_id)
+    ]
+    status, _ = await cloud.call("GET", "/v2/images/00000000-0000-4000-8000-00000000dead/tasks")
+    assert status == 404
     status, failing = await cloud.call(
         "POST", "/v2/tasks", json=import_task(f"http://127.0.0.1:{origin.port}/missing")
     )

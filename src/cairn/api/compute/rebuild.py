@@ -7,6 +7,8 @@ Validated as Nova's schema does per microversion: ``imageRef`` always;
 2.57 (``null`` removes it); ``personality`` (file injection),
 ``trusted_image_certificates`` and ``hostname`` are refused, as at boot. The
 answer is 202 with the server as a change shows it (status ``REBUILD``).
+``adminPass`` is put on the rebuilt guest's config drive (``admin_pass`` in
+``meta_data.json``, as Nova's drive has it); it is not echoed back.
 """
 
 from __future__ import annotations
@@ -127,7 +129,14 @@ async def rebuild(
     await service.execute(
         lambda s: rebuilds.rebuild(s, call, servers.find(s, server.id), asked, is_admin=admin)
     )
-    shown = changed_server(detail(request, servers.find(service.state, server.id), who), version)
-    if password is not None:
-        shown["adminPass"] = password
+    rebuilt = servers.find(service.state, server.id)
+    shown = changed_server(detail(request, rebuilt, who), version)
+    # Nova's rebuild answer carries the key from 2.54 and the user data from 2.57,
+    # even where a change answer leaves the extended attributes out. No
+    # ``adminPass``: Cairn sets no instance passwords (it reaches a guest only on
+    # its config drive), as Nova with enable_instance_password off.
+    if version >= (2, 54):
+        shown["key_name"] = rebuilt.key_name
+    if version >= (2, 57):
+        shown["user_data"] = rebuilt.user_data
     return json({"server": shown}, status=202)

@@ -57,16 +57,17 @@ def _document(server: Server, name: str, meta: dict[str, str]) -> dict[str, Any]
     }
     return {
         **inherited,
+        "image_type": "snapshot",
+        "instance_uuid": server.id,
+        "base_image_ref": server.image.image_id,
+        "user_id": server.user_id,
+        # the request's metadata wins over Nova's own properties (as in Nova)
         **meta,
         "name": name,
         "disk_format": "qcow2",
         "container_format": "bare",
         "min_disk": max(server.flavor.disk_gb, server.image.min_disk_gb),
         "min_ram": server.image.min_ram_mb,
-        "image_type": "snapshot",
-        "instance_uuid": server.id,
-        "base_image_ref": server.image.image_id,
-        "user_id": server.user_id,
     }
 
 

@@ -86,6 +86,7 @@ ROUTES: list[Route] = [
     put(NAMESPACE + "/tags/{name}", metadef_contents.update_tag),
     delete(NAMESPACE + "/tags/{name}", metadef_contents.delete_tag),
     get("/v2/tasks", tasks.index),
+    get(IMAGE + "/tasks", tasks.of_image),
     post("/v2/tasks", tasks.create),
     get("/v2/tasks/{task_id}", tasks.show),
     get("/v2/schemas/task", tasks.schema),

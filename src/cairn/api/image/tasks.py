@@ -16,7 +16,7 @@ from aiohttp import web
 
 from cairn.api.body import read_json
 from cairn.api.faults import HTTPFault
-from cairn.api.image.common import caller, images, json
+from cairn.api.image.common import caller, images, json, visible_image
 from cairn.api.image.render import timestamp
 from cairn.projections.image import Task
 
@@ -64,6 +64,21 @@ async def show(request: web.Request) -> web.Response:
     if task is None:
         raise HTTPFault.not_found(f"Task with the given id {task_id} not found")
     return json(task_body(task))
+
+
+async def of_image(request: web.Request) -> web.Response:
+    """``GET /v2/images/{id}/tasks`` (2.12): the tasks that made the image's data,
+    for whoever may see the image (Glance's ``image:get_image``), newest first.
+    An image whose data was uploaded, or copied from a server, has none."""
+    who = await caller(request, "image:get_image", {"project_id": None})
+    image = visible_image(request, who)
+    found = [
+        t
+        for t in images(request).state.tasks.values()
+        if (t.result or {}).get("image_id") == image.id
+    ]
+    found.sort(key=lambda t: t.created_at, reverse=True)
+    return json({"tasks": [{**task_body(t), "image_id": image.id} for t in found]})
 
 
 def task_schema() -> dict[str, Any]:
