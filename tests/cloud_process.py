@@ -61,9 +61,9 @@ def build_guest() -> Path:
 
 
 @contextlib.contextmanager
-def cairn_up(data: Path, *options: str) -> Iterator[tuple[Running, int]]:
+def cairn_up(data: Path, *options: str, killed: bool = False) -> Iterator[tuple[Running, int]]:
     """Run ``cairn up --data-dir data *options`` until the block ends; yields the
-    cloud and the server's pid."""
+    cloud and the server's pid. ``killed``: the block SIGKILLs the server itself."""
     port = free_port()
     data.parent.mkdir(parents=True, exist_ok=True)
     stderr_path = data.parent / "stderr.log"
@@ -86,4 +86,5 @@ def cairn_up(data: Path, *options: str) -> Iterator[tuple[Running, int]]:
                 process.wait()
             if process.stdout is not None:
                 process.stdout.close()
-    assert process.returncode == 0, stderr_path.read_text()
+    expected = -signal.SIGKILL if killed else 0
+    assert process.returncode == expected, stderr_path.read_text()
