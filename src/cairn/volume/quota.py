@@ -68,10 +68,12 @@ def take(
     per-type limits too), or raise :class:`QuotaExceeded` as Cinder words it;
     then record the usage after them on the quota stream."""
     state = writes.state
-    have = usage(state, project_id)
+    have = _with(usage(state, project_id), writes.taken.get((project_id, "")))
     limit = limits(state, defaults, project_id)
     if volume_type is not None:
-        typed = usage(state, project_id, volume_type)
+        typed = _with(
+            usage(state, project_id, volume_type), writes.taken.get((project_id, volume_type))
+        )
         for name, used, adding in (
             ("volumes", typed.volumes, volumes),
             ("gigabytes", typed.gigabytes, gigabytes),
@@ -101,6 +103,13 @@ def take(
         )
     if snapshots and _over(limit["snapshots"], have.snapshots + snapshots):
         raise QuotaExceeded(f"Maximum number of snapshots allowed ({limit['snapshots']}) exceeded")
+    # what this append adds, for the decisions taken after this one in the same batch
+    scopes = [(project_id, "")] + ([(project_id, volume_type)] if volume_type else [])
+    for scope in scopes:
+        added = writes.taken.setdefault(scope, [0, 0, 0])
+        added[0] += volumes
+        added[1] += gigabytes
+        added[2] += snapshots
     writes.add(
         quota_stream(project_id),
         ev.VolumeQuotaUsed(
@@ -110,6 +119,12 @@ def take(
             snapshots=have.snapshots + snapshots,
         ),
     )
+
+
+def _with(used: Usage, added: list[int] | None) -> Usage:
+    if not added:
+        return used
+    return Usage(used.volumes + added[0], used.gigabytes + added[1], used.snapshots + added[2])
 
 
 def _over(limit: int, wanted: int) -> bool:

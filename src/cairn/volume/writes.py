@@ -18,6 +18,9 @@ class Writes:
         self.meta = meta
         self._events: dict[str, list[NewEvent]] = {}
         self._expected: dict[str, int] = {}
+        #: (project, type or "") -> [volumes, gigabytes, snapshots] this append adds
+        #: (a batch of creates decided together counts the ones before each)
+        self.taken: dict[tuple[str, str], list[int]] = {}
 
     def add(self, stream: str, event: DomainEvent, *, new: bool = False) -> None:
         if stream not in self._expected:

@@ -13,6 +13,7 @@ from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller as authenticated
 from cairn.api.keys import REQUEST_ID
 from cairn.api.volume.keys import VOLUMES
+from cairn.app import CommandConflict
 from cairn.events import Metadata
 from cairn.volume.access import Caller
 from cairn.volume.errors import VolumeError
@@ -60,6 +61,10 @@ async def volume_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except VolumeError as exc:
         raise HTTPFault(exc.status, str(exc)) from None
+    except CommandConflict:
+        raise HTTPFault.conflict(
+            "Concurrent requests kept changing this resource; try again."
+        ) from None
 
 
 async def body_of(request: web.Request, key: str) -> dict[str, Any]:

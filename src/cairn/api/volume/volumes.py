@@ -106,11 +106,7 @@ async def create(request: web.Request) -> web.Response:
         multiattach=boolean(body.get("multiattach", False), "multiattach"),
     )
     service = volumes(request)
-
-    def command(state: VolumeState, w: Writes) -> None:
-        decide.create(state, who, service.config, wanted, w)
-
-    await service.run(metadata(request), command)
+    await service.create(who, wanted, metadata(request))
     made = service.state.volumes[wanted.volume_id]
     return web.json_response({"volume": views.volume(request, who, made, full=False)}, status=202)
 
