@@ -54,6 +54,8 @@ class VolumeCreateRequested(DomainEvent, frozen=True):
     multiattach: bool = False
     #: Glance's properties of the image the volume was made from
     image_metadata: dict[str, str] = {}
+    #: the volume group it is made in (3.13+)
+    group_id: str | None = None
 
 
 @registry.event
@@ -453,6 +455,49 @@ class GroupTypeUpdated(DomainEvent, frozen=True):
 @registry.event
 class GroupTypeDeleted(DomainEvent, frozen=True):
     type_id: str
+
+
+# -- generic volume groups (3.13+; stream ``volgroup-<id>``) ---------------------------
+
+
+@registry.event
+class VolumeGroupCreated(DomainEvent, frozen=True):
+    """A group of volumes. The file backend keeps no storage for a group (as
+    Cinder's generic group driver), so it is ``available`` at once."""
+
+    group_id: str
+    project_id: str
+    name: str | None
+    description: str | None
+    group_type_id: str
+    volume_type_ids: list[str]
+    availability_zone: str
+
+
+@registry.event
+class VolumeGroupUpdated(DomainEvent, frozen=True):
+    group_id: str
+    name: str | msgspec.UnsetType | None = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+@registry.event
+class VolumeGroupStatusReset(DomainEvent, frozen=True):
+    group_id: str
+    status: str
+
+
+@registry.event
+class VolumeGroupDeleted(DomainEvent, frozen=True):
+    group_id: str
+
+
+@registry.event
+class VolumeGroupSet(DomainEvent, frozen=True):
+    """A volume joined a group (``group_id``) or left it (None)."""
+
+    volume_id: str
+    group_id: str | None
 
 
 # -- QoS specs (stream ``volqos-<id>``) --------------------------------------------------

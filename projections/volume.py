@@ -67,6 +67,7 @@ class Volume(msgspec.Struct):
     #: the image an upload fills, and the format it is written in
     upload_image_id: str | None = None
     upload_format: str = "raw"
+    group_id: str | None = None
 
     @property
     def snapshot_id(self) -> str | None:
@@ -118,6 +119,18 @@ class GroupType(msgspec.Struct):
     is_public: bool
     created_at: datetime
     group_specs: dict[str, str] = {}
+
+
+class Group(msgspec.Struct):
+    id: str
+    project_id: str
+    name: str | None
+    description: str | None
+    group_type_id: str
+    volume_type_ids: list[str]
+    availability_zone: str
+    status: str
+    created_at: datetime
 
 
 class QosSpecs(msgspec.Struct):
@@ -183,6 +196,7 @@ class VolumeState(msgspec.Struct):
     transfers: dict[str, Transfer] = {}
     qos_specs: dict[str, QosSpecs] = {}
     group_types: dict[str, GroupType] = {}
+    groups: dict[str, Group] = {}
     messages: dict[str, UserMessage] = {}
     #: quota class -> the limits an admin set for it (``default``: every project's)
     quota_classes: dict[str, dict[str, int]] = {}
@@ -221,6 +235,10 @@ def group_type_stream(type_id: str) -> str:
     return f"volgrouptype-{type_id}"
 
 
+def group_stream(group_id: str) -> str:
+    return f"volgroup-{group_id}"
+
+
 def qos_stream(qos_id: str) -> str:
     return f"volqos-{qos_id}"
 
@@ -242,7 +260,7 @@ def _set(target: Any, event: Any, *names: str) -> None:
 
 class VolumeProjection(Projection[VolumeState]):
     name = "volumes"
-    version = 3
+    version = 4
     state_type: ClassVar[Any] = VolumeState
 
     def initial(self) -> VolumeState:
@@ -277,6 +295,7 @@ class VolumeProjection(Projection[VolumeState]):
             bootable=d.bootable,
             multiattach=d.multiattach,
             image_metadata=dict(d.image_metadata),
+            group_id=d.group_id,
         )
         return s
 
@@ -639,6 +658,44 @@ class VolumeProjection(Projection[VolumeState]):
     @handles("GroupTypeDeleted")
     def _group_type_deleted(self, s: VolumeState, e: RecordedEvent, d: ev.GroupTypeDeleted) -> Any:
         s.group_types.pop(d.type_id, None)
+        return s
+
+    @handles("VolumeGroupCreated")
+    def _group(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeGroupCreated) -> Any:
+        s.groups[d.group_id] = Group(
+            id=d.group_id,
+            project_id=d.project_id,
+            name=d.name,
+            description=d.description,
+            group_type_id=d.group_type_id,
+            volume_type_ids=list(d.volume_type_ids),
+            availability_zone=d.availability_zone,
+            status="available",
+            created_at=e.recorded_at,
+        )
+        return s
+
+    @handles("VolumeGroupUpdated")
+    def _group_updated(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeGroupUpdated) -> Any:
+        if (group := s.groups.get(d.group_id)) is not None:
+            _set(group, d, "name", "description")
+        return s
+
+    @handles("VolumeGroupStatusReset")
+    def _group_reset(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeGroupStatusReset) -> Any:
+        if (group := s.groups.get(d.group_id)) is not None:
+            group.status = d.status
+        return s
+
+    @handles("VolumeGroupDeleted")
+    def _group_deleted(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeGroupDeleted) -> Any:
+        s.groups.pop(d.group_id, None)
+        return s
+
+    @handles("VolumeGroupSet")
+    def _volume_group(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeGroupSet) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.group_id = d.group_id
         return s
 
     @handles("QosSpecsCreated")

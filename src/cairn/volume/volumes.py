@@ -20,7 +20,7 @@ from cairn.projections.volume import (
     snapshot_stream,
     volume_stream,
 )
-from cairn.volume import access, quota, scheduler
+from cairn.volume import access, groups, quota, scheduler
 from cairn.volume.access import Caller
 from cairn.volume.config import DEFAULT_TYPE, VolumeConfig
 from cairn.volume.errors import Invalid, NotFound
@@ -93,6 +93,7 @@ class CreateVolume:
     source_volid: str | None = None
     image: ImageRef | None = None
     multiattach: bool = False
+    group_id: str | None = None
 
 
 def create(
@@ -172,6 +173,8 @@ def create(
     zone = wanted.availability_zone or config.availability_zone
     if zone != config.availability_zone:
         raise Invalid(f"Invalid input received: Availability zone '{zone}' is invalid.")
+    if wanted.group_id is not None:
+        groups.check_member(state, groups.find(state, caller, wanted.group_id), volume_type.id)
     quota.take(
         w, config.quotas, caller.project_id, volumes=1, gigabytes=size, volume_type=volume_type.name
     )
@@ -195,6 +198,7 @@ def create(
             bootable=bootable,
             multiattach=wanted.multiattach,
             image_metadata=image_metadata,
+            group_id=wanted.group_id,
         ),
         new=True,
     )
@@ -300,6 +304,11 @@ def delete(
             f"error_extending or error_managing and must not be migrating, attached, belong to a "
             f"group, have snapshots, awaiting a transfer, or be disassociated from snapshots "
             f"after volume transfer (volume {volume_id} is {volume.status})."
+        )
+    if volume.group_id is not None and volume.group_id in state.groups:
+        raise Invalid(
+            f"Invalid volume: Volume {volume_id} belongs to group {volume.group_id}: remove it "
+            "from the group, or delete the group with its volumes."
         )
     snapshots = state.snapshots_of(volume_id)
     if snapshots and not cascade:

@@ -79,6 +79,13 @@ def _uuid_or_none(value: Any, field: str) -> str | None:
     return value
 
 
+def _group_id(request: web.Request, body: dict[str, Any]) -> str | None:
+    group_id = _uuid_or_none(body.get("group_id"), "group_id")
+    if group_id is not None and version(request) < (3, 13):
+        raise bad("group_id needs microversion 3.13 or later.")
+    return group_id
+
+
 async def create(request: web.Request) -> web.Response:
     who = caller(request, write=True)
     body = await body_of(request, "volume")
@@ -104,6 +111,7 @@ async def create(request: web.Request) -> web.Response:
         source_volid=_uuid_or_none(body.get("source_volid"), "source_volid"),
         image=image,
         multiattach=boolean(body.get("multiattach", False), "multiattach"),
+        group_id=_group_id(request, body),
     )
     service = volumes(request)
     await service.create(who, wanted, metadata(request))
