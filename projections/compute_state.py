@@ -44,6 +44,7 @@ ACTION_EVENT_NAMES: dict[str, str] = {
     "detach_interface": "compute_detach_interface",
     "createImage": "compute_snapshot_instance",
     "rebuild": "compute_rebuild_instance",
+    "trigger_crash_dump": "compute_trigger_crash_dump",
 }
 
 

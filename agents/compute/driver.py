@@ -378,6 +378,11 @@ class HypervisorDriver(abc.ABC):
         self.require(Capability.HOT_PLUG)
         raise NotImplementedError
 
+    async def inject_nmi(self, name: str) -> None:
+        """Send the running guest a non-maskable interrupt (Nova's crash-dump
+        trigger). Raises :class:`InvalidGuestState` unless it runs."""
+        raise NotImplementedError
+
     async def nics(self, name: str) -> list[Nic]:
         """The guest's NICs as its definition has them now."""
         raise NotImplementedError

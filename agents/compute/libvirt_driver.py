@@ -487,6 +487,16 @@ class LibvirtDriver(HypervisorDriver):
             await asyncio.sleep(0.1)
         return found
 
+    async def inject_nmi(self, name: str) -> None:
+        def sync() -> None:
+            dom = self._lookup(name)
+            state = _state_of(dom)
+            if state is not GuestState.RUNNING:
+                raise InvalidGuestState(name, state, "inject an NMI")
+            dom.injectNMI(0)
+
+        await self._call(sync, name=name)
+
     def _live_xml(self, name: str) -> str:
         dom = self._lookup(name)
         return str(dom.XMLDesc(0)) if dom.isActive() else ""

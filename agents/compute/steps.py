@@ -352,6 +352,11 @@ async def _perform(
         case "resume":
             await driver.resume(name)
             return "active", RUNNING
+        case "trigger_crash_dump":
+            # An NMI: the guest's kernel decides (a dump, a panic, or a line on the
+            # console); the server's state is what the guest is in afterwards.
+            await driver.inject_nmi(name)
+            return OBSERVED.get(await driver.state(name), ("active", RUNNING))
     raise ValueError(f"unknown action {request.action!r}")
 
 

@@ -444,3 +444,33 @@ async def test_rebuild_validates_records_and_waits_for_the_agent(cloud: ComputeC
     assert body["server"]["status"] == "ACTIVE"
     status, body = await cloud.call("GET", f"/servers/{server_id}/os-instance-actions")
     assert [a["action"] for a in body["instanceActions"]] == ["rebuild", "create"]
+
+
+async def test_trigger_crash_dump_needs_2_17_and_a_running_guest(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    _, body = await cloud.boot()
+    building = body["server"]["id"]
+    server_id = await _spawned(cloud, "h1")
+    dump = {"trigger_crash_dump": None}
+    status, body = await cloud.call(
+        "POST", f"/servers/{server_id}/action", json=dump, version="2.16"
+    )
+    assert status == 400, body
+    status, body = await cloud.call(
+        "POST", f"/servers/{server_id}/action", json={"trigger_crash_dump": {}}, version="2.17"
+    )
+    assert status == 400, body
+    status, body = await cloud.call(
+        "POST", f"/servers/{building}/action", json=dump, version="2.17"
+    )
+    assert status == 409, body
+    other = await cloud.member()
+    status, body = await cloud.call(
+        "POST", f"/servers/{server_id}/action", other, dump, version="2.17"
+    )
+    assert status == 404, body
+    status, body = await cloud.call(
+        "POST", f"/servers/{server_id}/action", json=dump, version="2.17"
+    )
+    assert status == 202, body
+    assert cloud.compute.state.servers[server_id].pending_action == "trigger_crash_dump"

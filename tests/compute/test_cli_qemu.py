@@ -242,3 +242,21 @@ def test_rebuild_gives_a_guest_a_new_image_and_user_data_and_keeps_a_stopped_one
     finally:
         cloud.openstack("server", "delete", "--wait", server, **demo)
         cloud.openstack("image", "delete", "rebuild-target", check=False, **demo)
+
+
+def test_a_crash_dump_trigger_reaches_the_guest_kernel_as_an_nmi(cloud: Running) -> None:
+    demo = {"cloud": "cairn-demo"}
+    made = cloud.json("server", "create", "--image", "cairn-guest", "--flavor", "m1.nano",
+                      "--nic", "none", "--wait", "nmi", **demo)  # fmt: skip
+    assert isinstance(made, dict)
+    server = str(made["id"])
+    try:
+        _until("the guest's heartbeat", lambda: "HEARTBEAT 2" in _console(cloud, server))
+        cloud.openstack("--os-compute-api-version", "2.17", "server", "dump", "create", server,
+                        **demo)  # fmt: skip
+        _until("the guest's kernel to see the NMI", lambda: "NMI" in _console(cloud, server), 30)
+        actions = cloud.json("server", "event", "list", server, **demo)
+        assert isinstance(actions, list)
+        assert actions[0]["Action"] == "trigger_crash_dump"
+    finally:
+        cloud.openstack("server", "delete", "--wait", server, **demo)

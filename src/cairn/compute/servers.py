@@ -229,6 +229,7 @@ ALLOWED_STATES: dict[str, tuple[str, ...]] = {
     "unpause": ("paused",),
     "suspend": ("active",),
     "resume": ("suspended",),
+    "trigger_crash_dump": ("active", "paused", "error"),
 }
 
 

@@ -26,6 +26,9 @@ from cairn.compute import servers
 from cairn.identity.service import Authenticated
 from cairn.projections.compute import Server
 
+#: Nova's power state "running"
+RUNNING = 1
+
 Action = Callable[[web.Request, Authenticated, Server, Any], Awaitable[web.Response]]
 
 
@@ -83,6 +86,18 @@ async def _unlock(
     return web.Response(status=202)
 
 
+async def _crash_dump(
+    request: web.Request, who: Authenticated, server: Server, args: Any
+) -> web.Response:
+    if v(request) < (2, 17):
+        raise HTTPFault.bad_request("There is no such action: trigger_crash_dump")
+    if args is not None:
+        raise invalid("trigger_crash_dump", args, "It must be null")
+    if server.power_state != RUNNING:
+        raise HTTPFault.conflict(f"Instance {server.id} is not running.")
+    return await _power("trigger_crash_dump")(request, who, server, None)
+
+
 async def _force_delete(
     request: web.Request, who: Authenticated, server: Server, args: Any
 ) -> web.Response:
@@ -103,6 +118,7 @@ ACTIONS: dict[str, Action] = {
     "forceDelete": _force_delete,
     "createImage": snapshots.create_image,
     "rebuild": rebuild.rebuild,
+    "trigger_crash_dump": _crash_dump,
     "addSecurityGroup": security_groups.add_to_server,
     "removeSecurityGroup": security_groups.remove_from_server,
     **ADMIN_ACTIONS,
