@@ -287,6 +287,8 @@ class SnapshotCreateRequested(DomainEvent, frozen=True):
     size: int
     metadata: dict[str, str] = {}
     force: bool = False
+    #: the group snapshot it is part of (3.14+)
+    group_snapshot_id: str | None = None
 
 
 @registry.event
@@ -490,6 +492,30 @@ class VolumeGroupStatusReset(DomainEvent, frozen=True):
 @registry.event
 class VolumeGroupDeleted(DomainEvent, frozen=True):
     group_id: str
+
+
+@registry.event
+class GroupSnapshotCreated(DomainEvent, frozen=True):
+    """A snapshot of every volume of a group (each its own ``SnapshotCreateRequested``
+    in the same append). Stream: ``volgroupsnap-<id>``."""
+
+    group_snapshot_id: str
+    group_id: str
+    project_id: str
+    name: str | None
+    description: str | None
+    group_type_id: str
+
+
+@registry.event
+class GroupSnapshotDeleteRequested(DomainEvent, frozen=True):
+    group_snapshot_id: str
+
+
+@registry.event
+class GroupSnapshotStatusReset(DomainEvent, frozen=True):
+    group_snapshot_id: str
+    status: str
 
 
 @registry.event

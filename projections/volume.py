@@ -95,6 +95,7 @@ class Snapshot(msgspec.Struct):
     pending: str = ""
     #: what os-update_snapshot_status last said
     progress: str | None = None
+    group_snapshot_id: str | None = None
 
 
 class VolumeType(msgspec.Struct):
@@ -131,6 +132,19 @@ class Group(msgspec.Struct):
     availability_zone: str
     status: str
     created_at: datetime
+
+
+class GroupSnapshot(msgspec.Struct):
+    id: str
+    group_id: str
+    project_id: str
+    name: str | None
+    description: str | None
+    group_type_id: str
+    created_at: datetime
+    deleting: bool = False
+    #: an admin's reset, shown instead of the status the members give
+    reset_to: str | None = None
 
 
 class QosSpecs(msgspec.Struct):
@@ -197,6 +211,7 @@ class VolumeState(msgspec.Struct):
     qos_specs: dict[str, QosSpecs] = {}
     group_types: dict[str, GroupType] = {}
     groups: dict[str, Group] = {}
+    group_snapshots: dict[str, GroupSnapshot] = {}
     messages: dict[str, UserMessage] = {}
     #: quota class -> the limits an admin set for it (``default``: every project's)
     quota_classes: dict[str, dict[str, int]] = {}
@@ -209,6 +224,22 @@ class VolumeState(msgspec.Struct):
 
     def snapshots_of(self, volume_id: str) -> list[Snapshot]:
         return [s for s in self.snapshots.values() if s.volume_id == volume_id]
+
+    def members_of(self, group_snapshot_id: str) -> list[Snapshot]:
+        return [s for s in self.snapshots.values() if s.group_snapshot_id == group_snapshot_id]
+
+    def group_snapshot_status(self, group_snapshot: GroupSnapshot) -> str:
+        """Its members' status, as Cinder's group snapshot reports it."""
+        if group_snapshot.reset_to is not None:
+            return group_snapshot.reset_to
+        if group_snapshot.deleting:
+            return "deleting"
+        statuses = {s.status for s in self.members_of(group_snapshot.id)}
+        if any(status.startswith("error") for status in statuses):
+            return "error"
+        if "creating" in statuses:
+            return "creating"
+        return "available"
 
 
 def volume_stream(volume_id: str) -> str:
@@ -239,6 +270,10 @@ def group_stream(group_id: str) -> str:
     return f"volgroup-{group_id}"
 
 
+def group_snapshot_stream(group_snapshot_id: str) -> str:
+    return f"volgroupsnap-{group_snapshot_id}"
+
+
 def qos_stream(qos_id: str) -> str:
     return f"volqos-{qos_id}"
 
@@ -260,7 +295,7 @@ def _set(target: Any, event: Any, *names: str) -> None:
 
 class VolumeProjection(Projection[VolumeState]):
     name = "volumes"
-    version = 4
+    version = 5
     state_type: ClassVar[Any] = VolumeState
 
     def initial(self) -> VolumeState:
@@ -499,6 +534,7 @@ class VolumeProjection(Projection[VolumeState]):
             created_at=e.recorded_at,
             updated_at=e.recorded_at,
             metadata=dict(d.metadata),
+            group_snapshot_id=d.group_snapshot_id,
         )
         return s
 
@@ -548,7 +584,9 @@ class VolumeProjection(Projection[VolumeState]):
 
     @handles("SnapshotDeleted")
     def _snap_deleted(self, s: VolumeState, e: RecordedEvent, d: ev.SnapshotDeleted) -> Any:
-        s.snapshots.pop(d.snapshot_id, None)
+        gone = s.snapshots.pop(d.snapshot_id, None)
+        if gone is not None and gone.group_snapshot_id is not None:
+            _forget_group_snapshot(s, gone.group_snapshot_id)
         return s
 
     @handles("SnapshotDeleteFailed")
@@ -692,6 +730,36 @@ class VolumeProjection(Projection[VolumeState]):
         s.groups.pop(d.group_id, None)
         return s
 
+    @handles("GroupSnapshotCreated")
+    def _group_snap(self, s: VolumeState, e: RecordedEvent, d: ev.GroupSnapshotCreated) -> Any:
+        s.group_snapshots[d.group_snapshot_id] = GroupSnapshot(
+            id=d.group_snapshot_id,
+            group_id=d.group_id,
+            project_id=d.project_id,
+            name=d.name,
+            description=d.description,
+            group_type_id=d.group_type_id,
+            created_at=e.recorded_at,
+        )
+        return s
+
+    @handles("GroupSnapshotDeleteRequested")
+    def _group_snap_delete(
+        self, s: VolumeState, e: RecordedEvent, d: ev.GroupSnapshotDeleteRequested
+    ) -> Any:
+        if (found := s.group_snapshots.get(d.group_snapshot_id)) is not None:
+            found.deleting, found.reset_to = True, None
+            _forget_group_snapshot(s, found.id)
+        return s
+
+    @handles("GroupSnapshotStatusReset")
+    def _group_snap_reset(
+        self, s: VolumeState, e: RecordedEvent, d: ev.GroupSnapshotStatusReset
+    ) -> Any:
+        if (found := s.group_snapshots.get(d.group_snapshot_id)) is not None:
+            found.reset_to = d.status
+        return s
+
     @handles("VolumeGroupSet")
     def _volume_group(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeGroupSet) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
@@ -770,6 +838,13 @@ class VolumeProjection(Projection[VolumeState]):
     def _quota_reset(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeQuotaReset) -> Any:
         s.quotas.pop(d.project_id, None)
         return s
+
+
+def _forget_group_snapshot(s: VolumeState, group_snapshot_id: str) -> None:
+    """A group snapshot being deleted goes with its last member."""
+    found = s.group_snapshots.get(group_snapshot_id)
+    if found is not None and found.deleting and not s.members_of(group_snapshot_id):
+        del s.group_snapshots[group_snapshot_id]
 
 
 def _volume_rows(state: VolumeState, project: str | None) -> list[Row]:

@@ -30,6 +30,7 @@ def create(
     description: str | None,
     metadata: dict[str, str],
     force: bool,
+    group_snapshot_id: str | None = None,
 ) -> None:
     volume = access.volume(state, caller, volume_id)
     allowed = ("available", "in-use") if force else ("available",)
@@ -58,6 +59,7 @@ def create(
             size=volume.size,
             metadata=dict(metadata),
             force=force,
+            group_snapshot_id=group_snapshot_id,
         ),
         new=True,
     )
@@ -74,6 +76,11 @@ def delete(state: VolumeState, caller: Caller, snapshot_id: str, w: Writes, *, f
     snap = access.snapshot(state, caller, snapshot_id)
     if snap.pending == "delete":
         return
+    if snap.group_snapshot_id in state.group_snapshots and not force:
+        raise Invalid(
+            f"Invalid snapshot: Snapshot {snapshot_id} is part of group snapshot "
+            f"{snap.group_snapshot_id}: delete the group snapshot."
+        )
     if not force and snap.status not in DELETABLE:
         raise Invalid(
             f"Invalid snapshot: Volume Snapshot status must be available or error or "

@@ -113,7 +113,7 @@ def snapshot(request: web.Request, s: Snapshot, *, detail: bool = True) -> dict[
         )
         shown["os-extended-snapshot-attributes:project_id"] = s.project_id
     if mv >= (3, 14):
-        shown["group_snapshot_id"] = None
+        shown["group_snapshot_id"] = s.group_snapshot_id
     if mv >= (3, 41):
         shown["user_id"] = s.user_id
     if mv >= (3, 65):
