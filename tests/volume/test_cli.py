@@ -89,6 +89,16 @@ def test_the_first_session(cloud: Running, tmp_path: Path) -> None:
     shown = _wait(cloud, "volume", "boot")
     assert shown["bootable"] is True
     assert shown["volume_image_metadata"]["image_name"] == "tiny"
+    # and back: the volume uploaded to a new image
+    uploaded = _json(
+        cloud, "image", "create", "--volume", "boot", "--disk-format", "qcow2", "again", **DEMO
+    )
+    _wait(cloud, "volume", "boot")
+    deadline = time.monotonic() + 60
+    while _json(cloud, "image", "show", "again", **DEMO)["status"] != "active":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert uploaded["disk_format"] == "qcow2"
     # refused: a delete with a snapshot, another project's volume, a bad size
     refused = cloud.openstack("volume", "delete", "data2", check=False, **DEMO)
     assert refused.returncode != 0
