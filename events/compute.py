@@ -678,3 +678,67 @@ def quota_stream(project_id: str) -> str:
 
 def console_stream(server_id: str) -> str:
     return stream_name("serverconsole", server_id)
+
+
+# -- server diagnostics -----------------------------------------------------------------
+
+
+class DiskStats(DomainEvent, frozen=True):
+    """One disk of a guest, as its hypervisor counts it since the guest started."""
+
+    name: str
+    read_requests: int = 0
+    read_bytes: int = 0
+    write_requests: int = 0
+    write_bytes: int = 0
+    errors: int = 0
+
+
+class NicStats(DomainEvent, frozen=True):
+    name: str
+    mac_address: str = ""
+    rx_bytes: int = 0
+    rx_packets: int = 0
+    rx_errors: int = 0
+    rx_drop: int = 0
+    tx_bytes: int = 0
+    tx_packets: int = 0
+    tx_errors: int = 0
+    tx_drop: int = 0
+
+
+class GuestStats(DomainEvent, frozen=True):
+    """What a hypervisor says of a running guest (Nova's server diagnostics)."""
+
+    state: str
+    hypervisor: str
+    #: nanoseconds of CPU time, per vCPU
+    cpu_times: list[int] = []
+    memory_max_kib: int = 0
+    memory_used_kib: int = 0
+    disks: list[DiskStats] = []
+    nics: list[NicStats] = []
+
+
+@registry.event
+class ServerDiagnosticsRequested(DomainEvent, frozen=True):
+    """An admin asked for the server's diagnostics; the agent of ``host`` answers
+    with :class:`ServerDiagnosticsCaptured` on ``serverdiagnostics-<id>``."""
+
+    server_id: str
+    host: str
+    request_id: str
+
+
+@registry.event
+class ServerDiagnosticsCaptured(DomainEvent, frozen=True):
+    """The agent's answer to ``request_id``: the guest's statistics, or why there are none."""
+
+    server_id: str
+    request_id: str
+    stats: GuestStats | None = None
+    error: str | None = None
+
+
+def diagnostics_stream(server_id: str) -> str:
+    return stream_name("serverdiagnostics", server_id)

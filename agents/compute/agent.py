@@ -35,6 +35,7 @@ from cairn.agents.compute import (
 )
 from cairn.agents.compute.console import ConsoleAnswers
 from cairn.agents.compute.context import HostContext
+from cairn.agents.compute.diagnostics import DiagnosticsAnswers
 from cairn.agents.compute.driver import (
     EventKind,
     EventSubscription,
@@ -85,6 +86,8 @@ class ComputeAgent:
         self._spawning: set[str] = set()
         #: console output requests of this host's guests (console.py)
         self.console = ConsoleAnswers()
+        #: diagnostics requests of this host's guests (diagnostics.py)
+        self.diagnostics = DiagnosticsAnswers()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -148,6 +151,7 @@ class ComputeAgent:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.console.stop()
+        await self.diagnostics.stop()
         workers = list(self._workers.values())
         if workers:
             _, late = await asyncio.wait(workers, timeout=self.ctx.config.stop_grace)
@@ -170,6 +174,11 @@ class ComputeAgent:
         """Answer a console output request for one of this host's guests."""
         if not self._stopping:
             self.console.start(self.ctx, event)
+
+    def answer_diagnostics(self, event: RecordedEvent) -> None:
+        """Answer a diagnostics request for one of this host's guests."""
+        if not self._stopping:
+            self.diagnostics.start(self.ctx, event)
 
     def notify(self, server_id: str, *, reconciling: bool = False) -> None:
         """Look at ``server_id`` (now, or again once its worker is done);

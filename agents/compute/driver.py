@@ -42,6 +42,7 @@ from types import TracebackType
 from typing import Self
 
 from cairn.errors import CairnError
+from cairn.events.compute import GuestStats
 
 # -- errors ---------------------------------------------------------------------------
 
@@ -392,6 +393,11 @@ class HypervisorDriver(abc.ABC):
         """The last ``max_bytes`` of what the guest wrote to its serial console
         since it last started (empty before the first start). Needs
         :attr:`Capability.CONSOLE`."""
+
+    @abc.abstractmethod
+    async def stats(self, name: str) -> GuestStats:
+        """The guest's CPU, memory, disk and NIC counters (Nova's diagnostics);
+        counters only while it runs. Raises :class:`GuestNotFound`."""
 
     @abc.abstractmethod
     def events(self) -> EventSubscription:

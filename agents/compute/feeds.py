@@ -35,6 +35,7 @@ BINDINGS = (
     "server.ServerDeleteRequested",
     "server.ServerRebuildRequested",
     "serverconsole.ServerConsoleOutputRequested",
+    "serverdiagnostics.ServerDiagnosticsRequested",
 )
 
 
@@ -46,6 +47,9 @@ def _dispatch(agent: ComputeAgent, event: RecordedEvent) -> None:
     """A console request is answered at once; any other request names a server to look at."""
     if agent.console.wanted(event, agent.host):
         agent.answer_console(event)
+        return
+    if agent.diagnostics.wanted(event, agent.host):
+        agent.answer_diagnostics(event)
         return
     server_id = server_for_host(event, agent.host)
     if server_id is not None:

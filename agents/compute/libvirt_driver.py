@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import libvirt
 
-from cairn.agents.compute import disk, domain_xml, libvirt_events
+from cairn.agents.compute import disk, domain_xml, guest_stats, libvirt_events
 from cairn.agents.compute.driver import (
     Capability,
     DriverClosed,
@@ -44,6 +44,7 @@ from cairn.agents.compute.driver import (
     RootDisk,
 )
 from cairn.agents.compute.libvirt_lifecycle import Subscription, lifecycle_event
+from cairn.events.compute import GuestStats
 
 T = TypeVar("T")
 
@@ -522,6 +523,10 @@ class LibvirtDriver(HypervisorDriver):
                 return ""
 
         return await self._call(sync, name=name)
+
+    async def stats(self, name: str) -> GuestStats:
+        kind = self.hypervisor_type
+        return await self._call(lambda: guest_stats.collect(self._lookup(name), kind), name=name)
 
     def events(self) -> EventSubscription:
         if self._closed:

@@ -63,6 +63,7 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-extended-server-attributes": ADMIN,
     "os_compute_api:os-lock-server:unlock:unlock_override": ADMIN,
     "os_compute_api:os-admin-actions:reset_state": ADMIN,
+    "os_compute_api:os-server-diagnostics": ADMIN,
     "os_compute_api:servers:metadata:index": READER,
     "os_compute_api:servers:metadata:show": READER,
     **{f"os_compute_api:servers:{name}": MEMBER for name in _SERVER_MEMBER},

@@ -14,6 +14,7 @@ from __future__ import annotations
 from cairn.api.compute import (
     actions,
     aggregates,
+    diagnostics,
     discovery,
     extensions,
     flavors,
@@ -66,6 +67,7 @@ ROUTES: list[Route] = [
     put(V + "/servers/{server_id}/metadata/{key}", metadata.put_item),
     delete(V + "/servers/{server_id}/metadata/{key}", metadata.delete_item),
     get(V + "/servers/{server_id}/ips", ips.list_ips),
+    get(V + "/servers/{server_id}/diagnostics", diagnostics.server_diagnostics),
     get(V + "/servers/{server_id}/tags", tags.list_tags),
     put(V + "/servers/{server_id}/tags", tags.replace_tags),
     delete(V + "/servers/{server_id}/tags", tags.delete_all_tags),
