@@ -286,6 +286,8 @@ class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState])
         if server.task_state != "deleting":
             server.task_state = None
         server.pending_nic = {}
+        if d.vm_state == "soft-delete":
+            server.soft_deleted_at = _epoch(e)
         self._finish_action(server, e, d.action, "Success", host=d.host)
         self._touch(server, e)
         self._transition(s, server, e)

@@ -27,6 +27,8 @@ ACTION_TASK_STATES: dict[str, str] = {
     "unpause": "unpausing",
     "suspend": "suspending",
     "resume": "resuming",
+    "soft_delete": "soft-deleting",
+    "restore": "restoring",
     "createImage": "image_snapshot",
 }
 #: what os-instance-actions calls the compute step of each action
@@ -45,6 +47,8 @@ ACTION_EVENT_NAMES: dict[str, str] = {
     "createImage": "compute_snapshot_instance",
     "rebuild": "compute_rebuild_instance",
     "trigger_crash_dump": "compute_trigger_crash_dump",
+    "soft_delete": "compute_soft_delete_instance",
+    "restore": "compute_restore_instance",
 }
 
 
@@ -206,6 +210,8 @@ class Server(msgspec.Struct):
     pending_action: str | None = None
     #: epoch seconds the current transitional state began (deadline sweeper)
     transition_since: float = 0.0
+    #: epoch seconds the server became SOFT_DELETED (the reclaimer's clock)
+    soft_deleted_at: float = 0.0
     deleted: bool = False
     #: the position of the event that last changed the server
     position: int = 0

@@ -352,6 +352,13 @@ async def _perform(
         case "resume":
             await driver.resume(name)
             return "active", RUNNING
+        case "soft_delete":
+            # Kept for restore (Nova's reclaim_instance_interval): stopped, not destroyed.
+            await driver.power_off(name, timeout=shutdown)
+            return "soft-delete", SHUTDOWN
+        case "restore":
+            await driver.power_on(name)
+            return "active", RUNNING
         case "trigger_crash_dump":
             # An NMI: the guest's kernel decides (a dump, a panic, or a line on the
             # console); the server's state is what the guest is in afterwards.

@@ -87,6 +87,9 @@ class Settings:
     #: How long a server may stay in a transitional state (building, deleting,
     #: an action in flight) before the deadline sweeper puts it in ERROR.
     compute_deadline: float = 600.0
+    #: Seconds a deleted server stays SOFT_DELETED (restorable) before it is
+    #: reclaimed (Nova's ``reclaim_instance_interval``); 0 deletes at once.
+    reclaim_instance_interval: float = 0.0
     #: The most items one page of an API listing holds (Nova's ``max_limit``).
     api_max_limit: int = 1000
     stream_buffer: int = 4 * 1024 * 1024
@@ -489,6 +492,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SECONDS",
         help="how long a server may stay building, deleting or in an action before it "
         "goes to ERROR (default: 600)",
+    ),
+    Option(
+        field="reclaim_instance_interval",
+        flag="--reclaim-instance-interval",
+        env="CAIRN_RECLAIM_INSTANCE_INTERVAL",
+        parse=_seconds_range(0, 30 * 24 * 3600),
+        metavar="SECONDS",
+        help="keep deleted servers SOFT_DELETED (restorable with 'server restore') this long "
+        "before they are reclaimed (Nova's reclaim_instance_interval; default: 0, delete at once)",
     ),
     Option(
         field="api_max_limit",

@@ -222,6 +222,7 @@ def compute_config(settings: Settings) -> ComputeConfig:
         scheduler_max_attempts=settings.scheduler_max_attempts,
         deadline=settings.compute_deadline,
         max_limit=settings.api_max_limit,
+        reclaim_interval=settings.reclaim_instance_interval,
     )
 
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from urllib.parse import quote
 
-from tests.compute.conftest import IMAGE_ID, ComputeCloud
+from tests.compute.conftest import (
+    IMAGE_ID,
+    ComputeCloud,
+    default_images,
+    settings_for,
+    start_cloud,
+)
 
 from cairn.events import compute as ev
 
@@ -474,3 +482,50 @@ async def test_trigger_crash_dump_needs_2_17_and_a_running_guest(cloud: ComputeC
     )
     assert status == 202, body
     assert cloud.compute.state.servers[server_id].pending_action == "trigger_crash_dump"
+
+
+async def test_with_a_reclaim_interval_a_delete_is_soft_until_reclaimed(tmp_path: Path) -> None:
+    cloud = await start_cloud(
+        settings_for(tmp_path, reclaim_instance_interval=0.2), default_images()
+    )
+    try:
+        await cloud.register_host("h1")
+        server_id = await _spawned(cloud, "h1")
+        stream = f"server-{server_id}"
+
+        async def agent_does(action: str, vm_state: str, power_state: int) -> None:
+            await cloud.wait_for(
+                lambda: cloud.compute.state.servers[server_id].pending_action == action
+            )
+            done = ev.ServerActionCompleted(
+                server_id=server_id, host="h1", action=action, vm_state=vm_state,
+                power_state=power_state,
+            )  # fmt: skip
+            await cloud.append(stream, done)
+
+        status, _ = await cloud.call("DELETE", f"/servers/{server_id}")
+        assert status == 204
+        await agent_does("soft_delete", "soft-delete", 4)
+        assert await cloud.server_status(server_id) == "SOFT_DELETED"
+        assert cloud.compute.state.usage[cloud.admin.project_id].instances == 1  # still held
+        other = await cloud.member()
+        restore = {"restore": None}
+        status, _ = await cloud.call("POST", f"/servers/{server_id}/action", other, restore)
+        assert status == 404
+        status, _ = await cloud.call("POST", f"/servers/{server_id}/action", json=restore)
+        assert status == 202
+        await agent_does("restore", "active", 1)
+        assert await cloud.server_status(server_id) == "ACTIVE"
+        status, body = await cloud.call("POST", f"/servers/{server_id}/action", json=restore)
+        assert status == 409, body  # only a soft-deleted server is restored
+
+        status, _ = await cloud.call("DELETE", f"/servers/{server_id}")
+        await agent_does("soft_delete", "soft-delete", 4)
+        assert await cloud.compute.reclaim_due() == 0  # not yet: 0.2 s have not passed
+        await asyncio.sleep(0.3)
+        assert await cloud.compute.reclaim_due() == 1
+        server = cloud.compute.state.servers[server_id]
+        assert server.task_state == "deleting"  # the agent is asked to delete it for real
+        assert await cloud.compute.reclaim_due() == 0  # asked once
+    finally:
+        await cloud.client.close()

@@ -15,8 +15,11 @@ class ComputeConfig:
     deadline: float = 600.0
     #: the most items one page of a listing holds (Nova's ``[api] max_limit``)
     max_limit: int = 1000
-    #: how often the deadline sweeper looks
+    #: how often the deadline sweeper (and the reclaimer) looks
     sweep_interval: float = 5.0
+    #: seconds a deleted server stays SOFT_DELETED before it is reclaimed; 0: no
+    #: soft delete (Nova's ``reclaim_instance_interval``)
+    reclaim_interval: float = 0.0
     #: whether this process runs the scheduler and the sweeper (every API
     #: process may: their appends are checked against each other)
     run_scheduler: bool = True

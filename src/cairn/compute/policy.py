@@ -20,7 +20,7 @@ ANYONE = "@"
 _SERVER_MEMBER = (
     "create", "update", "delete", "start", "stop", "reboot", "pause", "unpause", "suspend",
     "resume", "lock", "unlock", "console_output", "create_image", "rebuild",
-    "trigger_crash_dump", "metadata:create", "metadata:update", "metadata:update_all",
+    "trigger_crash_dump", "restore", "metadata:create", "metadata:update", "metadata:update_all",
     "metadata:delete",
 )  # fmt: skip
 

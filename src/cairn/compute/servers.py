@@ -230,6 +230,9 @@ ALLOWED_STATES: dict[str, tuple[str, ...]] = {
     "suspend": ("active",),
     "resume": ("suspended",),
     "trigger_crash_dump": ("active", "paused", "error"),
+    # a delete while deleted servers are kept: the guest is stopped, the server kept
+    "soft_delete": ("active", "stopped", "paused", "suspended", "error"),
+    "restore": ("soft-delete",),
 }
 
 

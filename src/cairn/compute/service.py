@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cairn.app.executor import CommandExecutor, Decider
-from cairn.compute import flavors, servers
+from cairn.compute import flavors, reclaimer, servers
 from cairn.compute.config import ComputeConfig
 from cairn.compute.decide import Writes, merge
 from cairn.compute.images import ImagePort
 from cairn.compute.networks import NetworkPort, NoNetworks
 from cairn.compute.port_reaper import PortReaper
 from cairn.compute.scheduler import Scheduler, SchedulerConfig, place
-from cairn.compute.sweeper import DeadlineSweeper
+from cairn.compute.sweeper import DeadlineSweeper, now_iso
 from cairn.events import Metadata
 from cairn.logs import get_logger
 from cairn.projections.compute import ComputeProjection, ComputeState, Server
@@ -87,7 +87,28 @@ class Compute:
                     PortReaper(self.runner, self.networks).run(), name="compute-port-reaper"
                 ),
             ]
+            if self.config.reclaim_interval > 0:
+                self._tasks.append(loop.create_task(self._reclaim(), name="compute-reclaimer"))
         log.info("compute ready", flavors=len(self.state.flavors), hosts=len(self.state.hosts))
+
+    async def reclaim_due(self) -> int:
+        """Delete the servers soft-deleted longer than the reclaim interval; how many."""
+        now = self.clock()
+        found = reclaimer.due(self.state, self.config.reclaim_interval, now)
+        for server_id in found:
+            await self.execute(reclaimer.reclaim(server_id, now, now_iso(now)))
+            log.info("soft-deleted server reclaimed", server_id=server_id)
+        return len(found)
+
+    async def _reclaim(self) -> None:
+        while True:
+            try:
+                await self.reclaim_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reclaiming soft-deleted servers failed; trying again")
+            await asyncio.sleep(self.config.sweep_interval)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -118,6 +118,7 @@ ACTIONS: dict[str, Action] = {
     "forceDelete": _force_delete,
     "createImage": snapshots.create_image,
     "rebuild": rebuild.rebuild,
+    "restore": _power("restore"),
     "trigger_crash_dump": _crash_dump,
     "addSecurityGroup": security_groups.add_to_server,
     "removeSecurityGroup": security_groups.remove_from_server,

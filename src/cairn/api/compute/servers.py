@@ -296,8 +296,28 @@ async def delete_server(request: web.Request) -> web.Response:
     who = await authorize(
         request, "os_compute_api:servers:delete", {"project_id": server.project_id}
     )
+    service = compute(request)
+    if service.config.reclaim_interval > 0 and _keepable(server):
+        # Deleted servers are kept for a while (reclaim_instance_interval): the
+        # guest stops, and the server waits SOFT_DELETED for a restore or its reclaim.
+        meta, admin = metadata(request, who), is_admin(who)
+        await service.execute(
+            lambda s: servers.action(
+                s, meta, servers.find(s, server.id), "soft_delete", is_admin=admin
+            )
+        )
+        return web.Response(status=204)
     await _delete(request, who, server, force=False)
     return web.Response(status=204)
+
+
+def _keepable(server: Server) -> bool:
+    """A server with a guest on a host and nothing under way; any other goes at once."""
+    return (
+        server.host is not None
+        and server.task_state is None
+        and server.vm_state in servers.ALLOWED_STATES["soft_delete"]
+    )
 
 
 async def _delete(request: web.Request, who: Authenticated, server: Server, *, force: bool) -> None:
