@@ -157,6 +157,98 @@ class VolumeDeleteFailed(DomainEvent, frozen=True):
     reason: str
 
 
+# -- backups (stream ``volbackup-<id>``; the volume's side on the volume's stream) -------
+
+
+@registry.event
+class BackupCreateRequested(DomainEvent, frozen=True):
+    backup_id: str
+    volume_id: str
+    project_id: str
+    user_id: str
+    name: str | None
+    description: str | None
+    size: int
+    #: the backend that keeps it (the volume's)
+    host: str
+    availability_zone: str
+    container: str | None = None
+    #: an incremental backup holds only what changed since ``parent_id``
+    parent_id: str | None = None
+    metadata: dict[str, str] = {}
+
+
+@registry.event
+class VolumeBackupStarted(DomainEvent, frozen=True):
+    """The volume is ``backing-up`` until its backup's outcome."""
+
+    volume_id: str
+    backup_id: str
+    return_status: str = "available"
+
+
+@registry.event
+class BackupCreated(DomainEvent, frozen=True):
+    backup_id: str
+
+
+@registry.event
+class BackupCreateFailed(DomainEvent, frozen=True):
+    backup_id: str
+    reason: str
+
+
+@registry.event
+class BackupUpdated(DomainEvent, frozen=True):
+    backup_id: str
+    name: str | msgspec.UnsetType | None = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    metadata: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+
+
+@registry.event
+class BackupStatusReset(DomainEvent, frozen=True):
+    backup_id: str
+    status: str
+
+
+@registry.event
+class BackupDeleteRequested(DomainEvent, frozen=True):
+    backup_id: str
+
+
+@registry.event
+class BackupDeleted(DomainEvent, frozen=True):
+    backup_id: str
+
+
+@registry.event
+class BackupDeleteFailed(DomainEvent, frozen=True):
+    backup_id: str
+    reason: str
+
+
+@registry.event
+class VolumeRestoreRequested(DomainEvent, frozen=True):
+    """A backup's data goes into this (existing) volume: ``restoring-backup``."""
+
+    volume_id: str
+    backup_id: str
+
+
+@registry.event
+class VolumeRestored(DomainEvent, frozen=True):
+    volume_id: str
+    backup_id: str
+
+
+@registry.event
+class VolumeRestoreFailed(DomainEvent, frozen=True):
+    volume_id: str
+    backup_id: str
+    reason: str
+
+
 # -- upload to an image ------------------------------------------------------------------
 
 

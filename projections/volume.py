@@ -68,6 +68,8 @@ class Volume(msgspec.Struct):
     upload_image_id: str | None = None
     upload_format: str = "raw"
     group_id: str | None = None
+    #: the backup a restore writes into this volume
+    restore_backup_id: str | None = None
 
     @property
     def snapshot_id(self) -> str | None:
@@ -111,6 +113,29 @@ class VolumeType(msgspec.Struct):
 
     def usable_by(self, project_id: str, is_admin: bool) -> bool:
         return self.is_public or is_admin or project_id in self.projects
+
+
+class Backup(msgspec.Struct):
+    id: str
+    volume_id: str
+    project_id: str
+    user_id: str
+    name: str | None
+    description: str | None
+    size: int
+    host: str
+    availability_zone: str
+    container: str | None
+    parent_id: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    metadata: dict[str, str] = {}
+    #: "create", "delete" or "" (what the backend owes)
+    pending: str = ""
+    fail_reason: str | None = None
+    #: when its data was read from the volume
+    data_timestamp: datetime | None = None
 
 
 class GroupType(msgspec.Struct):
@@ -211,6 +236,7 @@ class VolumeState(msgspec.Struct):
     qos_specs: dict[str, QosSpecs] = {}
     group_types: dict[str, GroupType] = {}
     groups: dict[str, Group] = {}
+    backups: dict[str, Backup] = {}
     group_snapshots: dict[str, GroupSnapshot] = {}
     messages: dict[str, UserMessage] = {}
     #: quota class -> the limits an admin set for it (``default``: every project's)
@@ -224,6 +250,9 @@ class VolumeState(msgspec.Struct):
 
     def snapshots_of(self, volume_id: str) -> list[Snapshot]:
         return [s for s in self.snapshots.values() if s.volume_id == volume_id]
+
+    def dependents_of(self, backup_id: str) -> list[Backup]:
+        return [b for b in self.backups.values() if b.parent_id == backup_id]
 
     def members_of(self, group_snapshot_id: str) -> list[Snapshot]:
         return [s for s in self.snapshots.values() if s.group_snapshot_id == group_snapshot_id]
@@ -274,6 +303,10 @@ def group_snapshot_stream(group_snapshot_id: str) -> str:
     return f"volgroupsnap-{group_snapshot_id}"
 
 
+def backup_stream(backup_id: str) -> str:
+    return f"volbackup-{backup_id}"
+
+
 def qos_stream(qos_id: str) -> str:
     return f"volqos-{qos_id}"
 
@@ -295,7 +328,7 @@ def _set(target: Any, event: Any, *names: str) -> None:
 
 class VolumeProjection(Projection[VolumeState]):
     name = "volumes"
-    version = 5
+    version = 6
     state_type: ClassVar[Any] = VolumeState
 
     def initial(self) -> VolumeState:
@@ -332,6 +365,8 @@ class VolumeProjection(Projection[VolumeState]):
             image_metadata=dict(d.image_metadata),
             group_id=d.group_id,
         )
+        if d.source.kind == "backup" and (backup := s.backups.get(d.source.id or "")):
+            backup.status = "restoring"
         return s
 
     def _volume(self, s: VolumeState, volume_id: str, e: RecordedEvent) -> Volume | None:
@@ -344,12 +379,14 @@ class VolumeProjection(Projection[VolumeState]):
     def _created(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeCreated) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
             volume.status, volume.pending = "available", ""
+            _restore_ended(s, volume.source, e)
         return s
 
     @handles("VolumeCreateFailed")
     def _create_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeCreateFailed) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
             volume.status, volume.reason, volume.pending = "error", d.reason, ""
+            _restore_ended(s, volume.source, e)
         return s
 
     @handles("VolumeUpdated")
@@ -411,6 +448,106 @@ class VolumeProjection(Projection[VolumeState]):
     def _delete_failed(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeDeleteFailed) -> Any:
         if (volume := self._volume(s, d.volume_id, e)) is not None:
             volume.status, volume.reason, volume.pending = "error_deleting", d.reason, ""
+        return s
+
+    # -- backups ----------------------------------------------------------------------
+
+    @handles("BackupCreateRequested")
+    def _backup(self, s: VolumeState, e: RecordedEvent, d: ev.BackupCreateRequested) -> Any:
+        s.backups[d.backup_id] = Backup(
+            id=d.backup_id,
+            volume_id=d.volume_id,
+            project_id=d.project_id,
+            user_id=d.user_id,
+            name=d.name,
+            description=d.description,
+            size=d.size,
+            host=d.host,
+            availability_zone=d.availability_zone,
+            container=d.container,
+            parent_id=d.parent_id,
+            status="creating",
+            created_at=e.recorded_at,
+            updated_at=e.recorded_at,
+            metadata=dict(d.metadata),
+            pending="create",
+        )
+        return s
+
+    def _backup_of(self, s: VolumeState, backup_id: str, e: RecordedEvent) -> Backup | None:
+        backup = s.backups.get(backup_id)
+        if backup is not None:
+            backup.updated_at = e.recorded_at
+        return backup
+
+    @handles("VolumeBackupStarted")
+    def _backing_up(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeBackupStarted) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.return_status = "backing-up", d.return_status
+        return s
+
+    @handles("BackupCreated", "BackupCreateFailed")
+    def _backup_done(self, s: VolumeState, e: RecordedEvent, d: ev.BackupCreated) -> Any:
+        if (backup := self._backup_of(s, d.backup_id, e)) is not None:
+            backup.pending = ""
+            if isinstance(d, ev.BackupCreateFailed):
+                backup.status, backup.fail_reason = "error", d.reason
+            else:
+                backup.status, backup.data_timestamp = "available", e.recorded_at
+            volume = s.volumes.get(backup.volume_id)
+            if volume is not None and volume.status == "backing-up":
+                volume.status, volume.updated_at = volume.return_status, e.recorded_at
+        return s
+
+    @handles("BackupUpdated")
+    def _backup_updated(self, s: VolumeState, e: RecordedEvent, d: ev.BackupUpdated) -> Any:
+        if (backup := self._backup_of(s, d.backup_id, e)) is not None:
+            _set(backup, d, "name", "description", "metadata")
+        return s
+
+    @handles("BackupStatusReset")
+    def _backup_reset(self, s: VolumeState, e: RecordedEvent, d: ev.BackupStatusReset) -> Any:
+        if (backup := self._backup_of(s, d.backup_id, e)) is not None:
+            backup.status, backup.pending = d.status, ""
+        return s
+
+    @handles("BackupDeleteRequested")
+    def _backup_delete(self, s: VolumeState, e: RecordedEvent, d: ev.BackupDeleteRequested) -> Any:
+        if (backup := self._backup_of(s, d.backup_id, e)) is not None:
+            backup.status, backup.pending = "deleting", "delete"
+        return s
+
+    @handles("BackupDeleted")
+    def _backup_deleted(self, s: VolumeState, e: RecordedEvent, d: ev.BackupDeleted) -> Any:
+        s.backups.pop(d.backup_id, None)
+        return s
+
+    @handles("BackupDeleteFailed")
+    def _backup_delete_failed(
+        self, s: VolumeState, e: RecordedEvent, d: ev.BackupDeleteFailed
+    ) -> Any:
+        if (backup := self._backup_of(s, d.backup_id, e)) is not None:
+            backup.status, backup.pending, backup.fail_reason = "error_deleting", "", d.reason
+        return s
+
+    @handles("VolumeRestoreRequested")
+    def _restore(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeRestoreRequested) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            volume.status, volume.pending = "restoring-backup", "restore"
+            volume.restore_backup_id = d.backup_id
+        if (backup := self._backup_of(s, d.backup_id, e)) is not None:
+            backup.status = "restoring"
+        return s
+
+    @handles("VolumeRestored", "VolumeRestoreFailed")
+    def _restored(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeRestored) -> Any:
+        if (volume := self._volume(s, d.volume_id, e)) is not None:
+            failed = isinstance(d, ev.VolumeRestoreFailed)
+            volume.status = "error_restoring" if failed else "available"
+            volume.pending, volume.restore_backup_id = "", None
+        backup = s.backups.get(d.backup_id)
+        if backup is not None and backup.status == "restoring":
+            backup.status, backup.updated_at = "available", e.recorded_at
         return s
 
     # -- upload to an image -----------------------------------------------------------
@@ -838,6 +975,14 @@ class VolumeProjection(Projection[VolumeState]):
     def _quota_reset(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeQuotaReset) -> Any:
         s.quotas.pop(d.project_id, None)
         return s
+
+
+def _restore_ended(s: VolumeState, source: ev.VolumeSource, e: RecordedEvent) -> None:
+    """A volume made from a backup is made (or failed): the backup is available again."""
+    if source.kind == "backup" and source.id is not None:
+        backup = s.backups.get(source.id)
+        if backup is not None and backup.status == "restoring":
+            backup.status, backup.updated_at = "available", e.recorded_at
 
 
 def _forget_group_snapshot(s: VolumeState, group_snapshot_id: str) -> None:

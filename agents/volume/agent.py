@@ -29,11 +29,13 @@ from cairn.events import ANY_VERSION, DomainEvent, Metadata, RecordedEvent, regi
 from cairn.events import volume as ev
 from cairn.logs import get_logger
 from cairn.projections.volume import (
+    Backup,
     Snapshot,
     Volume,
     VolumeProjection,
     VolumeState,
     backend_stream,
+    backup_stream,
     snapshot_stream,
     volume_stream,
 )
@@ -51,6 +53,10 @@ REQUESTS = frozenset(
         "VolumeExtendRequested",
         "VolumeDeleteRequested",
         "VolumeUploadRequested",
+        "BackupCreateRequested",
+        "BackupDeleteRequested",
+        "BackupStatusReset",
+        "VolumeRestoreRequested",
         "SnapshotCreateRequested",
         "SnapshotDeleteRequested",
         "VolumeStatusReset",
@@ -150,9 +156,11 @@ class VolumeAgent:
         await self._register()
         after = self.runner.position
         self._follow = asyncio.create_task(self._follow_log(after), name=f"volume-{self.host}")
-        owed = [v.id for v in self.runner.state.volumes.values() if v.host == self.host]
-        for volume_id in owed:
-            self.notify(volume_id)
+        state = self.runner.state
+        owed = [v.id for v in state.volumes.values() if v.host == self.host]
+        owed += [f"backup:{b.id}" for b in state.backups.values() if b.host == self.host]
+        for key in owed:
+            self.notify(key)
         await self._report_strays()
         self._heartbeat = asyncio.create_task(self._heartbeats(), name=f"volume-hb-{self.host}")
         log.info("volume.agent_started", host=self.host, reconciling=len(owed))
@@ -233,7 +241,16 @@ class VolumeAgent:
                     self.notify(volume_id)
 
     def _volume_of(self, event: RecordedEvent) -> str | None:
+        """The worker key an event gives work to: its volume's id, or for a backup's
+        delete (its volume may be long gone) ``backup:<id>``."""
         state = self.runner.state
+        if event.stream.startswith("volbackup-"):
+            backup = state.backups.get(event.stream.removeprefix("volbackup-"))
+            if backup is None or backup.host != self.host:
+                return None
+            if backup.pending == "delete" or backup.volume_id not in state.volumes:
+                return f"backup:{backup.id}"
+            return backup.volume_id
         if event.stream.startswith("volume-"):
             volume = state.volumes.get(event.stream.removeprefix("volume-"))
         else:
@@ -269,11 +286,16 @@ class VolumeAgent:
             del self._workers[volume_id]
 
     async def _settle(self, volume_id: str) -> None:
+        if volume_id.startswith("backup:"):
+            await self._settle_backup(volume_id.removeprefix("backup:"))
+            return
         for _ in range(MAX_STEPS):
             state = self.runner.state
             volume = state.volumes.get(volume_id)
             if volume is None or volume.host != self.host:
                 return
+            if await self._backups_owed(state, volume):
+                continue
             step, snapshot = next_step(volume, state.snapshots_of(volume_id))
             if step is Step.NOTHING:
                 return
@@ -294,6 +316,61 @@ class VolumeAgent:
             )
             await self._append(state, stream, outcome)
         log.warning("volume.too_many_steps", host=self.host, volume_id=volume_id)
+
+    # -- backups ----------------------------------------------------------------------
+
+    async def _backups_owed(self, state: VolumeState, volume: Volume) -> bool:
+        """Take one backup step the volume owes (a backup of it, a restore into it);
+        whether one was taken."""
+        backup = next(
+            (
+                b
+                for b in state.backups.values()
+                if b.volume_id == volume.id and b.pending == "create" and b.host == self.host
+            ),
+            None,
+        )
+        if backup is not None:
+            outcome: DomainEvent
+            try:
+                async with asyncio.timeout(self.config.operation_timeout):
+                    await self.driver.backup(backup.id, volume.id, backup.parent_id)
+                outcome = ev.BackupCreated(backup_id=backup.id)
+            except (TimeoutError, VolumeDriverError) as exc:
+                outcome = ev.BackupCreateFailed(backup_id=backup.id, reason=str(exc) or "timeout")
+            await self._append(state, backup_stream(backup.id), outcome)
+            return True
+        if volume.pending == "restore" and volume.restore_backup_id is not None:
+            backup_id = volume.restore_backup_id
+            try:
+                async with asyncio.timeout(self.config.operation_timeout):
+                    await self.driver.restore(backup_id, volume.id, volume.size)
+                outcome = ev.VolumeRestored(volume_id=volume.id, backup_id=backup_id)
+            except (TimeoutError, VolumeDriverError) as exc:
+                outcome = ev.VolumeRestoreFailed(
+                    volume_id=volume.id, backup_id=backup_id, reason=str(exc) or "timeout"
+                )
+            await self._append(state, volume_stream(volume.id), outcome)
+            return True
+        return False
+
+    async def _settle_backup(self, backup_id: str) -> None:
+        state = self.runner.state
+        backup: Backup | None = state.backups.get(backup_id)
+        if backup is None or backup.host != self.host:
+            return
+        if backup.pending == "create" and backup.volume_id in state.volumes:
+            self.notify(backup.volume_id)  # made from its volume, by the volume's worker
+            return
+        if backup.pending != "delete":
+            return
+        outcome: DomainEvent
+        try:
+            await self.driver.delete_backup(backup_id)
+            outcome = ev.BackupDeleted(backup_id=backup_id)
+        except VolumeDriverError as exc:
+            outcome = ev.BackupDeleteFailed(backup_id=backup_id, reason=str(exc))
+        await self._append(state, backup_stream(backup_id), outcome)
 
     async def _do(self, step: Step, volume: Volume, snapshot: Snapshot | None) -> DomainEvent:
         driver = self.driver
@@ -328,6 +405,9 @@ class VolumeAgent:
             return await driver.clone(volume.id, source.id, volume.size)
         if source.kind == "image" and source.id:
             return await self._from_image(volume, source.id, source.disk_format or "raw")
+        if source.kind == "backup" and source.id:
+            await driver.restore(source.id, volume.id, volume.size)
+            return 0
         return await driver.create_empty(volume.id, volume.size)
 
     async def _from_image(self, volume: Volume, image_id: str, disk_format: str) -> int:

@@ -82,6 +82,20 @@ class VolumeDriver(abc.ABC):
         """Remove a snapshot; nothing to remove is success."""
 
     @abc.abstractmethod
+    async def backup(self, backup_id: str, volume_id: str, parent_id: str | None) -> None:
+        """Keep the volume's data as backup ``backup_id``: all of it, or (``parent_id``)
+        only what differs from that earlier backup."""
+
+    @abc.abstractmethod
+    async def restore(self, backup_id: str, volume_id: str, size_gb: int) -> None:
+        """Replace the volume's data with the backup's (the volume keeps its size);
+        ``volume_id`` need not exist yet (a new volume from a backup)."""
+
+    @abc.abstractmethod
+    async def delete_backup(self, backup_id: str) -> None:
+        """Remove a backup; nothing to remove is success."""
+
+    @abc.abstractmethod
     async def exists(self, volume_id: str) -> bool:
         """Whether the volume is there, complete."""
 

@@ -161,3 +161,26 @@ async def test_prepare_drops_leftovers(tmp_path: Path) -> None:
 def test_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="vmdk"):
         FileVolumeDriver(tmp_path, "vmdk")
+
+
+async def test_backups_full_incremental_restore(driver: FileVolumeDriver) -> None:
+    await driver.create_empty("v1", 1)
+    write_at(driver.path("v1"), driver.format, 0, 4096, pattern=0x11)
+    await driver.backup("b1", "v1", None)
+    write_at(driver.path("v1"), driver.format, 1 << 20, 4096, pattern=0x22)
+    await driver.backup("b2", "v1", "b1")
+    assert info(driver.backup_path("b2"))["backing-filename"] == str(driver.backup_path("b1"))
+    write_at(driver.path("v1"), driver.format, 0, 4096, pattern=0x99)
+    await driver.restore("b2", "v2", 2)  # a new volume, larger than the backup
+    assert info(driver.path("v2"))["virtual-size"] == 2 * GIB
+    assert read_at(driver.path("v2"), driver.format, 0, 4) == b"\x11" * 4
+    assert read_at(driver.path("v2"), driver.format, 1 << 20, 4) == b"\x22" * 4
+    await driver.restore("b1", "v1", 1)  # over the volume itself
+    assert read_at(driver.path("v1"), driver.format, 0, 4) == b"\x11" * 4
+    assert read_at(driver.path("v1"), driver.format, 1 << 20, 4) == b"\x00" * 4
+    with pytest.raises(SourceMissing):
+        await driver.backup("b3", "v1", "missing-parent")
+    await driver.delete_backup("b2")
+    await driver.delete_backup("b1")
+    assert not driver.backup_path("b1").exists()
+    assert list(driver.tmp.iterdir()) == []

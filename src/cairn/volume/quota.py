@@ -28,6 +28,41 @@ class Usage:
     snapshots: int = 0
 
 
+def backup_usage(state: VolumeState, project_id: str) -> tuple[int, int]:
+    """The project's backups and their gigabytes."""
+    mine = [b for b in state.backups.values() if b.project_id == project_id]
+    return len(mine), sum(b.size for b in mine)
+
+
+def take_backup(writes: Writes, defaults: dict[str, int], project_id: str, size: int) -> None:
+    """One more backup of ``size`` GB, or :class:`QuotaExceeded` as Cinder words it; the
+    check is on the project's quota stream, as a create's."""
+    state = writes.state
+    count, gigabytes = backup_usage(state, project_id)
+    added = writes.taken.setdefault((project_id, "backups"), [0, 0, 0])
+    count, gigabytes = count + added[0], gigabytes + added[1]
+    limit = limits(state, defaults, project_id)
+    if _over(limit["backup_gigabytes"], gigabytes + size):
+        raise QuotaExceeded(
+            "Requested backup exceeds allowed Backup gigabytes quota. Requested "
+            f"{size}G, quota is {limit['backup_gigabytes']}G and {gigabytes}G has been consumed."
+        )
+    if _over(limit["backups"], count + 1):
+        raise QuotaExceeded(f"Maximum number of backups allowed ({limit['backups']}) exceeded")
+    added[0] += 1
+    added[1] += size
+    have = usage(state, project_id)
+    writes.add(
+        quota_stream(project_id),
+        ev.VolumeQuotaUsed(
+            project_id=project_id,
+            volumes=have.volumes,
+            gigabytes=have.gigabytes,
+            snapshots=have.snapshots,
+        ),
+    )
+
+
 def defaults_of(state: VolumeState, defaults: dict[str, int]) -> dict[str, int]:
     """Every project's defaults: the configured ones, as the ``default`` class changed them."""
     return {**defaults, **state.quota_classes.get("default", {})}

@@ -94,16 +94,19 @@ class CreateVolume:
     image: ImageRef | None = None
     multiattach: bool = False
     group_id: str | None = None
+    backup_id: str | None = None
 
 
 def create(
     state: VolumeState, caller: Caller, config: VolumeConfig, wanted: CreateVolume, w: Writes
 ) -> None:
-    sources = [x for x in (wanted.snapshot_id, wanted.source_volid, wanted.image) if x]
+    sources = [
+        x for x in (wanted.snapshot_id, wanted.source_volid, wanted.image, wanted.backup_id) if x
+    ]
     if len(sources) > 1:
         raise Invalid(
-            "Invalid input received: only one of snapshot_id, source_volid and imageRef "
-            "may be given."
+            "Invalid input received: only one of snapshot_id, source_volid, imageRef and "
+            "backup_id may be given."
         )
     size = wanted.size
     source = ev.VolumeSource()
@@ -143,6 +146,19 @@ def create(
         bootable, image_metadata = parent.bootable, dict(parent.image_metadata)
         volume_type = state.types.get(parent.volume_type_id)
         source = ev.VolumeSource(kind="volume", id=parent.id)
+    elif wanted.backup_id is not None:
+        backup = state.backups.get(wanted.backup_id)
+        if backup is None or not (caller.is_admin or backup.project_id == caller.project_id):
+            raise NotFound(f"Backup {wanted.backup_id} could not be found.")
+        if backup.status != "available":
+            raise Invalid(f"Invalid backup: Backup status must be available, not {backup.status}.")
+        size = backup.size if size is None else size
+        if size < backup.size:
+            raise Invalid(
+                f"Invalid input received: volume size {size}GB is smaller than the backup's "
+                f"{backup.size}GB."
+            )
+        source = ev.VolumeSource(kind="backup", id=backup.id)
     elif wanted.image is not None:
         image = wanted.image
         if size is None:
@@ -179,6 +195,10 @@ def create(
         w, config.quotas, caller.project_id, volumes=1, gigabytes=size, volume_type=volume_type.name
     )
     backend = scheduler.place(state, volume_type, zone)
+    if source.kind == "backup" and source.id is not None:
+        # the backup's files are its backend's: the new volume is made there
+        keeper = state.backups[source.id].host
+        backend = state.backends.get(keeper) if backend is not None else None
     stream = volume_stream(wanted.volume_id)
     w.add(
         stream,

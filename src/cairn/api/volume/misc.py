@@ -32,6 +32,7 @@ async def limits(request: web.Request) -> web.Response:
     service = volumes(request)
     limit = quota.limits(service.state, service.config.quotas, who.project_id)
     used = quota.usage(service.state, who.project_id)
+    backups, backup_gigabytes = quota.backup_usage(service.state, who.project_id)
     absolute = {
         "maxTotalVolumes": limit["volumes"],
         "maxTotalSnapshots": limit["snapshots"],
@@ -41,8 +42,8 @@ async def limits(request: web.Request) -> web.Response:
         "totalVolumesUsed": used.volumes,
         "totalGigabytesUsed": used.gigabytes,
         "totalSnapshotsUsed": used.snapshots,
-        "totalBackupsUsed": 0,
-        "totalBackupGigabytesUsed": 0,
+        "totalBackupsUsed": backups,
+        "totalBackupGigabytesUsed": backup_gigabytes,
     }
     return web.json_response({"limits": {"rate": [], "absolute": absolute}})
 

@@ -52,7 +52,14 @@ def _document(state: VolumeState, defaults: dict[str, int], project: str | None)
 
 def _usage(state: VolumeState, project: str) -> dict[str, int]:
     used = quota.usage(state, project)
-    found = {"volumes": used.volumes, "gigabytes": used.gigabytes, "snapshots": used.snapshots}
+    backups, backup_gigabytes = quota.backup_usage(state, project)
+    found = {
+        "volumes": used.volumes,
+        "gigabytes": used.gigabytes,
+        "snapshots": used.snapshots,
+        "backups": backups,
+        "backup_gigabytes": backup_gigabytes,
+    }
     for volume_type in {t.name for t in state.types.values()}:
         typed = quota.usage(state, project, volume_type)
         found[f"volumes_{volume_type}"] = typed.volumes

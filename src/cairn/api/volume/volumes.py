@@ -92,8 +92,9 @@ async def create(request: web.Request) -> web.Response:
     unknown = sorted(set(body) - CREATE_KEYS)
     if unknown:
         raise bad(f"Additional properties are not allowed ({', '.join(map(repr, unknown))}).")
-    if body.get("backup_id") is not None:
-        raise bad("creating a volume from a backup is not supported by this cloud yet.")
+    backup_id = _uuid_or_none(body.get("backup_id"), "backup_id")
+    if backup_id is not None and version(request) < (3, 47):
+        raise bad("backup_id needs microversion 3.47 or later.")
     image_id = _uuid_or_none(body.get("imageRef", body.get("image_id")), "imageRef")
     image = None
     if image_id is not None:
@@ -112,6 +113,7 @@ async def create(request: web.Request) -> web.Response:
         image=image,
         multiattach=boolean(body.get("multiattach", False), "multiattach"),
         group_id=_group_id(request, body),
+        backup_id=backup_id,
     )
     service = volumes(request)
     await service.create(who, wanted, metadata(request))
