@@ -22,6 +22,7 @@ from cairn.projections.compute_state import (
     ACTION_TASK_STATES,
     DEFAULT_QUOTA,
     FLAVOR_STREAM,
+    INSTANCE_ACTION_NAMES,
     ActionEvent,
     ComputeState,
     Fault,
@@ -84,7 +85,7 @@ class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState])
         step = ACTION_EVENT_NAMES.get(action)
         server.actions.append(
             InstanceAction(
-                action=action,
+                action=INSTANCE_ACTION_NAMES.get(action, action),
                 request_id=meta.request_id or f"req-{event.id}",
                 user_id=meta.user_id,
                 project_id=meta.project_id,
@@ -103,8 +104,9 @@ class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState])
         host: str | None = None,
         details: str | None = None,
     ) -> None:
+        shown = INSTANCE_ACTION_NAMES.get(action, action)
         for found in reversed(server.actions):
-            if found.action == action:
+            if found.action == shown:
                 when = _iso(event)
                 found.updated_at = when
                 if result == "Error":

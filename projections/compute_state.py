@@ -31,6 +31,9 @@ ACTION_TASK_STATES: dict[str, str] = {
     "restore": "restoring",
     "createImage": "image_snapshot",
 }
+#: what os-instance-actions calls an action, where Nova's name is not the action's own
+#: (a soft delete is Nova's ``delete``)
+INSTANCE_ACTION_NAMES: dict[str, str] = {"soft_delete": "delete"}
 #: what os-instance-actions calls the compute step of each action
 ACTION_EVENT_NAMES: dict[str, str] = {
     "create": "compute__do_build_and_run_instance",

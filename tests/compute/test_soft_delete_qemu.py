@@ -67,7 +67,7 @@ def test_a_deleted_server_is_kept_restored_and_force_deleted(cloud: Running) -> 
     _until("the restored guest's heartbeat", lambda: "HEARTBEAT 2" in console())
     actions = cloud.json("server", "event", "list", server, **DEMO)
     assert isinstance(actions, list)
-    assert [a["Action"] for a in actions][:2] == ["restore", "soft_delete"]
+    assert [a["Action"] for a in actions][:2] == ["restore", "delete"]
 
     cloud.openstack("server", "delete", server, **DEMO)
     _until("SOFT_DELETED again", lambda: _status(cloud, server) == "SOFT_DELETED")
