@@ -529,3 +529,25 @@ async def test_with_a_reclaim_interval_a_delete_is_soft_until_reclaimed(tmp_path
         assert await cloud.compute.reclaim_due() == 0  # asked once
     finally:
         await cloud.client.close()
+
+
+async def test_rebuild_answers_in_novas_shape_per_microversion(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    server_id = await _spawned(cloud, "h1")
+    path = f"/servers/{server_id}/action"
+    shapes = {}
+    for version in ("2.53", "2.54", "2.57", "2.75"):
+        status, body = await cloud.call(
+            "POST", path, json={"rebuild": {"imageRef": IMAGE_ID}}, version=version
+        )
+        assert status == 202, body
+        shapes[version] = body["server"]
+        done = ev.ServerRebuilt(server_id=server_id, host="h1", vm_state="active", power_state=1)
+        await cloud.append(f"server-{server_id}", done)
+    assert "key_name" not in shapes["2.53"]
+    assert "user_data" not in shapes["2.54"]
+    assert "key_name" in shapes["2.54"]
+    assert shapes["2.57"]["user_data"] is None
+    assert "OS-EXT-SRV-ATTR:user_data" not in shapes["2.75"]
+    assert "OS-EXT-SRV-ATTR:host" in shapes["2.75"]  # the whole show view from 2.75
+    assert "adminPass" not in shapes["2.75"]

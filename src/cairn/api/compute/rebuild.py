@@ -138,5 +138,7 @@ async def rebuild(
     if version >= (2, 54):
         shown["key_name"] = rebuilt.key_name
     if version >= (2, 57):
+        # as ``user_data``, never the extended attribute's name (Nova's rebuild view)
+        shown.pop("OS-EXT-SRV-ATTR:user_data", None)
         shown["user_data"] = rebuilt.user_data
     return json({"server": shown}, status=202)
