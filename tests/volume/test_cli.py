@@ -99,6 +99,16 @@ def test_the_first_session(cloud: Running, tmp_path: Path) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert uploaded["disk_format"] == "qcow2"
+    # a backup of it, restored into a new volume
+    backup = _json(cloud, "volume", "backup", "create", "--name", "b1", "boot", **DEMO)
+    deadline = time.monotonic() + 60
+    while _json(cloud, "volume", "backup", "show", "b1", **DEMO)["status"] != "available":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert (pool / "backups" / f"backup-{backup['id']}").exists()
+    cloud.openstack("volume", "backup", "restore", "b1", "from-backup", **DEMO)
+    assert _wait(cloud, "volume", "from-backup")["size"] == 1
+    cloud.openstack("volume", "backup", "delete", "b1", **DEMO)
     # refused: a delete with a snapshot, another project's volume, a bad size
     refused = cloud.openstack("volume", "delete", "data2", check=False, **DEMO)
     assert refused.returncode != 0
@@ -108,11 +118,11 @@ def test_the_first_session(cloud: Running, tmp_path: Path) -> None:
     assert hidden.returncode != 0
     assert f"No Volume found for {admins['id']}" in hidden.stderr
     names = {v["Name"] for v in cloud.json("volume", "list", **DEMO)}  # type: ignore[attr-defined]
-    assert names == {"data2", "restored", "boot"}
+    assert names == {"data2", "restored", "boot", "from-backup"}
     bad = cloud.openstack("volume", "create", "--size", "0", "zero", check=False, **DEMO)
     assert bad.returncode != 0
     cloud.openstack("volume", "snapshot", "delete", "snap", **DEMO)
-    cloud.openstack("volume", "delete", "data2", "restored", "boot", **DEMO)
+    cloud.openstack("volume", "delete", "data2", "restored", "boot", "from-backup", **DEMO)
     deadline = time.monotonic() + 60
     while cloud.json("volume", "list", **DEMO):
         assert time.monotonic() < deadline
