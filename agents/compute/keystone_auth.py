@@ -50,16 +50,51 @@ class Token:
 
 @dataclass
 class PasswordAuth:
-    """Project-scoped password authentication against ``auth_url`` (…/identity)."""
+    """Password authentication against ``auth_url`` (…/identity), project-scoped
+    when a project is named (by name, or by id). Users and projects are named
+    within their domain, given by name or by id, as in ``clouds.yaml``. The one
+    Keystone client of Cairn's own tools: the agents and ``cairn events tail``."""
 
     auth_url: str
     username: str
     password: str = field(repr=False)
-    project_name: str
+    project_name: str | None = None
     user_domain_name: str = "Default"
     project_domain_name: str = "Default"
+    project_id: str | None = None
+    user_domain_id: str | None = None
+    project_domain_id: str | None = None
     _token: Token | None = field(default=None, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @classmethod
+    def from_auth(
+        cls, auth: dict[str, Any], *, auth_url: str | None = None, password: str | None = None
+    ) -> PasswordAuth:
+        """From the ``auth`` section of a ``clouds.yaml`` cloud (``auth_url``, when
+        given, replaces its own; ``password`` its password)."""
+        secret = password or auth.get("password")
+        url = auth_url or auth.get("auth_url")
+        if not secret or not url or not auth.get("username"):
+            raise AuthFailed("the cloud's auth needs an auth_url, a username and a password")
+
+        def text(key: str) -> str | None:
+            value = auth.get(key)
+            return None if value is None else str(value)
+
+        return cls(
+            auth_url=str(url).rstrip("/"),
+            username=str(auth["username"]),
+            password=str(secret),
+            project_name=text("project_name"),
+            user_domain_name=str(auth.get("user_domain_name") or "Default"),
+            project_domain_name=str(auth.get("project_domain_name") or "Default"),
+            project_id=text("project_id"),
+            user_domain_id=None if auth.get("user_domain_name") else text("user_domain_id"),
+            project_domain_id=(
+                None if auth.get("project_domain_name") else text("project_domain_id")
+            ),
+        )
 
     @classmethod
     def from_clouds_yaml(
@@ -73,17 +108,9 @@ class PasswordAuth:
             raise AuthFailed(
                 f"cannot read the {cloud!r} credentials from {path}: {exc!r}"
             ) from None
-        secret = password or auth.get("password")
-        if not secret:
+        if not (password or (isinstance(auth, dict) and auth.get("password"))):
             raise AuthFailed(f"{path} has no password for {cloud!r}")
-        return cls(
-            auth_url=str(auth["auth_url"]).rstrip("/"),
-            username=str(auth["username"]),
-            password=str(secret),
-            project_name=str(auth["project_name"]),
-            user_domain_name=str(auth.get("user_domain_name", "Default")),
-            project_domain_name=str(auth.get("project_domain_name", "Default")),
-        )
+        return cls.from_auth(auth, password=password)
 
     def invalidate(self) -> None:
         """Forget the token (a service answered 401): the next :meth:`token` asks again."""
@@ -98,26 +125,24 @@ class PasswordAuth:
 
     async def _authenticate(self, session: aiohttp.ClientSession) -> Token:
         url = self.auth_url if self.auth_url.endswith("/v3") else self.auth_url + "/v3"
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": self.username,
-                            "domain": {"name": self.user_domain_name},
-                            "password": self.password,
-                        }
-                    },
-                },
-                "scope": {
-                    "project": {
-                        "name": self.project_name,
-                        "domain": {"name": self.project_domain_name},
-                    }
-                },
-            }
+        user_domain = (
+            {"id": self.user_domain_id} if self.user_domain_id else {"name": self.user_domain_name}
+        )
+        user = {"name": self.username, "domain": user_domain, "password": self.password}
+        body: dict[str, Any] = {
+            "auth": {"identity": {"methods": ["password"], "password": {"user": user}}}
         }
+        if self.project_id:
+            body["auth"]["scope"] = {"project": {"id": self.project_id}}
+        elif self.project_name:
+            project_domain = (
+                {"id": self.project_domain_id}
+                if self.project_domain_id
+                else {"name": self.project_domain_name}
+            )
+            body["auth"]["scope"] = {
+                "project": {"name": self.project_name, "domain": project_domain}
+            }
         try:
             async with session.post(url + "/auth/tokens", json=body) as response:
                 if response.status in (401, 403):

@@ -81,26 +81,14 @@ class Login:
 async def _password_login(
     session: aiohttp.ClientSession, auth_url: str, auth: dict[str, Any]
 ) -> str:
-    domain = {"name": auth.get("user_domain_name")} if auth.get("user_domain_name") else {
-        "id": auth.get("user_domain_id", "default")}  # fmt: skip
-    user = {"name": auth.get("username"), "domain": domain, "password": auth.get("password")}
-    body: dict[str, Any] = {
-        "auth": {"identity": {"methods": ["password"], "password": {"user": user}}}
-    }
-    if auth.get("project_name") or auth.get("project_id"):
-        project: dict[str, Any] = (
-            {"id": auth["project_id"]} if auth.get("project_id") else {
-                "name": auth["project_name"],
-                "domain": {"name": auth["project_domain_name"]}
-                if auth.get("project_domain_name")
-                else {"id": auth.get("project_domain_id", "default")},
-            }
-        )  # fmt: skip
-        body["auth"]["scope"] = {"project": project}
+    """A token for the cloud's credentials, by the one Keystone client Cairn's
+    tools share (the compute agent's :class:`PasswordAuth`)."""
+    from cairn.agents.compute.keystone_auth import AuthFailed, PasswordAuth
+
     try:
-        async with session.post(auth_url + "/auth/tokens", json=body) as response:
-            if response.status != 201:
-                raise LoginError(f"the login at {auth_url} was refused ({response.status})")
-            return response.headers["X-Subject-Token"]
-    except aiohttp.ClientError as exc:
-        raise LoginError(f"cannot reach {auth_url}: {exc}") from None
+        token = await PasswordAuth.from_auth(auth, auth_url=auth_url).token(session)
+    except AuthFailed as exc:
+        raise LoginError(f"the login at {auth_url} was refused: {exc}") from None
+    except CairnError as exc:  # Keystone did not answer
+        raise LoginError(str(exc)) from None
+    return token.value
