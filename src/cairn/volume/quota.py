@@ -103,11 +103,11 @@ def take(
     per-type limits too), or raise :class:`QuotaExceeded` as Cinder words it;
     then record the usage after them on the quota stream."""
     state = writes.state
-    have = _with(usage(state, project_id), writes.taken.get((project_id, "")))
+    have = _with(_counted(writes, project_id, None), writes.taken.get((project_id, "")))
     limit = limits(state, defaults, project_id)
     if volume_type is not None:
         typed = _with(
-            usage(state, project_id, volume_type), writes.taken.get((project_id, volume_type))
+            _counted(writes, project_id, volume_type), writes.taken.get((project_id, volume_type))
         )
         for name, used, adding in (
             ("volumes", typed.volumes, volumes),
@@ -154,6 +154,15 @@ def take(
             snapshots=have.snapshots + snapshots,
         ),
     )
+
+
+def _counted(writes: Writes, project_id: str, volume_type: str | None) -> Usage:
+    """The state's usage, counted once per decision (a batch of creates asks often)."""
+    key = (project_id, volume_type or "")
+    found = writes.counted.get(key)
+    if not isinstance(found, Usage):
+        found = writes.counted[key] = usage(writes.state, project_id, volume_type)
+    return found
 
 
 def _with(used: Usage, added: list[int] | None) -> Usage:

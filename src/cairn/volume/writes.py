@@ -21,6 +21,8 @@ class Writes:
         #: (project, type or "") -> [volumes, gigabytes, snapshots] this append adds
         #: (a batch of creates decided together counts the ones before each)
         self.taken: dict[tuple[str, str], list[int]] = {}
+        #: usage counted from the state, once per (project, type) for this decision
+        self.counted: dict[tuple[str, str], object] = {}
 
     def add(self, stream: str, event: DomainEvent, *, new: bool = False) -> None:
         if stream not in self._expected:
