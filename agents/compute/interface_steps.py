@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 
 from cairn.agents.compute.context import HostContext
-from cairn.agents.compute.driver import GuestState
 from cairn.agents.compute.guest_plan import guest_name
 from cairn.agents.compute.nics import plug_one
 from cairn.agents.compute.server_view import ServerView
-from cairn.agents.compute.steps import OBSERVED, append_outcome, failure_reason, on_server
+from cairn.agents.compute.steps import OBSERVED, end_action, failure_reason
 from cairn.agents.network.desired import tap_name
 from cairn.events import DomainEvent
 from cairn.events import compute as ev
@@ -34,12 +33,7 @@ ACTIONS = frozenset({"attach_interface", "detach_interface"})
 async def run(ctx: HostContext, view: ServerView) -> None:
     """Do the requested interface action: its outcome and completion, or ServerActionFailed."""
     assert view.action is not None
-    request, cause = view.action, view.action_event
-    request_id = None if cause is None else cause.id
-
-    def pending(v: ServerView) -> bool:
-        return v.action_event is not None and v.action_event.id == request_id
-
+    request = view.action
     name = guest_name(ctx.host, view.server_id)
     port_id = request.nic.get("port", "")
     try:
@@ -51,28 +45,10 @@ async def run(ctx: HostContext, view: ServerView) -> None:
             state = await ctx.driver.state(name)
     except Exception as exc:
         reason = failure_reason(exc, request.action, ctx.config.action_timeout)
-        log.warning(
-            "compute.interface_failed",
-            host=ctx.host,
-            server_id=view.server_id,
-            action=request.action,
-            port_id=port_id,
-            reason=reason,
-        )
-        failed = ev.ServerActionFailed(
-            server_id=view.server_id, host=ctx.host, action=request.action, reason=reason
-        )
-        await append_outcome(ctx, view, pending, lambda v: [on_server(v, [failed], cause)])
+        await end_action(ctx, view, failed=f"{reason} (port {port_id})")
         return
-    vm_state, power_state = OBSERVED.get(state, (view.vm_state, 0))
-    done = ev.ServerActionCompleted(
-        server_id=view.server_id,
-        host=ctx.host,
-        action=request.action,
-        vm_state=vm_state if state is not GuestState.UNKNOWN else view.vm_state,
-        power_state=power_state,
-    )
-    await append_outcome(ctx, view, pending, lambda v: [on_server(v, [outcome, done], cause)])
+    done = OBSERVED.get(state, (view.vm_state, 0))
+    await end_action(ctx, view, done=done, with_events=[outcome])
     log.info(
         "compute.interface_done",
         host=ctx.host,

@@ -19,9 +19,8 @@ from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import GuestState
 from cairn.agents.compute.guest_plan import guest_name
 from cairn.agents.compute.server_view import ServerView
-from cairn.agents.compute.steps import OBSERVED, append_outcome, failure_reason, on_server
+from cairn.agents.compute.steps import OBSERVED, end_action, failure_reason
 from cairn.errors import CairnError
-from cairn.events import compute as ev
 from cairn.logs import get_logger
 
 log = get_logger(__name__)
@@ -37,13 +36,7 @@ async def run(ctx: HostContext, view: ServerView) -> None:
     """Upload the server's disk into the action's image: ServerActionCompleted, or
     ServerActionFailed with the image deleted."""
     assert view.action is not None
-    request, cause = view.action, view.action_event
-    request_id = None if cause is None else cause.id
-    image_id = request.image_id or ""
-
-    def pending(v: ServerView) -> bool:
-        return v.action_event is not None and v.action_event.id == request_id
-
+    image_id = view.action.image_id or ""
     name = guest_name(ctx.host, view.server_id)
     started = time.monotonic()
     try:
@@ -51,26 +44,12 @@ async def run(ctx: HostContext, view: ServerView) -> None:
             await _snapshot(ctx, view.server_id, name, image_id, running=view.vm_state == "active")
             state = await ctx.driver.state(name)
     except Exception as exc:
-        reason = failure_reason(exc, "snapshot", ctx.config.snapshot_timeout)
-        log.warning(
-            "compute.snapshot_failed", host=ctx.host, server_id=view.server_id, reason=reason
-        )
         with contextlib.suppress(Exception):
             await ctx.images.source.delete(image_id)
-        failed = ev.ServerActionFailed(
-            server_id=view.server_id, host=ctx.host, action=request.action, reason=reason
-        )
-        await append_outcome(ctx, view, pending, lambda v: [on_server(v, [failed], cause)])
+        reason = failure_reason(exc, "snapshot", ctx.config.snapshot_timeout)
+        await end_action(ctx, view, failed=reason)
         return
-    vm_state, power_state = OBSERVED.get(state, (view.vm_state, 0))
-    done = ev.ServerActionCompleted(
-        server_id=view.server_id,
-        host=ctx.host,
-        action=request.action,
-        vm_state=vm_state,
-        power_state=power_state,
-    )
-    await append_outcome(ctx, view, pending, lambda v: [on_server(v, [done], cause)])
+    await end_action(ctx, view, done=OBSERVED.get(state, (view.vm_state, 0)))
     log.info(
         "compute.snapshot_done",
         host=ctx.host,

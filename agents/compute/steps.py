@@ -276,8 +276,18 @@ async def delete(ctx: HostContext, view: ServerView) -> None:
 # -- power actions ------------------------------------------------------------------------------
 
 
-async def action(ctx: HostContext, view: ServerView) -> None:
-    """Do the requested power action: ServerActionCompleted or ServerActionFailed."""
+async def end_action(
+    ctx: HostContext,
+    view: ServerView,
+    *,
+    done: tuple[str, int] | None = None,
+    failed: str | None = None,
+    with_events: Sequence[DomainEvent] = (),
+) -> bool:
+    """Append the outcome of the action ``view`` waits for: ``with_events`` and
+    ServerActionCompleted (``done``: the vm_state and power state now), or
+    ServerActionFailed (``failed``: the reason), caused by the request; dropped if
+    the stream no longer waits for that request."""
     assert view.action is not None
     request, cause = view.action, view.action_event
     request_id = None if cause is None else cause.id
@@ -285,34 +295,46 @@ async def action(ctx: HostContext, view: ServerView) -> None:
     def pending(v: ServerView) -> bool:
         return v.action_event is not None and v.action_event.id == request_id
 
-    name = guest_name(ctx.host, view.server_id)
-    try:
-        async with asyncio.timeout(ctx.config.action_timeout):
-            vm_state, power_state = await _perform(
-                ctx.driver, name, request, ctx.config.clean_shutdown_timeout
-            )
-    except Exception as exc:
-        reason = failure_reason(exc, request.action, ctx.config.action_timeout)
+    events: list[DomainEvent]
+    if failed is not None:
         log.warning(
             "compute.action_failed",
             host=ctx.host,
             server_id=view.server_id,
             action=request.action,
-            reason=reason,
+            reason=failed,
         )
-        failed = ev.ServerActionFailed(
-            server_id=view.server_id, host=ctx.host, action=request.action, reason=reason
+        events = [
+            ev.ServerActionFailed(
+                server_id=view.server_id, host=ctx.host, action=request.action, reason=failed
+            )
+        ]
+    else:
+        assert done is not None
+        completed = ev.ServerActionCompleted(
+            server_id=view.server_id,
+            host=ctx.host,
+            action=request.action,
+            vm_state=done[0],
+            power_state=done[1],
         )
-        await append_outcome(ctx, view, pending, lambda v: [on_server(v, [failed], cause)])
+        events = [*with_events, completed]
+    return await append_outcome(ctx, view, pending, lambda v: [on_server(v, events, cause)])
+
+
+async def action(ctx: HostContext, view: ServerView) -> None:
+    """Do the requested power action: ServerActionCompleted or ServerActionFailed."""
+    assert view.action is not None
+    request = view.action
+    name = guest_name(ctx.host, view.server_id)
+    try:
+        async with asyncio.timeout(ctx.config.action_timeout):
+            done = await _perform(ctx.driver, name, request, ctx.config.clean_shutdown_timeout)
+    except Exception as exc:
+        reason = failure_reason(exc, request.action, ctx.config.action_timeout)
+        await end_action(ctx, view, failed=reason)
         return
-    done = ev.ServerActionCompleted(
-        server_id=view.server_id,
-        host=ctx.host,
-        action=request.action,
-        vm_state=vm_state,
-        power_state=power_state,
-    )
-    await append_outcome(ctx, view, pending, lambda v: [on_server(v, [done], cause)])
+    await end_action(ctx, view, done=done)
     log.info("compute.action_done", host=ctx.host, server_id=view.server_id, action=request.action)
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from cairn.compute.decide import Writes, write
-from cairn.compute.errors import Conflict
-from cairn.compute.servers import server_stream
+from cairn.compute.servers import ready_for, server_stream
 from cairn.events import Metadata
 from cairn.events import compute as ev
 from cairn.projections.compute import ComputeState, Server
@@ -22,19 +21,7 @@ ALLOWED = ("active", "stopped", "error")
 
 def check(server: Server, *, is_admin: bool) -> str:
     """The server's host, or the refusal of a rebuild now."""
-    if server.locked and not is_admin:
-        raise Conflict(f"Instance {server.id} is locked")
-    if server.task_state is not None:
-        raise Conflict(
-            f"Cannot 'rebuild' instance {server.id} while it is in task_state {server.task_state}"
-        )
-    if server.vm_state not in ALLOWED:
-        raise Conflict(
-            f"Cannot 'rebuild' instance {server.id} while it is in vm_state {server.vm_state}"
-        )
-    if server.host is None:
-        raise Conflict(f"Instance {server.id} is not on a host; it cannot 'rebuild'.")
-    return server.host
+    return ready_for("rebuild", server, ALLOWED, is_admin=is_admin)
 
 
 def rebuild(

@@ -187,6 +187,24 @@ def _not_locked(server: Server, is_admin: bool) -> None:
         raise Conflict(f"Instance {server.id} is locked")
 
 
+def ready_for(verb: str, server: Server, allowed: tuple[str, ...], *, is_admin: bool) -> str:
+    """The host of a server that may be asked to ``verb`` now: not locked (for its
+    owner), no task under way, in one of the ``allowed`` vm_states, on a host.
+    Nova's 409s otherwise."""
+    _not_locked(server, is_admin)
+    if server.task_state is not None:
+        raise Conflict(
+            f"Cannot '{verb}' instance {server.id} while it is in task_state {server.task_state}"
+        )
+    if server.vm_state not in allowed:
+        raise Conflict(
+            f"Cannot '{verb}' instance {server.id} while it is in vm_state {server.vm_state}"
+        )
+    if server.host is None:
+        raise Conflict(f"Instance {server.id} is not on a host; it cannot '{verb}'.")
+    return server.host
+
+
 def update(
     state: ComputeState,
     meta: Metadata,

@@ -10,8 +10,7 @@ flight, and not while locked (for its owner).
 from __future__ import annotations
 
 from cairn.compute.decide import Writes, write
-from cairn.compute.errors import Conflict
-from cairn.compute.servers import server_stream
+from cairn.compute.servers import ready_for, server_stream
 from cairn.events import Metadata
 from cairn.events import compute as ev
 from cairn.projections.compute import ComputeState, Server
@@ -21,20 +20,7 @@ ALLOWED = ("active", "stopped", "paused", "suspended")
 
 def check(server: Server, *, is_admin: bool) -> str:
     """The server's host, or the refusal of a snapshot now."""
-    if server.locked and not is_admin:
-        raise Conflict(f"Instance {server.id} is locked")
-    if server.task_state is not None:
-        raise Conflict(
-            f"Cannot 'createImage' instance {server.id} while it is in task_state "
-            f"{server.task_state}"
-        )
-    if server.vm_state not in ALLOWED:
-        raise Conflict(
-            f"Cannot 'createImage' instance {server.id} while it is in vm_state {server.vm_state}"
-        )
-    if server.host is None:
-        raise Conflict(f"Instance {server.id} is not on a host; it cannot 'createImage'.")
-    return server.host
+    return ready_for("createImage", server, ALLOWED, is_admin=is_admin)
 
 
 def snapshot(
