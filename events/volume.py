@@ -176,6 +176,10 @@ class BackupCreateRequested(DomainEvent, frozen=True):
     #: an incremental backup holds only what changed since ``parent_id``
     parent_id: str | None = None
     metadata: dict[str, str] = {}
+    #: the volume's metadata when it was backed up (a restore brings it back)
+    volume_metadata: dict[str, str] = {}
+    #: a backup of this snapshot of the volume, not of the volume itself
+    snapshot_id: str | None = None
 
 
 @registry.event

@@ -136,6 +136,8 @@ class Backup(msgspec.Struct):
     fail_reason: str | None = None
     #: when its data was read from the volume
     data_timestamp: datetime | None = None
+    volume_metadata: dict[str, str] = {}
+    snapshot_id: str | None = None
 
 
 class GroupType(msgspec.Struct):
@@ -471,6 +473,8 @@ class VolumeProjection(Projection[VolumeState]):
             updated_at=e.recorded_at,
             metadata=dict(d.metadata),
             pending="create",
+            volume_metadata=dict(d.volume_metadata),
+            snapshot_id=d.snapshot_id,
         )
         return s
 
@@ -541,11 +545,13 @@ class VolumeProjection(Projection[VolumeState]):
 
     @handles("VolumeRestored", "VolumeRestoreFailed")
     def _restored(self, s: VolumeState, e: RecordedEvent, d: ev.VolumeRestored) -> Any:
+        backup = s.backups.get(d.backup_id)
         if (volume := self._volume(s, d.volume_id, e)) is not None:
             failed = isinstance(d, ev.VolumeRestoreFailed)
             volume.status = "error_restoring" if failed else "available"
             volume.pending, volume.restore_backup_id = "", None
-        backup = s.backups.get(d.backup_id)
+            if not failed and backup is not None:  # the backed-up metadata comes back
+                volume.metadata = {**volume.metadata, **backup.volume_metadata}
         if backup is not None and backup.status == "restoring":
             backup.status, backup.updated_at = "available", e.recorded_at
         return s

@@ -334,7 +334,9 @@ class VolumeAgent:
             outcome: DomainEvent
             try:
                 async with asyncio.timeout(self.config.operation_timeout):
-                    await self.driver.backup(backup.id, volume.id, backup.parent_id)
+                    await self.driver.backup(
+                        backup.id, volume.id, backup.parent_id, backup.snapshot_id
+                    )
                 outcome = ev.BackupCreated(backup_id=backup.id)
             except (TimeoutError, VolumeDriverError) as exc:
                 outcome = ev.BackupCreateFailed(backup_id=backup.id, reason=str(exc) or "timeout")

@@ -82,9 +82,11 @@ class VolumeDriver(abc.ABC):
         """Remove a snapshot; nothing to remove is success."""
 
     @abc.abstractmethod
-    async def backup(self, backup_id: str, volume_id: str, parent_id: str | None) -> None:
-        """Keep the volume's data as backup ``backup_id``: all of it, or (``parent_id``)
-        only what differs from that earlier backup."""
+    async def backup(
+        self, backup_id: str, volume_id: str, parent_id: str | None, snapshot_id: str | None = None
+    ) -> None:
+        """Keep the volume's data (or its snapshot's) as backup ``backup_id``: all of
+        it, or (``parent_id``) only what differs from that earlier backup."""
 
     @abc.abstractmethod
     async def restore(self, backup_id: str, volume_id: str, size_gb: int) -> None:

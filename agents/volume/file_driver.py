@@ -96,8 +96,10 @@ class FileVolumeDriver(VolumeDriver):
     def backup_path(self, backup_id: str) -> Path:
         return self.root / "backups" / f"backup-{backup_id}"
 
-    async def backup(self, backup_id: str, volume_id: str, parent_id: str | None) -> None:
-        source = self.path(volume_id)
+    async def backup(
+        self, backup_id: str, volume_id: str, parent_id: str | None, snapshot_id: str | None = None
+    ) -> None:
+        source = self.path(volume_id) if snapshot_id is None else self.snapshot_path(snapshot_id)
         await asyncio.to_thread(self.backup_path(backup_id).parent.mkdir, exist_ok=True)
 
         async def make(tmp: Path) -> None:

@@ -147,3 +147,30 @@ async def test_backup_refusals(cloud: VolumeCloud) -> None:
     assert status == 400  # not available
     await cloud.ok("POST", action, None, {"os-force_delete": {}})
     await cloud.wait(f"/backups/{bid}", demo, status="deleted")
+
+
+async def test_backups_keep_metadata_and_snapshots_can_be_backed_up(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    vid = (await cloud.volume(demo, metadata={"app": "db"}))["id"]
+    await cloud.wait(f"/volumes/{vid}", demo)
+    volume_file = cloud.pool / f"volume-{vid}"
+    await asyncio.to_thread(write, volume_file, 0, 0x33)
+    sid = (await cloud.ok("POST", "/snapshots", demo, {"snapshot": {"volume_id": vid}}))[
+        "snapshot"
+    ]["id"]
+    await cloud.wait(f"/snapshots/{sid}", demo)
+    await asyncio.to_thread(write, volume_file, 0, 0x44)  # after the snapshot
+    body = {"backup": {"volume_id": vid, "snapshot_id": sid}}
+    bid = (await cloud.ok("POST", "/backups", demo, body))["backup"]["id"]
+    shown = await cloud.wait(f"/backups/{bid}", demo)
+    assert shown["snapshot_id"] == sid
+    restored = await cloud.ok("POST", f"/backups/{bid}/restore", demo, {"restore": {}})
+    new_id = restored["restore"]["volume_id"]
+    new = await cloud.wait(f"/volumes/{new_id}", demo)
+    assert new["metadata"] == {"app": "db"}
+    assert await asyncio.to_thread(read, cloud.pool / f"volume-{new_id}", 0) == 0x33
+    other = (await cloud.volume(demo))["id"]
+    status, _ = await cloud.call(
+        "POST", "/backups", demo, {"backup": {"volume_id": other, "snapshot_id": sid}}
+    )
+    assert status == 400  # not a snapshot of that volume

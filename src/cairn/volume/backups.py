@@ -42,9 +42,17 @@ def create(
     force: bool,
     container: str | None,
     metadata: dict[str, str],
+    snapshot_id: str | None = None,
 ) -> None:
     volume = access.volume(state, caller, volume_id)
     allowed = ("available", "in-use") if force else ("available",)
+    if snapshot_id is not None:
+        snapshot = access.snapshot(state, caller, snapshot_id)
+        if snapshot.volume_id != volume_id:
+            raise Invalid(f"Invalid snapshot: {snapshot_id} is not a snapshot of {volume_id}.")
+        if snapshot.status != "available":
+            raise Invalid(f"Invalid snapshot: Snapshot {snapshot_id} is not available.")
+        allowed = ("available", "in-use")  # the snapshot is read, not the volume
     if volume.status not in allowed:
         raise Invalid(
             f"Invalid volume: Volume to be backed up must be available or in-use with force, "
@@ -76,15 +84,18 @@ def create(
             container=container,
             parent_id=parent.id if parent is not None else None,
             metadata=metadata,
+            volume_metadata=dict(volume.metadata),
+            snapshot_id=snapshot_id,
         ),
         new=True,
     )
-    w.add(
-        volume_stream(volume_id),
-        ev.VolumeBackupStarted(
-            volume_id=volume_id, backup_id=backup_id, return_status=volume.status
-        ),
-    )
+    if snapshot_id is None:  # a snapshot's backup leaves the volume as it is
+        w.add(
+            volume_stream(volume_id),
+            ev.VolumeBackupStarted(
+                volume_id=volume_id, backup_id=backup_id, return_status=volume.status
+            ),
+        )
 
 
 def delete(state: VolumeState, caller: Caller, backup_id: str, w: Writes, *, force: bool) -> None:

@@ -110,6 +110,7 @@ def create(
         )
     size = wanted.size
     source = ev.VolumeSource()
+    backed_up_metadata: dict[str, str] = {}
     bootable, image_metadata = False, {}
     volume_type = None
     if wanted.snapshot_id is not None:
@@ -159,6 +160,7 @@ def create(
                 f"{backup.size}GB."
             )
         source = ev.VolumeSource(kind="backup", id=backup.id)
+        backed_up_metadata = dict(backup.volume_metadata)
     elif wanted.image is not None:
         image = wanted.image
         if size is None:
@@ -213,7 +215,7 @@ def create(
             volume_type=volume_type.name,
             availability_zone=zone,
             host=backend.host if backend is not None else "",
-            metadata=dict(wanted.metadata),
+            metadata={**backed_up_metadata, **wanted.metadata},
             source=source,
             bootable=bootable,
             multiattach=wanted.multiattach,

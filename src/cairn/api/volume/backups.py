@@ -52,7 +52,7 @@ def _view(request: web.Request, state: VolumeState, b: Backup) -> dict[str, Any]
         "data_timestamp": when(b.data_timestamp or b.created_at),
         "has_dependent_backups": bool(state.dependents_of(b.id)),
         "is_incremental": b.parent_id is not None,
-        "snapshot_id": None,
+        "snapshot_id": b.snapshot_id,
         "links": links(request, "backups", b.id),
     }
     if mv >= (3, 18):
@@ -70,8 +70,9 @@ async def create(request: web.Request) -> web.Response:
     volume_id = body.get("volume_id")
     if not isinstance(volume_id, str) or not volume_id:
         raise bad("'volume_id' is a required property")
-    if body.get("snapshot_id") is not None:
-        raise bad("backups of snapshots are not supported by this cloud yet.")
+    snapshot_id = body.get("snapshot_id")
+    if snapshot_id is not None and not isinstance(snapshot_id, str):
+        raise bad("snapshot_id must be a string.")
     backup_id = str(uuid.uuid4())
     name = text(body.get("name"), "name")
     description = text(body.get("description"), "description")
@@ -95,6 +96,7 @@ async def create(request: web.Request) -> web.Response:
             force=force,
             container=container,
             metadata=meta,
+            snapshot_id=snapshot_id,
         )
 
     await service.run(metadata(request), command)
