@@ -56,21 +56,28 @@ def test_a_deleted_server_is_kept_restored_and_force_deleted(cloud: Running) -> 
                       "--nic", "none", "--wait", "kept", **DEMO)  # fmt: skip
     assert isinstance(made, dict)
     server = str(made["id"])
-    cloud.openstack("server", "delete", server, **DEMO)
-    _until("SOFT_DELETED", lambda: _status(cloud, server) == "SOFT_DELETED")
-    assert _guest_state(server) == libvirt.VIR_DOMAIN_SHUTOFF  # stopped, not destroyed
+    try:
+        cloud.openstack("server", "delete", server, **DEMO)
+        _until("SOFT_DELETED", lambda: _status(cloud, server) == "SOFT_DELETED")
+        assert _guest_state(server) == libvirt.VIR_DOMAIN_SHUTOFF  # stopped, not destroyed
 
-    cloud.openstack("server", "restore", server, **DEMO)
-    _until("ACTIVE after the restore", lambda: _status(cloud, server) == "ACTIVE")
-    assert _guest_state(server) == libvirt.VIR_DOMAIN_RUNNING
-    console = lambda: cloud.openstack("console", "log", "show", server, **DEMO).stdout  # noqa: E731
-    _until("the restored guest's heartbeat", lambda: "HEARTBEAT 2" in console())
-    actions = cloud.json("server", "event", "list", server, **DEMO)
-    assert isinstance(actions, list)
-    assert [a["Action"] for a in actions][:2] == ["restore", "delete"]
+        cloud.openstack("server", "restore", server, **DEMO)
+        _until("ACTIVE after the restore", lambda: _status(cloud, server) == "ACTIVE")
+        assert _guest_state(server) == libvirt.VIR_DOMAIN_RUNNING
+        _until(
+            "the restored guest's heartbeat",
+            lambda: (
+                "HEARTBEAT 2" in cloud.openstack("console", "log", "show", server, **DEMO).stdout
+            ),
+        )
+        actions = cloud.json("server", "event", "list", server, **DEMO)
+        assert isinstance(actions, list)
+        assert [a["Action"] for a in actions][:2] == ["restore", "delete"]
 
-    cloud.openstack("server", "delete", server, **DEMO)
-    _until("SOFT_DELETED again", lambda: _status(cloud, server) == "SOFT_DELETED")
-    cloud.openstack("server", "delete", "--force", "--wait", server, **DEMO)
-    assert _status(cloud, server) == "GONE"
-    assert _guest_state(server) == -1
+        cloud.openstack("server", "delete", server, **DEMO)
+        _until("SOFT_DELETED again", lambda: _status(cloud, server) == "SOFT_DELETED")
+        cloud.openstack("server", "delete", "--force", "--wait", server, **DEMO)
+        assert _status(cloud, server) == "GONE"
+        assert _guest_state(server) == -1
+    finally:  # a failed run leaves no guest behind
+        cloud.openstack("server", "delete", "--force", "--wait", server, check=False, **DEMO)
