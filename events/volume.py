@@ -203,6 +203,27 @@ class BackupCreateFailed(DomainEvent, frozen=True):
 
 
 @registry.event
+class BackupImported(DomainEvent, frozen=True):
+    """An admin imported an exported backup record (Cinder's import_record): a new
+    backup whose data is the exported one's (``data_of``), once its backend has it."""
+
+    backup_id: str
+    data_of: str
+    volume_id: str
+    project_id: str
+    user_id: str
+    name: str | None
+    description: str | None
+    size: int
+    host: str
+    availability_zone: str
+    container: str | None = None
+    parent_id: str | None = None
+    volume_metadata: dict[str, str] = {}
+    snapshot_id: str | None = None
+
+
+@registry.event
 class BackupUpdated(DomainEvent, frozen=True):
     backup_id: str
     name: str | msgspec.UnsetType | None = msgspec.UNSET

@@ -138,6 +138,13 @@ class Backup(msgspec.Struct):
     data_timestamp: datetime | None = None
     volume_metadata: dict[str, str] = {}
     snapshot_id: str | None = None
+    #: an imported record's data is the exported backup's
+    data_of: str | None = None
+
+    @property
+    def data_id(self) -> str:
+        """Whose files hold this backup's data."""
+        return self.data_of or self.id
 
 
 class GroupType(msgspec.Struct):
@@ -501,6 +508,30 @@ class VolumeProjection(Projection[VolumeState]):
             volume = s.volumes.get(backup.volume_id)
             if volume is not None and volume.status == "backing-up":
                 volume.status, volume.updated_at = volume.return_status, e.recorded_at
+        return s
+
+    @handles("BackupImported")
+    def _imported(self, s: VolumeState, e: RecordedEvent, d: ev.BackupImported) -> Any:
+        s.backups[d.backup_id] = Backup(
+            id=d.backup_id,
+            volume_id=d.volume_id,
+            project_id=d.project_id,
+            user_id=d.user_id,
+            name=d.name,
+            description=d.description,
+            size=d.size,
+            host=d.host,
+            availability_zone=d.availability_zone,
+            container=d.container,
+            parent_id=d.parent_id,
+            status="creating",
+            created_at=e.recorded_at,
+            updated_at=e.recorded_at,
+            pending="import",
+            volume_metadata=dict(d.volume_metadata),
+            snapshot_id=d.snapshot_id,
+            data_of=d.data_of,
+        )
         return s
 
     @handles("BackupUpdated")

@@ -54,6 +54,7 @@ REQUESTS = frozenset(
         "VolumeDeleteRequested",
         "VolumeUploadRequested",
         "BackupCreateRequested",
+        "BackupImported",
         "BackupDeleteRequested",
         "BackupStatusReset",
         "VolumeRestoreRequested",
@@ -248,7 +249,7 @@ class VolumeAgent:
             backup = state.backups.get(event.stream.removeprefix("volbackup-"))
             if backup is None or backup.host != self.host:
                 return None
-            if backup.pending == "delete" or backup.volume_id not in state.volumes:
+            if backup.pending in ("delete", "import") or backup.volume_id not in state.volumes:
                 return f"backup:{backup.id}"
             return backup.volume_id
         if event.stream.startswith("volume-"):
@@ -334,8 +335,12 @@ class VolumeAgent:
             outcome: DomainEvent
             try:
                 async with asyncio.timeout(self.config.operation_timeout):
+                    parent = state.backups.get(backup.parent_id or "")
                     await self.driver.backup(
-                        backup.id, volume.id, backup.parent_id, backup.snapshot_id
+                        backup.id,
+                        volume.id,
+                        parent.data_id if parent is not None else None,
+                        backup.snapshot_id,
                     )
                 outcome = ev.BackupCreated(backup_id=backup.id)
             except (TimeoutError, VolumeDriverError) as exc:
@@ -346,7 +351,9 @@ class VolumeAgent:
             backup_id = volume.restore_backup_id
             try:
                 async with asyncio.timeout(self.config.operation_timeout):
-                    await self.driver.restore(backup_id, volume.id, volume.size)
+                    restored = state.backups.get(backup_id)
+                    data = restored.data_id if restored is not None else backup_id
+                    await self.driver.restore(data, volume.id, volume.size)
                 outcome = ev.VolumeRestored(volume_id=volume.id, backup_id=backup_id)
             except (TimeoutError, VolumeDriverError) as exc:
                 outcome = ev.VolumeRestoreFailed(
@@ -364,11 +371,26 @@ class VolumeAgent:
         if backup.pending == "create" and backup.volume_id in state.volumes:
             self.notify(backup.volume_id)  # made from its volume, by the volume's worker
             return
+        outcome: DomainEvent
+        if backup.pending == "import":
+            found = await self.driver.has_backup(backup.data_id)
+            outcome = (
+                ev.BackupCreated(backup_id=backup_id)
+                if found
+                else ev.BackupCreateFailed(
+                    backup_id=backup_id, reason=f"no data of backup {backup.data_id} here"
+                )
+            )
+            await self._append(state, backup_stream(backup_id), outcome)
+            return
         if backup.pending != "delete":
             return
-        outcome: DomainEvent
+        shared = any(
+            b.data_id == backup.data_id for b in state.backups.values() if b.id != backup_id
+        )
         try:
-            await self.driver.delete_backup(backup_id)
+            if not shared:  # an imported record and its original share one file
+                await self.driver.delete_backup(backup.data_id)
             outcome = ev.BackupDeleted(backup_id=backup_id)
         except VolumeDriverError as exc:
             outcome = ev.BackupDeleteFailed(backup_id=backup_id, reason=str(exc))
@@ -408,7 +430,8 @@ class VolumeAgent:
         if source.kind == "image" and source.id:
             return await self._from_image(volume, source.id, source.disk_format or "raw")
         if source.kind == "backup" and source.id:
-            await driver.restore(source.id, volume.id, volume.size)
+            backup = self.runner.state.backups.get(source.id)
+            await driver.restore(backup.data_id if backup else source.id, volume.id, volume.size)
             return 0
         return await driver.create_empty(volume.id, volume.size)
 

@@ -94,6 +94,10 @@ class VolumeDriver(abc.ABC):
         ``volume_id`` need not exist yet (a new volume from a backup)."""
 
     @abc.abstractmethod
+    async def has_backup(self, backup_id: str) -> bool:
+        """Whether the backend holds backup ``backup_id``'s data."""
+
+    @abc.abstractmethod
     async def delete_backup(self, backup_id: str) -> None:
         """Remove a backup; nothing to remove is success."""
 

@@ -132,6 +132,9 @@ class FileVolumeDriver(VolumeDriver):
             await asyncio.to_thread(tmp.unlink, missing_ok=True)
             raise
 
+    async def has_backup(self, backup_id: str) -> bool:
+        return await asyncio.to_thread(self.backup_path(backup_id).exists)
+
     async def delete_backup(self, backup_id: str) -> None:
         await asyncio.to_thread(self.backup_path(backup_id).unlink, missing_ok=True)
 

@@ -5,6 +5,7 @@ data read back from the files; quota, isolation, refusals."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import subprocess
 from pathlib import Path
@@ -174,3 +175,37 @@ async def test_backups_keep_metadata_and_snapshots_can_be_backed_up(cloud: Volum
         "POST", "/backups", demo, {"backup": {"volume_id": other, "snapshot_id": sid}}
     )
     assert status == 400  # not a snapshot of that volume
+
+
+async def test_export_and_import_a_backup_record(cloud: VolumeCloud) -> None:
+    demo = await cloud.member()
+    vid = (await cloud.volume(demo))["id"]
+    await cloud.wait(f"/volumes/{vid}", demo)
+    bid = (await cloud.ok("POST", "/backups", demo, {"backup": {"volume_id": vid}}))["backup"]["id"]
+    await cloud.wait(f"/backups/{bid}", demo)
+    status, _ = await cloud.call("GET", f"/backups/{bid}/export_record", demo)
+    assert status == 403
+    record = (await cloud.ok("GET", f"/backups/{bid}/export_record"))["backup-record"]
+    assert record["backup_service"].startswith("cinder.backup.drivers")
+    fields = json.loads(base64.b64decode(record["backup_url"]))
+    status, _ = await cloud.call("POST", "/backups/import_record", None, {"backup-record": record})
+    assert status == 400  # that id exists
+    new_id = "5c2a3a8e-5b6a-4b0e-9a51-7d3e2f0c9a11"
+    fields["id"] = new_id
+    url = base64.b64encode(json.dumps(fields).encode()).decode()
+    body = {"backup-record": {"backup_service": record["backup_service"], "backup_url": url}}
+    imported = await cloud.ok("POST", "/backups/import_record", None, body)
+    assert imported["backup"]["id"] == new_id
+    await cloud.wait(f"/backups/{new_id}", None)
+    for bad in (
+        {"backup-record": {"backup_service": "other", "backup_url": url}},
+        {"backup-record": {"backup_service": record["backup_service"], "backup_url": "%%%"}},
+    ):
+        status, _ = await cloud.call("POST", "/backups/import_record", None, bad)
+        assert status == 400
+    # the imported record shares the data: deleting it leaves the original's file
+    await cloud.ok("DELETE", f"/backups/{new_id}")
+    await cloud.wait(f"/backups/{new_id}", None, status="deleted")
+    assert (cloud.pool / "backups" / f"backup-{bid}").exists()
+    restored = await cloud.ok("POST", f"/backups/{bid}/restore", demo, {"restore": {}})
+    await cloud.wait(f"/volumes/{restored['restore']['volume_id']}", demo)

@@ -151,3 +151,68 @@ def reset_status(
     if status not in RESETTABLE:
         raise Invalid(f"Invalid input received: Invalid backup status {status!r}.")
     w.add(backup_stream(backup_id), ev.BackupStatusReset(backup_id=backup_id, status=status))
+
+
+#: the backup service an exported record names (Cinder's module path, as Tempest checks)
+BACKUP_SERVICE = "cinder.backup.drivers.posix"
+
+
+def export_record(state: VolumeState, caller: Caller, backup_id: str) -> dict[str, object]:
+    """What import_record needs to make this backup again (its data stays where it is)."""
+    backup = find(state, caller, backup_id)
+    if backup.status != "available":
+        raise Invalid(f"Invalid backup: Backup status must be available, not {backup.status}.")
+    return {
+        "id": backup.id,
+        "data_of": backup.data_id,
+        "volume_id": backup.volume_id,
+        "size": backup.size,
+        "name": backup.name,
+        "description": backup.description,
+        "host": backup.host,
+        "availability_zone": backup.availability_zone,
+        "container": backup.container,
+        "parent_id": backup.parent_id,
+        "volume_metadata": dict(backup.volume_metadata),
+        "snapshot_id": backup.snapshot_id,
+    }
+
+
+def import_record(state: VolumeState, caller: Caller, record: dict[str, object], w: Writes) -> str:
+    """A backup made from an exported record (its id may be a new one)."""
+    try:
+        backup_id = str(record["id"])
+        imported = ev.BackupImported(
+            backup_id=backup_id,
+            data_of=str(record["data_of"]),
+            volume_id=str(record["volume_id"]),
+            project_id=caller.project_id,
+            user_id=caller.user_id,
+            name=_text_or_none(record.get("name")),
+            description=_text_or_none(record.get("description")),
+            size=int(str(record["size"])),
+            host=str(record["host"]),
+            availability_zone=str(record["availability_zone"]),
+            container=_text_or_none(record.get("container")),
+            parent_id=_text_or_none(record.get("parent_id")),
+            volume_metadata=_strings(record.get("volume_metadata")),
+            snapshot_id=_text_or_none(record.get("snapshot_id")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Invalid(f"Invalid input received: the backup record is incomplete: {exc}") from None
+    if backup_id in state.backups:
+        raise Invalid(f"Invalid backup: Backup {backup_id} already exists.")
+    w.add(backup_stream(backup_id), imported, new=True)
+    return backup_id
+
+
+def _strings(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError("volume_metadata must be an object")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

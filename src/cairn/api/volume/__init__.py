@@ -143,6 +143,8 @@ ROUTES: list[Route] = [
     *both(put, "/groups/{id}", groups.update),
     *both(post, "/groups/{id}/action", groups.action),
     *both(get, "/backups/detail", backups.detail),
+    *both(post, "/backups/import_record", backups.import_record),
+    *both(get, "/backups/{id}/export_record", backups.export_record),
     *both(get, "/backups", backups.index),
     *both(post, "/backups", backups.create),
     *both(get, "/backups/{id}", backups.show),

@@ -3,6 +3,9 @@ one), update (3.9+), delete, and admins' reset and force delete."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from typing import Any
 
@@ -260,3 +263,38 @@ async def action(request: web.Request) -> web.Response:
         await volumes(request).run(metadata(request), force)
         return web.Response(status=202)
     raise HTTPFault.bad_request(f"There is no such action: {name}")
+
+
+async def export_record(request: web.Request) -> web.Response:
+    who = caller(request, admin=True)
+    record = decide.export_record(volumes(request).state, who, request.match_info["id"])
+    url = base64.b64encode(json.dumps(record).encode()).decode()
+    return web.json_response(
+        {"backup-record": {"backup_service": decide.BACKUP_SERVICE, "backup_url": url}}
+    )
+
+
+async def import_record(request: web.Request) -> web.Response:
+    who = caller(request, admin=True)
+    body = await body_of(request, "backup-record")
+    service_name, url = body.get("backup_service"), body.get("backup_url")
+    if service_name != decide.BACKUP_SERVICE:
+        raise bad(f"Unsupported backup service {service_name!r}.")
+    if not isinstance(url, str):
+        raise bad("'backup_url' is a required property")
+    try:
+        record = json.loads(base64.b64decode(url, validate=True))
+    except (binascii.Error, ValueError):
+        raise bad("the backup_url is not an exported backup record.") from None
+    if not isinstance(record, dict):
+        raise bad("the backup_url is not an exported backup record.")
+    service = volumes(request)
+
+    def command(state: VolumeState, w: Writes) -> str:
+        return decide.import_record(state, who, record, w)
+
+    backup_id = await service.run(metadata(request), command)
+    shown = {"id": backup_id, "name": service.state.backups[backup_id].name}
+    return web.json_response(
+        {"backup": {**shown, "links": links(request, "backups", backup_id)}}, status=201
+    )
