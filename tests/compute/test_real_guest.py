@@ -57,6 +57,21 @@ async def cloud(tmp_path: Path) -> AsyncIterator[ComputeCloud]:
         yield made
     finally:
         await client.close()
+        # A failed test must not leave its guest running for the rest of the suite.
+        await asyncio.to_thread(_remove_guests_under, tmp_path)
+
+
+def _remove_guests_under(directory: Path) -> None:
+    connection = libvirt.open("qemu:///system")
+    try:
+        for domain in connection.listAllDomains():
+            if str(directory) not in domain.XMLDesc(0):
+                continue
+            if domain.isActive():
+                domain.destroy()
+            domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+    finally:
+        connection.close()
 
 
 async def _until(cloud: ComputeCloud, server_id: str, wanted: str) -> None:
