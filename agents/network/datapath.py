@@ -264,7 +264,7 @@ class Datapath:
     ) -> None:
         inner = self._ns(self.router_namespace(router.router_id), root.changes)
         inner_links = links.links(inner)
-        links.sysctl(inner, "net.ipv4.ip_forward", "1")
+        links.sysctl(inner, "net.ipv4.ip_forward", "1" if router.forwarding else "0")
         ports = [(port, False) for port in router.interfaces]
         if router.gateway is not None:
             ports.append((router.gateway, True))

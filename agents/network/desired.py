@@ -235,6 +235,9 @@ class RouterSpec:
     floating_ips: tuple[FloatingIP, ...] = ()
     port_forwardings: tuple[PortForward, ...] = ()
     routes: tuple[tuple[str, str], ...] = ()  #: extra routes: (destination cidr, nexthop)
+    #: IP forwarding between the legs; off for an administratively down router,
+    #: which keeps its legs (Neutron reports its ports) but moves no packet
+    forwarding: bool = True
 
 
 # -- security groups ---------------------------------------------------------------------

@@ -100,7 +100,8 @@ def _routers(state: NetworkState, mtus: dict[str, int]) -> tuple[d.RouterSpec, .
     specs = []
     for router in sorted(state.of("router").values(), key=lambda r: r.id):
         # An administratively down router keeps its legs (its ports are wired, as
-        # Neutron reports them) but loses its gateway, NAT and routes.
+        # Neutron reports them) but loses its gateway, NAT and routes, and forwards
+        # nothing between its interfaces.
         up = bool(router.get("admin_state_up", True))
         legs = sorted(by_router.get(router.id, []), key=lambda p: p.id)
         gateway_port = next(
@@ -163,6 +164,7 @@ def _routers(state: NetworkState, mtus: dict[str, int]) -> tuple[d.RouterSpec, .
                 routes=tuple((r["destination"], r["nexthop"]) for r in router.get("routes") or ())
                 if up
                 else (),
+                forwarding=up,
             )
         )
     return tuple(specs)

@@ -3,6 +3,7 @@ IPs and a port forwarding, with guests and an external namespace exchanging pack
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 
@@ -116,3 +117,16 @@ async def test_a_port_forwarding_reaches_the_internal_port(topology: Topology) -
         assert await connect(topology.outside, "172.24.4.11", 8022) == b"hello\n"
         assert await connect(topology.outside, "172.24.4.11", 8023, timeout=1) is None
     assert peers == ["172.24.4.1"]
+
+
+async def test_an_administratively_down_router_forwards_nothing(
+    host: Host, topology: Topology
+) -> None:
+    assert await topology.a.sees("10.1.0.5")
+    (router,) = topology.plan.routers
+    down = dataclasses.replace(router, forwarding=False)
+    await host.datapath.apply(dataclasses.replace(topology.plan, routers=(down,)))
+    assert not await topology.a.sees("10.1.0.5")
+    assert await topology.a.sees("10.0.0.1")  # its leg on net A is still there
+    await host.datapath.apply(topology.plan)
+    assert await topology.a.sees("10.1.0.5")
