@@ -41,7 +41,7 @@ async def run(ctx: HostContext, view: ServerView) -> None:
             if request.action == "attach_interface":
                 outcome = await _attach(ctx, view, name, request.nic)
             else:
-                outcome = await _detach(ctx, view, name, port_id)
+                outcome = await _detach(ctx, view, name, request.nic)
             state = await ctx.driver.state(name)
     except Exception as exc:
         reason = failure_reason(exc, request.action, ctx.config.action_timeout)
@@ -73,11 +73,17 @@ async def _attach(
     )
 
 
-async def _detach(ctx: HostContext, view: ServerView, name: str, port_id: str) -> DomainEvent:
+async def _detach(
+    ctx: HostContext, view: ServerView, name: str, entry: dict[str, str]
+) -> DomainEvent:
+    port_id = entry.get("port", "")
     tap = tap_name(port_id)
-    mac = next((n.mac for n in await ctx.driver.nics(name) if n.tap == tap), "")
-    if mac:
-        await ctx.driver.detach_nic(name, mac, timeout=ctx.config.action_timeout / 2)
+    plugged = next((n.mac for n in await ctx.driver.nics(name) if n.tap == tap), "")
+    if plugged:
+        await ctx.driver.detach_nic(name, plugged, timeout=ctx.config.action_timeout / 2)
+    # Gone already (an agent that died after unplugging it): the MAC the attach
+    # recorded still names the addresses the server drops.
+    mac = plugged or entry.get("mac", "")
     return ev.ServerInterfaceDetached(
         server_id=view.server_id, host=ctx.host, port_id=port_id, mac=mac
     )

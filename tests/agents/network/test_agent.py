@@ -10,6 +10,7 @@ started again adopts what exists and leaves nothing twice.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -40,6 +41,15 @@ async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
         yield opened
     finally:
         await opened.close()
+
+
+def _in_namespace(pid: int, namespace: str) -> bool:
+    try:
+        mine = os.stat(f"/proc/{pid}/ns/net")
+        named = os.stat(f"/run/netns/{namespace}")
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino)
 
 
 async def _until(what: str, probe: Callable[[], object], timeout: float = 20.0) -> None:
@@ -95,7 +105,14 @@ async def test_the_agent_wires_heals_and_restarts(
         assert core.state.agents["node1"].kinds
         await check(None, "ip", "netns", "delete", dhcp_ns)
         await _until("the namespace back after a resync", lambda: dhcp_ns in _namespaces())
-        await _until("dnsmasq back", lambda: dnsmasq_under(host.state_dir) != [])
+        # Back means one dnsmasq, in the new namespace: the old one lives on in the
+        # deleted namespace until the agent has replaced it.
+        await _until(
+            "dnsmasq back in the new namespace",
+            lambda: (
+                [_in_namespace(pid, dhcp_ns) for pid in dnsmasq_under(host.state_dir)] == [True]
+            ),
+        )
         # A kill: the agent's task cancelled mid-flight, the process's state gone.
         assert agent._task is not None
         agent._task.cancel()
