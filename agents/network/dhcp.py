@@ -152,11 +152,17 @@ def _prepare(folder: Path, wanted: Config, namespace: str) -> tuple[bool, int | 
     folder.mkdir(parents=True, exist_ok=True)
     changed = _write_if_changed(folder / "hosts", wanted.hosts)
     changed = _write_if_changed(folder / "opts", wanted.opts) or changed
-    pid = running(folder)
-    if pid is not None and (_cmdline(pid) != list(wanted.argv) or not _inside(pid, namespace)):
-        _kill(pid)
-        return changed, None, True
-    return changed, pid, False
+    # Every dnsmasq of this directory, not only the pid file's: one that has not
+    # written its pid file yet (an agent killed right after starting it) is
+    # adopted, not doubled; one left in a deleted namespace goes.
+    kept, killed = None, False
+    for pid in _owners(folder):
+        if kept is None and _cmdline(pid) == list(wanted.argv) and _inside(pid, namespace):
+            kept = pid
+        else:
+            _kill(pid)
+            killed = True
+    return changed, kept, killed
 
 
 def _inside(pid: int, namespace: str) -> bool:
@@ -192,12 +198,24 @@ def running(folder: Path) -> int | None:
         pid = int((folder / "pid").read_text().strip())
     except (OSError, ValueError):
         return None
+    return pid if _owns(pid, folder) else None
+
+
+def _owns(pid: int, folder: Path) -> bool:
     cmdline = _cmdline(pid)
     if not _alive(pid) or not cmdline or not cmdline[0].endswith("dnsmasq"):
-        return None
-    if f"--pid-file={folder / 'pid'}" not in cmdline:
-        return None  # the pid was reused by another process
-    return pid
+        return False
+    return f"--pid-file={folder / 'pid'}" in cmdline  # else: the pid was reused
+
+
+def _owners(folder: Path) -> list[int]:
+    """(blocking) The live dnsmasq processes of this directory: the pid file's
+    first, then any other whose command line names the directory's pid file."""
+    found = [pid] if (pid := running(folder)) is not None else []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in found and _owns(int(entry), folder):
+            found.append(int(entry))
+    return found
 
 
 def _kill(pid: int) -> None:
@@ -244,8 +262,7 @@ def _tail(file: Path) -> str:
 
 
 def _remove(folder: Path) -> None:
-    pid = running(folder)
-    if pid is not None:
+    for pid in _owners(folder):
         _kill(pid)
     shutil.rmtree(folder, ignore_errors=True)
 
