@@ -18,7 +18,7 @@ from cairn.events.envelope import (
 from cairn.events.registry import DomainEvent, EventRegistry, UnknownEventType, registry
 
 # Every event type registers itself on import: each schema module is imported here.
-from cairn.events import compute, identity, image, network, volume  # isort: skip
+from cairn.events import compute, compute_volumes, identity, image, network, volume  # isort: skip
 
 __all__ = [
     "ANY_VERSION",
@@ -31,6 +31,7 @@ __all__ = [
     "RecordedEvent",
     "UnknownEventType",
     "compute",
+    "compute_volumes",
     "event_hash",
     "identity",
     "image",

@@ -343,7 +343,9 @@ class ServerActionRequested(DomainEvent, frozen=True):
     ``attach_interface`` / ``detach_interface`` with ``nic``, the NIC entry
     (``{"uuid": network, "port": port, "created": "true"|"false"}``, as in a
     boot's ``networks``) to hot-plug or unplug, or ``createImage`` with
-    ``image_id``, the queued image the guest's disk is uploaded to."""
+    ``image_id``, the queued image the guest's disk is uploaded to, or
+    ``attach_volume`` / ``detach_volume`` with ``volume``, the volume entry
+    (:mod:`cairn.events.compute_volumes`)."""
 
     server_id: str
     host: str
@@ -351,6 +353,7 @@ class ServerActionRequested(DomainEvent, frozen=True):
     reboot_type: str | None = None
     nic: dict[str, str] = {}
     image_id: str | None = None
+    volume: dict[str, str] = {}
 
 
 @registry.event

@@ -518,6 +518,9 @@ class VolumeBackendRegistered(DomainEvent, frozen=True):
     total_capacity_gb: float
     free_capacity_gb: float
     heartbeat_interval: float
+    #: where hosts that share the backend's files find its pool (the file driver's
+    #: directory); "" for a backend that exports volumes otherwise
+    export_path: str = ""
 
 
 @registry.event

@@ -36,6 +36,7 @@ from cairn.projections.compute_state import (
 )
 from cairn.projections.compute_state import epoch as _epoch
 from cairn.projections.compute_state import iso as _iso
+from cairn.projections.compute_volumes import VolumeFolds
 from cairn.projections.fold import Projection, handles
 
 __all__ = [
@@ -45,7 +46,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-class ComputeProjection(ResourceFolds, AggregateFolds, Projection[ComputeState]):
+class ComputeProjection(ResourceFolds, AggregateFolds, VolumeFolds, Projection[ComputeState]):
     name: ClassVar[str] = "compute"
     version: ClassVar[int] = 1
     state_type: ClassVar[Any] = ComputeState

@@ -47,6 +47,8 @@ ACTION_EVENT_NAMES: dict[str, str] = {
     "resume": "compute_resume_instance",
     "attach_interface": "compute_attach_interface",
     "detach_interface": "compute_detach_interface",
+    "attach_volume": "compute_attach_volume",
+    "detach_volume": "compute_detach_volume",
     "createImage": "compute_snapshot_instance",
     "rebuild": "compute_rebuild_instance",
     "trigger_crash_dump": "compute_trigger_crash_dump",
@@ -181,6 +183,9 @@ class Server(msgspec.Struct):
     dropped_nics: list[dict[str, str]] = []
     #: the NIC an ``attach_interface`` action in flight plugs
     pending_nic: dict[str, str] = {}
+    #: the volumes in the server, in the order they were attached (volume entries,
+    #: :mod:`cairn.events.compute_volumes`)
+    volumes: list[dict[str, str]] = []
     #: the security groups (names) the boot asked for
     security_groups: list[str] = []
     config_drive: bool = False

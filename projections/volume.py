@@ -225,6 +225,8 @@ class Backend(msgspec.Struct):
     heartbeat_interval: float
     registered_at: datetime
     last_seen: datetime
+    #: where hosts sharing the backend's files find its pool ("" if unknown)
+    export_path: str = ""
     running: bool = True
     disabled: bool = False
     disabled_reason: str | None = None
@@ -804,6 +806,7 @@ class VolumeProjection(Projection[VolumeState]):
             heartbeat_interval=d.heartbeat_interval,
             registered_at=e.recorded_at,
             last_seen=e.recorded_at,
+            export_path=d.export_path,
         )
         if before is not None:  # an admin's choices outlive a restart of the agent
             backend = s.backends[d.host]

@@ -32,6 +32,7 @@ from cairn.agents.compute import (
     reconcile,
     snapshot_steps,
     steps,
+    volume_steps,
 )
 from cairn.agents.compute.console import ConsoleAnswers
 from cairn.agents.compute.context import HostContext
@@ -246,6 +247,8 @@ class ComputeAgent:
                     await rebuild_steps.run(ctx, view)
                 case Step.ACTION if view.action and view.action.action in interface_steps.ACTIONS:
                     await interface_steps.run(ctx, view)
+                case Step.ACTION if view.action and view.action.action in volume_steps.ACTIONS:
+                    await volume_steps.run(ctx, view)
                 case Step.ACTION if view.action and view.action.action in snapshot_steps.ACTIONS:
                     await snapshot_steps.run(ctx, view)
                 case Step.ACTION:

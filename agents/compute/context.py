@@ -8,6 +8,7 @@ from cairn.agents.compute.driver import HypervisorDriver
 from cairn.agents.compute.guest_plan import HostPaths
 from cairn.agents.compute.images import ImageCache
 from cairn.agents.compute.nics import PortBinder
+from cairn.agents.compute.volumes_cinder import CinderVolumes
 from cairn.events import compute as ev
 from cairn.store.port import EventStore
 
@@ -54,6 +55,8 @@ class HostContext:
     images: ImageCache
     #: binds the servers' ports to this host (None: servers with NICs cannot spawn here)
     ports: PortBinder | None = None
+    #: reaches the volume service (None: volumes cannot be attached here)
+    volumes: CinderVolumes | None = None
 
     @property
     def host(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from cairn.agents.compute.driver import GuestDefinition, Nic
+from cairn.agents.compute.driver import GuestDefinition, Nic, VolumeDisk
 
 #: The XML namespace of Cairn's element in a domain's <metadata>.
 NAMESPACE = "urn:x-cairn:guest:1"
@@ -75,6 +75,8 @@ def render(definition: GuestDefinition, *, owned: list[Path], tb_cache_mib: int 
         _sub(drive, "target", dev="vdb" if d.root_disk is not None else "vda", bus="virtio")
         _sub(drive, "readonly")
         _sub(drive, "serial", "config-2")
+    for volume in d.volumes:
+        devices.append(_disk(volume))
     for nic in d.nics:
         devices.append(_interface(nic))
     serial = _sub(devices, "serial", type="pty")
@@ -94,6 +96,50 @@ def _interface(nic: Nic) -> ET.Element:
     if nic.tap is not None:
         _sub(interface, "target", dev=nic.tap)
     return interface
+
+
+def _disk(volume: VolumeDisk) -> ET.Element:
+    disk = ET.Element("disk", type="file", device="disk")
+    # cache='none': the guest's writes reach the volume's file at once (a snapshot
+    # or backup of the file, or another host's QEMU, sees them), as Nova attaches.
+    _sub(disk, "driver", name="qemu", type=volume.format, cache="none")
+    _sub(disk, "source", file=str(volume.path))
+    _sub(disk, "target", dev=volume.target, bus="virtio")
+    _sub(disk, "serial", volume.serial)
+    if volume.readonly:
+        _sub(disk, "readonly")
+    return disk
+
+
+def disk_xml(volume: VolumeDisk) -> str:
+    """The ``<disk>`` device of a volume, as a guest's definition has it (for hot-plug)."""
+    return ET.tostring(_disk(volume), encoding="unicode")
+
+
+def disks(xml: str) -> dict[str, str]:
+    """The disks of a domain's XML that have a serial, by serial: each one's own
+    ``<disk>`` XML (what a detach must name)."""
+    found: dict[str, str] = {}
+    for disk in ET.fromstring(xml).iterfind("devices/disk"):
+        serial = disk.findtext("serial")
+        if serial:
+            found[serial] = ET.tostring(disk, encoding="unicode")
+    return found
+
+
+def with_disk(xml: str, volume: VolumeDisk | None, *, without: str | None = None) -> str:
+    """A domain's XML with ``volume``'s disk added, or the disk of serial ``without``
+    removed (a definition changed without hot-plug)."""
+    root = ET.fromstring(xml)
+    devices = root.find("devices")
+    assert devices is not None
+    if without is not None:
+        for disk in list(devices.iterfind("disk")):
+            if disk.findtext("serial") == without:
+                devices.remove(disk)
+    if volume is not None:
+        devices.append(_disk(volume))
+    return ET.tostring(root, encoding="unicode")
 
 
 def interface_xml(nic: Nic) -> str:

@@ -170,6 +170,20 @@ class Nic:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeDisk:
+    """A volume as a guest's virtio disk: a file (the volume service's connection
+    info, ``driver_volume_type: file``) whose disk serial is the volume id, so the
+    guest (and the driver) can tell it from the others whatever its order."""
+
+    path: Path
+    serial: str
+    #: the disk's name in the domain (``vdb``); the guest names disks in arrival order
+    target: str
+    format: str = "qcow2"
+    readonly: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RootDisk:
     """The guest's first disk (vda).
 
@@ -210,6 +224,9 @@ class GuestDefinition:
     #: A config drive (an ISO 9660 image the caller wrote), attached read-only as
     #: the disk after the root disk.
     config_drive: Path | None = None
+    #: Volumes, attached after the root disk and the config drive (left in place by
+    #: :meth:`HypervisorDriver.destroy`: they are the volume service's files).
+    volumes: tuple[VolumeDisk, ...] = ()
 
     def __post_init__(self) -> None:
         if self.root_disk is None and self.kernel is None:
@@ -377,6 +394,23 @@ class HypervisorDriver(abc.ABC):
         takes part: PCI hot-unplug); False if it was not there. Needs
         :attr:`Capability.HOT_PLUG`."""
         self.require(Capability.HOT_PLUG)
+        raise NotImplementedError
+
+    async def attach_disk(self, name: str, disk: VolumeDisk) -> None:
+        """Add ``disk`` to the guest's definition, and to the running guest when the
+        driver can hot-plug (:attr:`Capability.HOT_PLUG`; a driver that cannot
+        changes only the definition: the guest has the disk from its next start).
+        Idempotent: a disk with the same serial already there is left as it is."""
+        raise NotImplementedError
+
+    async def detach_disk(self, name: str, serial: str, *, timeout: float = 30.0) -> bool:
+        """Remove the disk whose serial is ``serial`` from the definition and the
+        running guest, waiting up to ``timeout`` seconds for the guest to let go;
+        False if the guest had no such disk."""
+        raise NotImplementedError
+
+    async def disks(self, name: str) -> list[str]:
+        """The serials of the guest's disks (its definition's)."""
         raise NotImplementedError
 
     async def inject_nmi(self, name: str) -> None:

@@ -42,6 +42,7 @@ from cairn.agents.compute.driver import (
     LifecycleEvent,
     Nic,
     RootDisk,
+    VolumeDisk,
 )
 from cairn.agents.compute.libvirt_lifecycle import Subscription, lifecycle_event
 from cairn.events.compute import GuestStats
@@ -487,6 +488,70 @@ class LibvirtDriver(HypervisorDriver):
                 )
             await asyncio.sleep(0.1)
         return found
+
+    async def attach_disk(self, name: str, disk: VolumeDisk) -> None:
+        hot_plug = Capability.HOT_PLUG in self.capabilities
+
+        def sync() -> None:
+            dom = self._lookup(name)
+            stored = domain_xml.disks(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            live = domain_xml.disks(dom.XMLDesc(0)) if dom.isActive() else {}
+            device = domain_xml.disk_xml(disk)
+            if not hot_plug:
+                # libvirt's test driver has no device hot-plug: the definition
+                # alone gets the disk (as a stopped guest's does).
+                if disk.serial not in stored:
+                    xml = domain_xml.with_disk(
+                        dom.XMLDesc(
+                            libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+                        ),
+                        disk,
+                    )
+                    self._conn.defineXML(xml)
+                return
+            if disk.serial not in stored:
+                dom.attachDeviceFlags(device, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+            if dom.isActive() and disk.serial not in live:
+                dom.attachDeviceFlags(device, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+        await self._call(sync, name=name)
+
+    async def detach_disk(self, name: str, serial: str, *, timeout: float = 30.0) -> bool:
+        hot_plug = Capability.HOT_PLUG in self.capabilities
+
+        def sync() -> bool:
+            dom = self._lookup(name)
+            inactive = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+            stored = domain_xml.disks(inactive).get(serial)
+            live = domain_xml.disks(dom.XMLDesc(0)).get(serial) if dom.isActive() else None
+            if not hot_plug:
+                if stored is not None:
+                    self._conn.defineXML(domain_xml.with_disk(inactive, None, without=serial))
+                return stored is not None
+            if stored is not None:
+                dom.detachDeviceFlags(stored, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+            if live is not None:
+                # Asynchronous: the guest is asked to let go (ACPI PCI unplug).
+                dom.detachDeviceFlags(live, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            return live is not None or stored is not None
+
+        found = await self._call(sync, name=name)
+        deadline = time.monotonic() + timeout
+        while serial in domain_xml.disks(
+            await self._call(self._live_xml, name, name=name) or "<domain/>"
+        ):
+            if time.monotonic() > deadline:
+                raise HypervisorError(
+                    f"guest {name} did not let go of the disk {serial} within {timeout:g} s"
+                )
+            await asyncio.sleep(0.1)
+        return found
+
+    async def disks(self, name: str) -> list[str]:
+        xml = await self._call(
+            lambda: self._lookup(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), name=name
+        )
+        return list(domain_xml.disks(xml))
 
     async def inject_nmi(self, name: str) -> None:
         def sync() -> None:

@@ -33,6 +33,7 @@ from cairn.agents.compute.feeds import BusFeed, StoreFeed
 from cairn.agents.compute.guest_plan import HostPaths
 from cairn.agents.compute.images import ImageCache, ImageSource
 from cairn.agents.compute.nics import PortBinder
+from cairn.agents.compute.volumes_cinder import CinderVolumes
 from cairn.bus.port import Bus
 from cairn.logs import get_logger
 from cairn.store.port import EventStore
@@ -83,6 +84,7 @@ async def start_host(
     bus: Bus | None,
     images: ImageSource,
     ports: PortBinder | None = None,
+    volumes: CinderVolumes | None = None,
     **options: Any,
 ) -> RunningHost:
     """Start one host's agent, fed by ``bus`` (or, with None, by following ``store``).
@@ -101,7 +103,7 @@ async def start_host(
     driver = await reopen()
     try:
         config = AgentConfig(host=host, paths=paths, **options)
-        ctx = HostContext(config, store, driver, ImageCache(paths.images, images), ports)
+        ctx = HostContext(config, store, driver, ImageCache(paths.images, images), ports, volumes)
         agent = ComputeAgent(ctx, reopen=reopen)
         feed: BusFeed | StoreFeed = (
             BusFeed(bus, agent) if bus is not None else StoreFeed(store, agent)

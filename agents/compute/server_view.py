@@ -19,6 +19,7 @@ import msgspec
 
 from cairn.events import RecordedEvent, registry
 from cairn.events import compute as ev
+from cairn.events import compute_volumes as cv
 
 
 class Step(enum.Enum):
@@ -64,6 +65,9 @@ class ServerView:
     #: the server's NICs now: the boot's, plus hot-plugged, minus unplugged ones
     #: (what a rebuilt guest is given)
     nics: list[dict[str, str]] = field(default_factory=list)
+    #: the volumes in the server now (volume entries, :mod:`cairn.events.compute_volumes`):
+    #: what a rebuilt guest gets again, and what a delete detaches
+    volumes: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def project_id(self) -> str | None:
@@ -117,6 +121,12 @@ def apply(view: ServerView, recorded: RecordedEvent) -> None:
             view.nics = [*(n for n in view.nics if n.get("port") != port), dict(event.nic)]
         case ev.ServerInterfaceDetached():
             view.nics = [n for n in view.nics if n.get("port") != event.port_id]
+        case cv.ServerVolumeAttached():
+            volume_id = event.volume.get("volume_id")
+            kept = [v for v in view.volumes if v.get("volume_id") != volume_id]
+            view.volumes = [*kept, dict(event.volume)]
+        case cv.ServerVolumeDetached():
+            view.volumes = [v for v in view.volumes if v.get("volume_id") != event.volume_id]
         case ev.ServerRebuildRequested():
             view.rebuild, view.rebuild_event = event, recorded
         case ev.ServerRebuilt():

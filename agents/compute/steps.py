@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from cairn.agents.compute import config_drive
+from cairn.agents.compute import config_drive, volume_records
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import GuestNotFound, GuestState, HypervisorDriver
 from cairn.agents.compute.guest_plan import guest_name, plan_guest, remove_instance_dir
@@ -261,7 +261,16 @@ async def delete(ctx: HostContext, view: ServerView) -> None:
 
     def writes(v: ServerView) -> list[StreamWrite]:
         deleted = ev.ServerDeleted(server_id=v.server_id, deleted_at=now())
-        result = [on_server(v, [deleted], cause), release_claim(host, v, cause)]
+        # The guest is gone, and its volumes with it: detached in the same append.
+        detached = volume_records.detached_on_delete(host, v)
+        result = [
+            on_server(v, [*detached.on_server, deleted], cause),
+            release_claim(host, v, cause),
+        ]
+        result += [
+            StreamWrite(stream, [registry.new(e, caused_by(cause))], ANY_VERSION)
+            for stream, e in detached.elsewhere
+        ]
         if v.project_id is not None:
             released = ev.ComputeQuotaReleased(project_id=v.project_id, server_id=v.server_id)
             result.append(
@@ -271,6 +280,7 @@ async def delete(ctx: HostContext, view: ServerView) -> None:
 
     if await append_outcome(ctx, view, pending, writes):
         log.info("compute.deleted", host=host, server_id=view.server_id)
+        await volume_records.delete_on_termination(ctx, view)
 
 
 # -- power actions ------------------------------------------------------------------------------
@@ -283,11 +293,13 @@ async def end_action(
     done: tuple[str, int] | None = None,
     failed: str | None = None,
     with_events: Sequence[DomainEvent] = (),
+    also: Sequence[tuple[str, DomainEvent]] = (),
 ) -> bool:
     """Append the outcome of the action ``view`` waits for: ``with_events`` and
     ServerActionCompleted (``done``: the vm_state and power state now), or
     ServerActionFailed (``failed``: the reason), caused by the request; dropped if
-    the stream no longer waits for that request."""
+    the stream no longer waits for that request. ``also`` are ``(stream, event)``
+    pairs of other streams (a volume's) that go in the same append, at any version."""
     assert view.action is not None
     request, cause = view.action, view.action_event
     request_id = None if cause is None else cause.id
@@ -319,7 +331,13 @@ async def end_action(
             power_state=done[1],
         )
         events = [*with_events, completed]
-    return await append_outcome(ctx, view, pending, lambda v: [on_server(v, events, cause)])
+    others = [
+        StreamWrite(stream, [registry.new(event, caused_by(cause))], ANY_VERSION)
+        for stream, event in also
+    ]
+    return await append_outcome(
+        ctx, view, pending, lambda v: [on_server(v, events, cause), *others]
+    )
 
 
 async def action(ctx: HostContext, view: ServerView) -> None:

@@ -199,6 +199,7 @@ class VolumeAgent:
                 total_capacity_gb=total,
                 free_capacity_gb=free,
                 heartbeat_interval=self.config.heartbeat_interval,
+                export_path=self.driver.export_path(),
             )
         )
 

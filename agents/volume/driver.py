@@ -38,6 +38,12 @@ class VolumeDriver(abc.ABC):
     #: the driver's name, as Cinder's ``volume_backend_name``
     name: str
 
+    def export_path(self) -> str:
+        """Where a host that shares the backend's files finds its pool (a volume
+        is ``<export_path>/volume-<id>`` there): the connection info the volume
+        service gives compute hosts. "" when the backend exports volumes otherwise."""
+        return ""
+
     @abc.abstractmethod
     async def describe(self) -> tuple[str, float, float]:
         """The driver's version, and the pool's total and free capacity in GiB."""

@@ -90,6 +90,9 @@ class FileVolumeDriver(VolumeDriver):
         free = stat.f_bavail * stat.f_frsize / GIB
         return version, round(total, 2), round(free, 2)
 
+    def export_path(self) -> str:
+        return str(self.root.resolve())
+
     def path(self, volume_id: str) -> Path:
         return self.root / f"volume-{volume_id}"
 

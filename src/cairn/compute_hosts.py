@@ -24,6 +24,7 @@ from cairn.agents.compute.keystone_auth import CloudsYamlAuth
 from cairn.agents.compute.libvirt_driver import LibvirtDriver
 from cairn.agents.compute.ports_neutron import NeutronPorts
 from cairn.agents.compute.runtime import DriverOpener, RunningHost, host_names, start_host
+from cairn.agents.compute.volumes_cinder import CinderVolumes
 from cairn.api.keys import BUS, STORE
 from cairn.api.services import CleanupContext
 from cairn.config import Settings
@@ -63,6 +64,11 @@ def neutron_ports(settings: Settings) -> NeutronPorts:
     return NeutronPorts(_admin_auth(settings))
 
 
+def cinder_volumes(settings: Settings) -> CinderVolumes:
+    """The block storage service of this cloud, reached as its admin."""
+    return CinderVolumes(_admin_auth(settings))
+
+
 def compute_hosts_context(
     settings: Settings, *, images: ImageSource | None = None, **options: Any
 ) -> CleanupContext:
@@ -79,6 +85,7 @@ def compute_hosts_context(
         uri = settings.hypervisor_uri
         source = images or glance_source(settings)
         ports = neutron_ports(settings)
+        volumes = cinder_volumes(settings)
         running: list[RunningHost] = []
         try:
             for name in names:
@@ -92,6 +99,7 @@ def compute_hosts_context(
                         bus=app[BUS],
                         images=source,
                         ports=ports,
+                        volumes=volumes,
                         **host_options(uri, dict(options)),
                     )
                 )
@@ -105,6 +113,7 @@ def compute_hosts_context(
                         "compute host did not stop cleanly", host=host.agent.host, exc_info=exc
                     )
             await ports.close()
+            await volumes.close()
             if images is None:
                 await source.close()
 

@@ -148,7 +148,13 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
     from cairn.agents.compute.images_local import LocalImageSource
     from cairn.agents.compute.runtime import start_host
     from cairn.bus import open_bus
-    from cairn.compute_hosts import glance_source, host_options, libvirt_opener, neutron_ports
+    from cairn.compute_hosts import (
+        cinder_volumes,
+        glance_source,
+        host_options,
+        libvirt_opener,
+        neutron_ports,
+    )
     from cairn.config import redact_url
     from cairn.logs import get_logger
     from cairn.store import open_store
@@ -179,6 +185,8 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
         resources.push_async_callback(images.close)
         ports = neutron_ports(settings)
         resources.push_async_callback(ports.close)
+        volumes = cinder_volumes(settings)
+        resources.push_async_callback(volumes.close)
         running = await start_host(
             host,
             open_driver=libvirt_opener(settings.hypervisor_uri),
@@ -188,6 +196,7 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
             bus=bus,
             images=images,
             ports=ports,
+            volumes=volumes,
             **host_options(settings.hypervisor_uri, options),
         )
         resources.push_async_callback(running.stop)

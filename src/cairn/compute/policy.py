@@ -104,6 +104,12 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-volumes:snapshots:show": READER,
     "os_compute_api:os-volumes:snapshots:create": MEMBER,
     "os_compute_api:os-volumes:snapshots:delete": MEMBER,
+    "os_compute_api:os-volumes-attachments:index": READER,
+    "os_compute_api:os-volumes-attachments:show": READER,
+    "os_compute_api:os-volumes-attachments:create": MEMBER,
+    "os_compute_api:os-volumes-attachments:update": ADMIN,
+    "os_compute_api:os-volumes-attachments:swap": ADMIN,
+    "os_compute_api:os-volumes-attachments:delete": MEMBER,
     # the image service decides who sees and changes an image (the caller's token)
     **{f"os_compute_api:image-proxy:{name}": ANYONE for name in ("list", "show", "delete")},
     **{

@@ -37,6 +37,10 @@ class VolumeDocuments(abc.ABC):
     @abc.abstractmethod
     async def delete(self, token: str, kind: str, ident: str) -> None: ...
 
+    @abc.abstractmethod
+    async def action(self, token: str, volume_id: str, name: str, args: Document) -> None:
+        """``POST /volumes/{id}/action`` ``{name: args}`` (``os-reserve``, ...)."""
+
 
 class CinderVolumeDocuments(VolumeDocuments):
     def __init__(self, base_url: str, session: Callable[[], aiohttp.ClientSession]) -> None:
@@ -92,6 +96,9 @@ class CinderVolumeDocuments(VolumeDocuments):
 
     async def delete(self, token: str, kind: str, ident: str) -> None:
         await self._call("DELETE", f"/{kind}/{ident}", token)
+
+    async def action(self, token: str, volume_id: str, name: str, args: Document) -> None:
+        await self._call("POST", f"/volumes/{volume_id}/action", token, {name: args})
 
 
 def _message(text: str) -> str:

@@ -33,6 +33,7 @@ from cairn.api.compute import (
     servers,
     tags,
     usage,
+    volume_attachments,
     volume_proxy,
 )
 from cairn.api.compute.context import compute_ctx
@@ -78,6 +79,16 @@ ROUTES: list[Route] = [
     post(V + "/servers/{server_id}/os-interface", interfaces.attach_interface),
     get(V + "/servers/{server_id}/os-interface/{port_id}", interfaces.show_interface),
     delete(V + "/servers/{server_id}/os-interface/{port_id}", interfaces.detach_interface),
+    get(V + "/servers/{server_id}/os-volume_attachments", volume_attachments.list_attachments),
+    post(V + "/servers/{server_id}/os-volume_attachments", volume_attachments.attach_volume),
+    get(
+        V + "/servers/{server_id}/os-volume_attachments/{volume_id}",
+        volume_attachments.show_attachment,
+    ),
+    delete(
+        V + "/servers/{server_id}/os-volume_attachments/{volume_id}",
+        volume_attachments.detach_volume,
+    ),
     get(V + "/servers/{server_id}/os-security-groups", security_groups.server_groups),
     get(V + "/os-security-groups", security_groups.list_groups),
     post(V + "/os-security-groups", security_groups.create_group),

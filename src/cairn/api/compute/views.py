@@ -134,6 +134,17 @@ def _fault(server: Server, admin: bool) -> dict[str, Any] | None:
     return view
 
 
+def volumes_attached(server: Server, v: tuple[int, int]) -> list[dict[str, Any]]:
+    """``os-extended-volumes:volumes_attached``: each volume's id, and from 2.3
+    whether it goes with the server."""
+    if v < (2, 3):
+        return [{"id": e["volume_id"]} for e in server.volumes]
+    return [
+        {"id": e["volume_id"], "delete_on_termination": e.get("delete_on_termination") == "true"}
+        for e in server.volumes
+    ]
+
+
 def server_detail(
     request: web.Request,
     server: Server,
@@ -169,7 +180,7 @@ def server_detail(
         "OS-EXT-STS:task_state": server.task_state,
         "OS-EXT-STS:vm_state": server.vm_state,
         "OS-EXT-STS:power_state": server.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": volumes_attached(server, v),
     }
     if server.networks != []:
         view["security_groups"] = [{"name": n} for n in server.security_groups or ["default"]]

@@ -4,7 +4,9 @@ Built: ``os-extend``, ``os-set_bootable``, ``os-update_readonly_flag``,
 ``os-retype`` (no migration), ``os-reset_status``, ``os-force_delete`` and
 ``os-force_detach`` (admins), the volume image metadata actions, and the legacy
 attach actions a compute service calls (``os-reserve``, ``os-attach``,
-``os-begin_detaching``, ``os-detach``, ...; :mod:`cairn.volume.attach`). Any
+``os-begin_detaching``, ``os-detach``, ...; :mod:`cairn.volume.attach`) with
+the connection info a compute host reaches the volume by
+(``os-initialize_connection``, :mod:`cairn.volume.connections`). Any
 other action is a 400 naming it.
 """
 
@@ -33,7 +35,7 @@ from cairn.api.volume.microversions import version
 from cairn.api.volume.views import when
 from cairn.events import volume as ev
 from cairn.projections.volume import VolumeState
-from cairn.volume import access
+from cairn.volume import access, connections
 from cairn.volume import attach as attaching
 from cairn.volume import volumes as decide
 from cairn.volume.writes import Writes
@@ -222,6 +224,28 @@ async def _attach(request: web.Request, volume_id: str, args: Any) -> web.Respon
     return web.Response(status=202)
 
 
+def _connector(args: Any, action: str) -> dict[str, Any]:
+    connector = args.get("connector") if isinstance(args, dict) else None
+    if not isinstance(connector, dict):
+        raise bad(f"Must specify 'connector' in {action}.")
+    return connector
+
+
+async def _initialize_connection(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    # Cinder's policy: the volume's owner or an admin (a compute service acts as either).
+    who = caller(request, write=True)
+    connector = _connector(args, "os-initialize_connection")
+    info = connections.connection_info(volumes(request).state, who, volume_id, connector)
+    return web.json_response({"connection_info": info})
+
+
+async def _terminate_connection(request: web.Request, volume_id: str, args: Any) -> web.Response:
+    who = caller(request, write=True)
+    _connector(args, "os-terminate_connection")
+    connections.terminate(volumes(request).state, who, volume_id)
+    return web.Response(status=202)
+
+
 def _detacher(*, force: bool) -> Action:
     async def handle(request: web.Request, volume_id: str, args: Any) -> web.Response:
         who = caller(request, admin=force, write=True)
@@ -339,6 +363,8 @@ async def _upload_image(request: web.Request, volume_id: str, args: Any) -> web.
 
 ACTIONS: dict[str, Action] = {
     "os-volume_upload_image": _upload_image,
+    "os-initialize_connection": _initialize_connection,
+    "os-terminate_connection": _terminate_connection,
     "os-reserve": _simple("reserve", attaching.reserve),
     "os-unreserve": _simple("unreserve", attaching.unreserve),
     "os-attach": _attach,

@@ -1,0 +1,327 @@
+"""Compute's ``os-volume_attachments`` on libvirt's test driver, with the block
+storage service of the same process reached over HTTP as in production: the
+state transitions (volume reserved, attached by the agent with the volume's
+connection info, in-use with an attachment naming the server and the host,
+available after detach, detached and deleted with the server) and Nova's
+refusals, as Nova's API answers them."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import libvirt
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from tests.cloud_api import Caller
+from tests.compute.conftest import ADMIN_PASSWORD, ComputeCloud
+
+from cairn.api import RUNNER_OPTIONS
+from cairn.api.compute import SERVICE as COMPUTE_SERVICE
+from cairn.api.identity import SERVICE as IDENTITY_SERVICE
+from cairn.api.image import SERVICE as IMAGE_SERVICE
+from cairn.api.volume import SERVICE as VOLUME_SERVICE
+from cairn.compute.images import MemoryImages
+from cairn.config import Listen, Settings
+from cairn.runtime import build_app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class VolumeCloud(ComputeCloud):
+    image_id: str = ""
+
+    async def volume(self, method: str, path: str, who: Caller, body: Any = None) -> Any:
+        response = await self.client.request(
+            method,
+            "/volume/v3" + path,
+            json=body,
+            headers={"X-Auth-Token": who.token, "OpenStack-API-Version": "volume 3.60"},
+        )
+        answer = await response.json() if response.content_type == "application/json" else None
+        return response.status, answer
+
+    async def new_volume(self, who: Caller, size: int = 1, **extra: Any) -> str:
+        status, answer = await self.volume(
+            "POST", "/volumes", who, {"volume": {"size": size, **extra}}
+        )
+        assert status == 202, answer
+        volume_id = str(answer["volume"]["id"])
+        await self.volume_status(who, volume_id, "available")
+        return volume_id
+
+    async def volume_status(self, who: Caller, volume_id: str, wanted: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 20
+        while True:
+            status, answer = await self.volume("GET", f"/volumes/{volume_id}", who)
+            assert status == 200, answer
+            if answer["volume"]["status"] == wanted:
+                found: dict[str, Any] = answer["volume"]
+                return found
+            assert time.monotonic() < deadline, answer["volume"]
+            await asyncio.sleep(0.05)
+
+    async def active_server(self, who: Caller, name: str = "vm") -> str:
+        body = {"name": name, "imageRef": self.image_id, "flavorRef": "42", "networks": "none"}
+        status, answer = await self.call("POST", "/servers", who, {"server": body}, version="2.79")
+        assert status == 202, answer
+        server_id = str(answer["server"]["id"])
+
+        async def active() -> bool:
+            shown = await self.server_status(server_id, who)
+            assert shown != "ERROR"
+            return shown == "ACTIVE"
+
+        await self.wait_for(active, timeout=30)
+        return server_id
+
+    async def settled(self, server_id: str, who: Caller) -> dict[str, Any]:
+        """The server once no task is under way."""
+        deadline = time.monotonic() + 20
+        while True:
+            status, answer = await self.call("GET", f"/servers/{server_id}", who, version="2.79")
+            assert status == 200, answer
+            if answer["server"]["OS-EXT-STS:task_state"] is None:
+                found: dict[str, Any] = answer["server"]
+                return found
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+
+
+async def _upload_image(cloud: VolumeCloud, directory: Path) -> str:
+    disk = directory / "root.qcow2"
+    await asyncio.to_thread(
+        subprocess.run, ["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True
+    )
+    headers = {"X-Auth-Token": cloud.admin.token}
+    made = await cloud.client.post(
+        "/image/v2/images",
+        json={"name": "tiny", "disk_format": "qcow2", "container_format": "bare",
+              "visibility": "public"},
+        headers=headers,
+    )  # fmt: skip
+    image_id = str((await made.json())["id"])
+    uploaded = await cloud.client.put(
+        f"/image/v2/images/{image_id}/file",
+        data=disk.read_bytes(),
+        headers={**headers, "Content-Type": "application/octet-stream"},
+    )
+    assert uploaded.status == 204, await uploaded.text()
+    return image_id
+
+
+@pytest.fixture
+async def cloud(tmp_path: Path) -> AsyncIterator[VolumeCloud]:
+    port = _free_port()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        listen=Listen("127.0.0.1", port),
+        admin_password=ADMIN_PASSWORD,
+        bcrypt_cost=4,
+        compute_hosts=1,
+        hypervisor="test:///default",
+        guest_dir="none",
+        network_agent="off",
+    )
+    app = build_app(settings, services=[IDENTITY_SERVICE, IMAGE_SERVICE, VOLUME_SERVICE,
+                                        COMPUTE_SERVICE])  # fmt: skip
+    server = TestServer(app, host="127.0.0.1", port=port)
+    await server.start_server(**RUNNER_OPTIONS)
+    client: TestClient[Any, Any] = TestClient(server)
+    await client.start_server()
+    made = VolumeCloud(client, MemoryImages())
+    token = await made.token("admin", ADMIN_PASSWORD, "admin")
+    made.admin = Caller(token, "", "")
+    made.image_id = await _upload_image(made, tmp_path)
+    await made.wait_for(lambda: len(made.compute.state.hosts) == 1, timeout=20)
+    try:
+        yield made
+    finally:
+        await client.close()
+
+
+def _defined_serials(instance_name: str) -> list[str]:
+    """The disk serials of a test-driver guest's definition (read as libvirt has it)."""
+    import xml.etree.ElementTree as ET
+
+    connection = libvirt.open("test:///default")
+    try:
+        xml = connection.lookupByName(instance_name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    finally:
+        connection.close()
+    return [s.text or "" for s in ET.fromstring(xml).iterfind("devices/disk/serial")]
+
+
+async def test_attach_list_show_detach_and_the_volume_follows(cloud: VolumeCloud) -> None:
+    alice = await cloud.member()
+    server_id = await cloud.active_server(alice)
+    volume_id = await cloud.new_volume(alice)
+
+    body = {"volumeAttachment": {"volumeId": volume_id, "tag": "data",
+                                 "delete_on_termination": False}}  # fmt: skip
+    path = f"/servers/{server_id}/os-volume_attachments"
+    status, answer = await cloud.call("POST", path, alice, body, version="2.79")
+    assert status == 200, answer
+    attachment = answer["volumeAttachment"]
+    assert attachment == {
+        "id": volume_id,
+        "volumeId": volume_id,
+        "serverId": server_id,
+        "device": "/dev/vdb",
+        "tag": "data",
+        "delete_on_termination": False,
+    }
+    volume = await cloud.volume_status(alice, volume_id, "in-use")
+    (attached,) = volume["attachments"]
+    assert attached["server_id"] == server_id
+    assert attached["device"] == "/dev/vdb"
+    assert attached["host_name"] in cloud.compute.state.hosts
+    shown = await cloud.settled(server_id, alice)
+    assert shown["os-extended-volumes:volumes_attached"] == [
+        {"id": volume_id, "delete_on_termination": False}
+    ]
+    _, old = await cloud.call("GET", f"/servers/{server_id}", alice, version="2.1")
+    assert old["server"]["os-extended-volumes:volumes_attached"] == [{"id": volume_id}]
+    # The guest's definition has the volume's disk, named by its serial.
+    instance = cloud.compute.state.servers[server_id].instance_name
+    assert volume_id in _defined_serials(instance)
+
+    status, listed = await cloud.call("GET", path, alice, version="2.89")
+    assert status == 200
+    (entry,) = listed["volumeAttachments"]
+    assert "id" not in entry
+    assert entry["attachment_id"] == attached["attachment_id"]
+    assert entry["bdm_uuid"]
+    status, one = await cloud.call("GET", f"{path}/{volume_id}", alice, version="2.70")
+    assert status == 200
+    assert one["volumeAttachment"]["tag"] == "data"
+    assert "delete_on_termination" not in one["volumeAttachment"]
+    status, listed = await cloud.call("GET", f"{path}?offset=1", alice)
+    assert listed["volumeAttachments"] == []
+
+    # The instance action is recorded as Nova's.
+    _, actions = await cloud.call("GET", f"/servers/{server_id}/os-instance-actions", alice)
+    assert "attach_volume" in [a["action"] for a in actions["instanceActions"]]
+
+    status, _ = await cloud.call("DELETE", f"{path}/{volume_id}", alice)
+    assert status == 202
+    volume = await cloud.volume_status(alice, volume_id, "available")
+    assert volume["attachments"] == []
+    shown = await cloud.settled(server_id, alice)
+    assert shown["os-extended-volumes:volumes_attached"] == []
+    assert volume_id not in _defined_serials(instance)
+    status, _ = await cloud.call("GET", f"{path}/{volume_id}", alice)
+    assert status == 404
+
+
+async def test_refusals_with_novas_faults(cloud: VolumeCloud) -> None:
+    alice, bob = await cloud.member(), await cloud.member()
+    server_id = await cloud.active_server(alice)
+    volume_id = await cloud.new_volume(alice)
+    bobs_volume = await cloud.new_volume(bob)
+    path = f"/servers/{server_id}/os-volume_attachments"
+
+    def attach(volume: Any, **extra: Any) -> dict[str, Any]:
+        return {"volumeAttachment": {"volumeId": volume, **extra}}
+
+    malformed: list[tuple[Any, str]] = [
+        ({"volumeAttachment": {}}, "2.1"),
+        ({"nothing": 1}, "2.1"),
+        (attach("not-a-uuid"), "2.1"),
+        (attach(volume_id, device="sdb!"), "2.1"),
+        (attach(volume_id, tag="t"), "2.48"),
+        (attach(volume_id, tag="a/b"), "2.49"),
+        (attach(volume_id, delete_on_termination=True), "2.78"),
+        (attach(volume_id, delete_on_termination="yes"), "2.79"),
+        (attach(volume_id, extra=1), "2.79"),
+    ]
+    for body, version in malformed:
+        status, answer = await cloud.call("POST", path, alice, body, version=version)
+        assert status == 400, (body, answer)
+        assert answer["badRequest"]["code"] == 400
+    # Another project's volume does not exist for alice; an unknown one neither.
+    for unknown in (bobs_volume, "8d5e1c0e-0f43-4a43-9a5b-2c6e3f0d9a11"):
+        status, answer = await cloud.call("POST", path, alice, attach(unknown))
+        assert status == 404, answer
+        assert answer["itemNotFound"]["code"] == 404
+    # Bob cannot attach to alice's server, nor see its attachments.
+    status, _ = await cloud.call("POST", path, bob, attach(bobs_volume))
+    assert status == 404
+    status, _ = await cloud.call("GET", path, bob)
+    assert status == 404
+    status, _ = await cloud.call("POST", "/servers/nope/os-volume_attachments", alice,
+                                 attach(volume_id))  # fmt: skip
+    assert status == 404
+
+    status, _ = await cloud.call("POST", path, alice, attach(volume_id))
+    assert status == 200
+    await cloud.volume_status(alice, volume_id, "in-use")
+    await cloud.settled(server_id, alice)
+    # Attached already: to this server (400), and in use for another one (400).
+    status, answer = await cloud.call("POST", path, alice, attach(volume_id))
+    assert status == 400, answer
+    other = await cloud.active_server(alice, "other")
+    status, answer = await cloud.call(
+        "POST", f"/servers/{other}/os-volume_attachments", alice, attach(volume_id)
+    )
+    assert status == 400, answer
+    assert "in-use" in answer["badRequest"]["message"]
+    # A volume attached can not be deleted through Cinder.
+    status, _ = await cloud.volume("DELETE", f"/volumes/{volume_id}", alice)
+    assert status == 400
+    # Detaching what is not attached: 404.
+    spare = await cloud.new_volume(alice)
+    status, answer = await cloud.call("DELETE", f"{path}/{spare}", alice)
+    assert status == 404, answer
+
+    # A server in the wrong state: 409 (suspended), and nothing reserved.
+    status, _ = await cloud.call("POST", f"/servers/{other}/action", alice, {"suspend": None})
+    assert status == 202
+    await cloud.wait_for(lambda: cloud.compute.state.servers[other].vm_state == "suspended", 20)
+    await cloud.settled(other, alice)
+    status, answer = await cloud.call(
+        "POST", f"/servers/{other}/os-volume_attachments", alice, attach(spare)
+    )
+    assert status == 409, answer
+    assert answer["conflictingRequest"]["code"] == 409
+    shown = await cloud.volume_status(alice, spare, "available")
+    assert shown["attachments"] == []
+
+
+async def test_server_delete_detaches_and_deletes_on_termination(cloud: VolumeCloud) -> None:
+    alice = await cloud.member()
+    server_id = await cloud.active_server(alice)
+    kept, doomed = await cloud.new_volume(alice), await cloud.new_volume(alice)
+    path = f"/servers/{server_id}/os-volume_attachments"
+    for volume_id, delete in ((kept, False), (doomed, True)):
+        body = {"volumeAttachment": {"volumeId": volume_id, "delete_on_termination": delete}}
+        status, answer = await cloud.call("POST", path, alice, body, version="2.79")
+        assert status == 200, answer
+        await cloud.volume_status(alice, volume_id, "in-use")
+        await cloud.settled(server_id, alice)
+    _, listed = await cloud.call("GET", path, alice)
+    assert [a["device"] for a in listed["volumeAttachments"]] == ["/dev/vdb", "/dev/vdc"]
+
+    # Reboot and stop/start keep the volumes.
+    for action in ({"reboot": {"type": "HARD"}}, {"os-stop": None}, {"os-start": None}):
+        status, _ = await cloud.call("POST", f"/servers/{server_id}/action", alice, action)
+        assert status == 202
+        shown = await cloud.settled(server_id, alice)
+    assert {v["id"] for v in shown["os-extended-volumes:volumes_attached"]} == {kept, doomed}
+
+    status, _ = await cloud.call("DELETE", f"/servers/{server_id}", alice)
+    assert status == 204
+    await cloud.volume_status(alice, kept, "available")
+    deadline = time.monotonic() + 30
+    while (await cloud.volume("GET", f"/volumes/{doomed}", alice))[0] != 404:
+        assert time.monotonic() < deadline, "the delete_on_termination volume was not deleted"
+        await asyncio.sleep(0.1)
