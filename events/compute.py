@@ -121,6 +121,9 @@ class ComputeHostRegistered(DomainEvent, frozen=True):
     #: and the start of its ``uptime``.
     host_ip: str = ""
     booted_at: float = 0.0
+    #: Where this host's serial consoles are served (a ``ws://`` URL a token is
+    #: added to; empty: none), as Nova's ``[serial_console] base_url``.
+    serial_console_url: str = ""
 
 
 @registry.event
@@ -664,6 +667,26 @@ class ServerConsoleOutputCaptured(DomainEvent, frozen=True):
     error: str | None = None
 
 
+@registry.event
+class ServerConsoleTokenIssued(DomainEvent, frozen=True):
+    """Someone may open the server's console on ``host`` until ``expires_at``
+    (epoch seconds), with the token whose SHA-256 is ``token_sha256``.
+
+    On ``consoletoken-<sha256>`` (:func:`console_token_stream`), so the console
+    proxy finds it from the token alone; the token itself is never stored (whoever
+    reads the log cannot open consoles with it)."""
+
+    server_id: str
+    project_id: str
+    host: str
+    protocol: str
+    console_type: str
+    token_sha256: str
+    expires_at: float
+    #: the URL the token was issued for (where the proxy listens)
+    url: str = ""
+
+
 # -- stream names: the one definition the control plane and the agents share ------
 
 
@@ -681,6 +704,10 @@ def quota_stream(project_id: str) -> str:
 
 def console_stream(server_id: str) -> str:
     return stream_name("serverconsole", server_id)
+
+
+def console_token_stream(token_sha256: str) -> str:
+    return stream_name("consoletoken", token_sha256)
 
 
 # -- server diagnostics -----------------------------------------------------------------

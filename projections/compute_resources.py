@@ -82,7 +82,7 @@ class ResourceFolds:
             disk_allocation_ratio=d.disk_allocation_ratio, architecture=d.architecture,
             heartbeat_interval=d.heartbeat_interval, last_seen=_epoch(e), updated_at=_iso(e),
             capabilities=list(d.capabilities), agent_zone=d.availability_zone,
-            host_ip=d.host_ip, booted_at=d.booted_at,
+            host_ip=d.host_ip, booted_at=d.booted_at, serial_console_url=d.serial_console_url,
         )  # fmt: skip
         if old is not None:
             # A restarted agent keeps its claims and the operator's switch.

@@ -113,6 +113,8 @@ class Host(msgspec.Struct):
     #: what the agent last said of the host itself (see ComputeHostRegistered)
     host_ip: str = ""
     booted_at: float = 0.0
+    #: where the host's serial consoles are served ("" : nowhere)
+    serial_console_url: str = ""
     load_average: list[float] = []
     #: an operator's "this host is down" (Nova's forced_down)
     forced_down: bool = False

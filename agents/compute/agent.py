@@ -38,6 +38,7 @@ from cairn.agents.compute.console import ConsoleAnswers
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.diagnostics import DiagnosticsAnswers
 from cairn.agents.compute.driver import (
+    Capability,
     EventKind,
     EventSubscription,
     HypervisorDriver,
@@ -137,6 +138,9 @@ class ComputeAgent:
             capabilities=sorted(c.value for c in self.ctx.driver.capabilities),
             host_ip=address,
             booted_at=booted,
+            serial_console_url=config.serial_console_url
+            if Capability.SERIAL_CONSOLE in self.ctx.driver.capabilities
+            else "",
         )
         await self._append_host(registered)
 

@@ -43,6 +43,9 @@ class AgentConfig:
     #: How long a spawn waits for its networks' bridges (the network agent makes
     #: them); 0: not at all (libvirt's test driver plugs into nothing).
     bridge_wait: float = 0.0
+    #: Where this host's serial consoles are served (the console proxy's
+    #: ``ws://`` URL; empty: no serial consoles). Registered with the host.
+    serial_console_url: str = ""
 
 
 @dataclass(frozen=True)

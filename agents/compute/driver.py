@@ -112,6 +112,8 @@ class Capability(enum.Enum):
     HOT_PLUG = "hot-plug"
     #: Live migration to another host (no port method yet).
     LIVE_MIGRATION = "live-migration"
+    #: An interactive serial console (:meth:`HypervisorDriver.open_console`).
+    SERIAL_CONSOLE = "serial-console"
 
 
 class GuestState(enum.Enum):
@@ -287,6 +289,23 @@ class EventSubscription(abc.ABC):
         await self.close()
 
 
+class ConsoleChannel(abc.ABC):
+    """An open serial console (:meth:`HypervisorDriver.open_console`)."""
+
+    @abc.abstractmethod
+    async def read(self) -> bytes:
+        """The next bytes the guest printed, waiting for some; ``b""`` once the
+        console has ended (the guest stopped, or another channel took it)."""
+
+    @abc.abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Send ``data`` to the guest as typed input."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Let the console go. Idempotent."""
+
+
 # -- the port -------------------------------------------------------------------------
 
 
@@ -420,6 +439,15 @@ class HypervisorDriver(abc.ABC):
 
     async def nics(self, name: str) -> list[Nic]:
         """The guest's NICs as its definition has them now."""
+        raise NotImplementedError
+
+    async def open_console(self, name: str) -> ConsoleChannel:
+        """A two-way byte channel to the running guest's serial console (what it
+        prints from now on; what is written reaches it as typed input). Opening
+        one takes the console from any earlier channel, which then ends. Needs
+        :attr:`Capability.SERIAL_CONSOLE`; raises :class:`InvalidGuestState`
+        unless the guest runs."""
+        self.require(Capability.SERIAL_CONSOLE)
         raise NotImplementedError
 
     @abc.abstractmethod

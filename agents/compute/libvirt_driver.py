@@ -27,6 +27,7 @@ import libvirt
 from cairn.agents.compute import disk, domain_xml, guest_stats, libvirt_events
 from cairn.agents.compute.driver import (
     Capability,
+    ConsoleChannel,
     DriverClosed,
     EventSubscription,
     GuestDefinition,
@@ -44,6 +45,7 @@ from cairn.agents.compute.driver import (
     RootDisk,
     VolumeDisk,
 )
+from cairn.agents.compute.libvirt_console import LibvirtConsole
 from cairn.agents.compute.libvirt_lifecycle import Subscription, lifecycle_event
 from cairn.events.compute import GuestStats
 
@@ -51,7 +53,13 @@ T = TypeVar("T")
 
 _CAPABILITIES = {
     "QEMU": frozenset(
-        {Capability.GUEST_EXECUTION, Capability.CONSOLE, Capability.SUSPEND, Capability.HOT_PLUG}
+        {
+            Capability.GUEST_EXECUTION,
+            Capability.CONSOLE,
+            Capability.SERIAL_CONSOLE,
+            Capability.SUSPEND,
+            Capability.HOT_PLUG,
+        }
     ),
     # The test driver keeps guests as records: no console, hot-plug or migration.
     "TEST": frozenset({Capability.SUSPEND}),
@@ -588,6 +596,23 @@ class LibvirtDriver(HypervisorDriver):
                 return ""
 
         return await self._call(sync, name=name)
+
+    async def open_console(self, name: str) -> ConsoleChannel:
+        self.require(Capability.SERIAL_CONSOLE)
+
+        def sync() -> libvirt.virStream:
+            dom = self._lookup(name)
+            state = _state_of(dom)
+            if state is not GuestState.RUNNING:
+                raise InvalidGuestState(name, state, "open the console of")
+            stream = self._conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+            # FORCE: a new session takes the console from an earlier one (Nova's proxy
+            # lets the newest client in), which then sees its channel end.
+            dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+            return stream
+
+        stream = await self._call(sync, name=name)
+        return LibvirtConsole(stream, name)
 
     async def stats(self, name: str) -> GuestStats:
         kind = self.hypervisor_type

@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from cairn.agents.compute.driver import HypervisorDriver
-from cairn.agents.compute.guest_plan import HostPaths
+from cairn.agents.compute.driver import ConsoleChannel, GuestNotFound, HypervisorDriver
+from cairn.agents.compute.guest_plan import HostPaths, guest_name
 from cairn.agents.compute.images import ImageSource
 from cairn.agents.compute.images_glance import GlanceImageSource
 from cairn.agents.compute.keystone_auth import CloudsYamlAuth
@@ -25,10 +25,12 @@ from cairn.agents.compute.libvirt_driver import LibvirtDriver
 from cairn.agents.compute.ports_neutron import NeutronPorts
 from cairn.agents.compute.runtime import DriverOpener, RunningHost, host_names, start_host
 from cairn.agents.compute.volumes_cinder import CinderVolumes
+from cairn.api.compute.serial_proxy import SerialProxy
 from cairn.api.keys import BUS, STORE
 from cairn.api.services import CleanupContext
 from cairn.config import Settings
 from cairn.logs import get_logger
+from cairn.store.port import EventStore
 
 log = get_logger(__name__)
 
@@ -69,6 +71,24 @@ def cinder_volumes(settings: Settings) -> CinderVolumes:
     return CinderVolumes(_admin_auth(settings))
 
 
+async def start_serial_proxy(
+    settings: Settings, store: EventStore, hosts: dict[str, RunningHost]
+) -> SerialProxy:
+    """The serial console proxy for the guests of ``hosts`` (filled as they start:
+    the proxy must listen first, since each host registers its URL)."""
+
+    async def open_console(host: str, server_id: str) -> ConsoleChannel:
+        name = guest_name(host, server_id)
+        running = hosts.get(host)
+        if running is None:
+            raise GuestNotFound(name)
+        return await running.driver.open_console(name)
+
+    proxy = SerialProxy(store, open_console)
+    await proxy.start(settings.serial_proxy_listen, settings.serial_proxy_url or "")
+    return proxy
+
+
 def compute_hosts_context(
     settings: Settings, *, images: ImageSource | None = None, **options: Any
 ) -> CleanupContext:
@@ -86,26 +106,27 @@ def compute_hosts_context(
         source = images or glance_source(settings)
         ports = neutron_ports(settings)
         volumes = cinder_volumes(settings)
-        running: list[RunningHost] = []
+        running: dict[str, RunningHost] = {}
+        proxy = await start_serial_proxy(settings, app[STORE], running)
         try:
             for name in names:
-                running.append(
-                    await start_host(
-                        name,
-                        open_driver=libvirt_opener(uri),
-                        hypervisor=uri,
-                        data_dir=settings.data_dir,
-                        store=app[STORE],
-                        bus=app[BUS],
-                        images=source,
-                        ports=ports,
-                        volumes=volumes,
-                        **host_options(uri, dict(options)),
-                    )
+                running[name] = await start_host(
+                    name,
+                    open_driver=libvirt_opener(uri),
+                    hypervisor=uri,
+                    data_dir=settings.data_dir,
+                    store=app[STORE],
+                    bus=app[BUS],
+                    images=source,
+                    ports=ports,
+                    volumes=volumes,
+                    serial_console_url=proxy.url,
+                    **host_options(uri, dict(options)),
                 )
             yield
         finally:
-            for host in reversed(running):
+            await proxy.stop()
+            for host in reversed(running.values()):
                 try:
                     await host.stop()
                 except Exception as exc:

@@ -76,6 +76,11 @@ class Settings:
     #: The compute agents' hypervisor (a libvirt URI); ``None`` picks
     #: :func:`default_hypervisor` (see :attr:`hypervisor_uri`).
     hypervisor: str | None = None
+    #: Where the compute hosts' serial console proxy listens (port 0: any free
+    #: one), and the URL clients are given for it when that differs (NAT, TLS
+    #: in front): Nova's serial proxy ``serialproxy_host``/``base_url``.
+    serial_proxy_listen: Listen = Listen("127.0.0.1", 0)
+    serial_proxy_url: str | None = None
     #: How many compute hosts (agents) run inside this process; 0 runs none
     #: (the agents then run elsewhere, connected through the bus).
     compute_hosts: int = 1
@@ -210,6 +215,13 @@ def parse_listen(text: str) -> Listen:
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"port {port_text!r} is not a number from 0 to 65535")
     return Listen(host, int(port_text))
+
+
+def parse_ws_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise ValueError("expected a ws:// or wss:// URL, such as ws://192.0.2.10:6083/")
+    return text
 
 
 def parse_data_dir(text: str) -> Path:
@@ -459,6 +471,24 @@ OPTIONS: tuple[Option, ...] = (
         metavar="URI",
         help="libvirt URI of the compute hosts' hypervisor: qemu:///system or test:///default "
         "(default: qemu:///system where libvirtd answers, else test:///default)",
+    ),
+    Option(
+        field="serial_proxy_listen",
+        flag="--serial-proxy-listen",
+        env="CAIRN_SERIAL_PROXY_LISTEN",
+        parse=parse_listen,
+        metavar="HOST:PORT",
+        help="address of the serial console proxy of this process's compute hosts "
+        "(default: 127.0.0.1:0, a free port)",
+    ),
+    Option(
+        field="serial_proxy_url",
+        flag="--serial-proxy-url",
+        env="CAIRN_SERIAL_PROXY_URL",
+        parse=parse_ws_url,
+        metavar="URL",
+        help="the ws:// or wss:// URL clients reach the serial console proxy at "
+        "(default: the address it listens at)",
     ),
     Option(
         field="compute_hosts",

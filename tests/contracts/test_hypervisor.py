@@ -25,6 +25,7 @@ import pytest
 from cairn.agents.compute import disk
 from cairn.agents.compute.driver import (
     Capability,
+    ConsoleChannel,
     EventKind,
     EventSubscription,
     GuestDefinition,
@@ -242,6 +243,55 @@ async def test_the_guest_boots_sees_its_nic_and_its_heartbeat_advances(
     assert await host.heartbeat(definition.name, after=beat) > beat
     assert f"NIC eth0 {mac}" in await host.console(definition.name)  # virtio-net on the bridge
     print(f"spawn {spawned - started:.2f} s, spawn to GUEST-UP {up - spawned:.2f} s")
+
+
+async def _read_until(channel: ConsoleChannel, pattern: bytes, timeout: float) -> bytes:
+    seen = b""
+
+    async def find() -> bytes:
+        nonlocal seen
+        while pattern not in seen:
+            chunk = await channel.read()
+            if not chunk:
+                raise AssertionError(f"the console ended before {pattern!r}: {seen[-500:]!r}")
+            seen += chunk
+        return seen
+
+    try:
+        return await asyncio.wait_for(find(), timeout)
+    except TimeoutError:
+        pytest.fail(f"no {pattern!r} on the console within {timeout}s: {seen[-500:]!r}")
+
+
+async def test_the_serial_console_streams_output_and_takes_input(host: Host) -> None:
+    host.need(Capability.SERIAL_CONSOLE)
+    definition = await host.spawn()
+    await host.wait_console(definition.name, lambda out: "GUEST-UP" in out, "GUEST-UP")
+    beat = await host.heartbeat(definition.name)
+
+    channel = await host.driver.open_console(definition.name)
+    try:
+        # what the guest prints from now on: a later heartbeat than the log showed
+        await _read_until(channel, f"HEARTBEAT {beat + 1}".encode(), BOOT_TIMEOUT)
+        # typed input reaches the guest's tty, whose line discipline echoes it
+        await channel.write(b"typed-into-cairn")
+        await _read_until(channel, b"typed-into-cairn", 30.0)
+        # a second session takes the console; the first one ends
+        second = await host.driver.open_console(definition.name)
+        try:
+            assert await asyncio.wait_for(_drained(channel), 30.0) == b""
+        finally:
+            await second.close()
+    finally:
+        await channel.close()
+    # the console-output log keeps being written alongside
+    assert await host.heartbeat(definition.name, after=beat + 1) > beat + 1
+
+
+async def _drained(channel: ConsoleChannel) -> bytes:
+    while chunk := await channel.read():
+        del chunk
+    return b""
 
 
 # -- power --------------------------------------------------------------------------------
@@ -533,3 +583,5 @@ async def test_a_missing_capability_raises_unsupported_operation(host: Host) -> 
 
     with pytest.raises(UnsupportedOperation):
         await host.driver.console_output(definition.name)
+    with pytest.raises(UnsupportedOperation):
+        await host.driver.open_console(definition.name)

@@ -44,6 +44,8 @@ AGENT_OPTIONS = (
     "log_level",
     "log_format",
     "admin_password",
+    "serial_proxy_listen",
+    "serial_proxy_url",
 )
 
 
@@ -146,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(settings: Settings, host: str, image_dir: Path | None, **options: Any) -> int:
     from cairn.agents.compute.images import ImageSource
     from cairn.agents.compute.images_local import LocalImageSource
-    from cairn.agents.compute.runtime import start_host
+    from cairn.agents.compute.runtime import RunningHost, start_host
     from cairn.bus import open_bus
     from cairn.compute_hosts import (
         cinder_volumes,
@@ -154,6 +156,7 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
         host_options,
         libvirt_opener,
         neutron_ports,
+        start_serial_proxy,
     )
     from cairn.config import redact_url
     from cairn.logs import get_logger
@@ -187,7 +190,10 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
         resources.push_async_callback(ports.close)
         volumes = cinder_volumes(settings)
         resources.push_async_callback(volumes.close)
-        running = await start_host(
+        hosts: dict[str, RunningHost] = {}
+        proxy = await start_serial_proxy(settings, store, hosts)
+        resources.push_async_callback(proxy.stop)
+        running = hosts[host] = await start_host(
             host,
             open_driver=libvirt_opener(settings.hypervisor_uri),
             hypervisor=settings.hypervisor_uri,
@@ -197,6 +203,7 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
             images=images,
             ports=ports,
             volumes=volumes,
+            serial_console_url=proxy.url,
             **host_options(settings.hypervisor_uri, options),
         )
         resources.push_async_callback(running.stop)

@@ -19,6 +19,7 @@ from cairn.api.compute.auth import authorize, is_admin, metadata
 from cairn.api.compute.common import compute, invalid, v
 from cairn.api.compute.console import console_output
 from cairn.api.compute.network_proxy import ACTIONS as FLOATING_IP_ACTIONS
+from cairn.api.compute.remote_consoles import LEGACY_ACTIONS, legacy_action
 from cairn.api.compute.servers import find_server, force_delete
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
@@ -115,6 +116,7 @@ ACTIONS: dict[str, Action] = {
     "lock": _lock,
     "unlock": _unlock,
     "os-getConsoleOutput": console_output,
+    **{name: legacy_action(protocol) for name, protocol in LEGACY_ACTIONS.items()},
     "forceDelete": _force_delete,
     "createImage": snapshots.create_image,
     "rebuild": rebuild.rebuild,
