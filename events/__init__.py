@@ -18,7 +18,8 @@ from cairn.events.envelope import (
 from cairn.events.registry import DomainEvent, EventRegistry, UnknownEventType, registry
 
 # Every event type registers itself on import: each schema module is imported here.
-from cairn.events import compute, compute_volumes, identity, image, network, volume  # isort: skip
+from cairn.events import compute, compute_shelve, compute_volumes  # isort: skip
+from cairn.events import identity, image, network, volume  # isort: skip
 
 __all__ = [
     "ANY_VERSION",
@@ -31,6 +32,7 @@ __all__ = [
     "RecordedEvent",
     "UnknownEventType",
     "compute",
+    "compute_shelve",
     "compute_volumes",
     "event_hash",
     "identity",

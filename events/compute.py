@@ -348,7 +348,12 @@ class ServerActionRequested(DomainEvent, frozen=True):
     boot's ``networks``) to hot-plug or unplug, or ``createImage`` with
     ``image_id``, the queued image the guest's disk is uploaded to, or
     ``attach_volume`` / ``detach_volume`` with ``volume``, the volume entry
-    (:mod:`cairn.events.compute_volumes`)."""
+    (:mod:`cairn.events.compute_volumes`). Shelving and rescue
+    (:mod:`cairn.events.compute_shelve`): ``shelve`` (``image_id`` the shelved
+    image; ``offload``: offload at once), ``shelveOffload``, ``unshelve``
+    (``image_id`` the shelved image, deleted once the guest runs), ``rescue``
+    (``image_id`` the rescue image; ``admin_password`` for the rescue guest's
+    config drive) and ``unrescue``."""
 
     server_id: str
     host: str
@@ -357,6 +362,8 @@ class ServerActionRequested(DomainEvent, frozen=True):
     nic: dict[str, str] = {}
     image_id: str | None = None
     volume: dict[str, str] = {}
+    offload: bool = False
+    admin_password: str | None = None
 
 
 @registry.event

@@ -17,6 +17,7 @@ from cairn.events import RecordedEvent
 from cairn.events import compute as ev
 from cairn.projections.compute_aggregates import AggregateFolds
 from cairn.projections.compute_resources import ResourceFolds
+from cairn.projections.compute_shelve import ShelveFolds, unshelve_unplaced
 from cairn.projections.compute_state import (
     ACTION_EVENT_NAMES,
     ACTION_TASK_STATES,
@@ -46,7 +47,9 @@ __all__ = [
 ]  # fmt: skip
 
 
-class ComputeProjection(ResourceFolds, AggregateFolds, VolumeFolds, Projection[ComputeState]):
+class ComputeProjection(
+    ResourceFolds, AggregateFolds, VolumeFolds, ShelveFolds, Projection[ComputeState]
+):
     name: ClassVar[str] = "compute"
     version: ClassVar[int] = 1
     state_type: ClassVar[Any] = ComputeState
@@ -166,8 +169,14 @@ class ComputeProjection(ResourceFolds, AggregateFolds, VolumeFolds, Projection[C
         if server is None:
             return s
         s.pending.pop(d.server_id, None)
+        fault = Fault(d.fault_code, d.fault_message, d.fault_details, _iso(e))
+        if unshelve_unplaced(server, e, fault):
+            self._finish_action(server, e, "unshelve", "Error", details=d.fault_message)
+            self._touch(server, e)
+            self._transition(s, server, e)
+            return s
         server.vm_state, server.task_state, server.host = "error", None, None
-        server.fault = Fault(d.fault_code, d.fault_message, d.fault_details, _iso(e))
+        server.fault = fault
         self._finish_action(server, e, "create", "Error", details=d.fault_message)
         self._touch(server, e)
         self._transition(s, server, e)
@@ -291,6 +300,8 @@ class ComputeProjection(ResourceFolds, AggregateFolds, VolumeFolds, Projection[C
         server.pending_nic = {}
         if d.vm_state == "soft-delete":
             server.soft_deleted_at = _epoch(e)
+        if d.action == "unshelve":  # a SHELVED server powered on: its image is gone
+            server.shelved_image_id, server.shelved_at = None, 0.0
         self._finish_action(server, e, d.action, "Success", host=d.host)
         self._touch(server, e)
         self._transition(s, server, e)

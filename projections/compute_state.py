@@ -30,6 +30,11 @@ ACTION_TASK_STATES: dict[str, str] = {
     "soft_delete": "soft-deleting",
     "restore": "restoring",
     "createImage": "image_snapshot",
+    "shelve": "shelving",
+    "shelveOffload": "shelving_offloading",
+    "unshelve": "unshelving",
+    "rescue": "rescuing",
+    "unrescue": "unrescuing",
 }
 #: what os-instance-actions calls an action, where Nova's name is not the action's own
 #: (a soft delete is Nova's ``delete``)
@@ -54,6 +59,11 @@ ACTION_EVENT_NAMES: dict[str, str] = {
     "trigger_crash_dump": "compute_trigger_crash_dump",
     "soft_delete": "compute_soft_delete_instance",
     "restore": "compute_restore_instance",
+    "shelve": "compute_shelve_instance",
+    "shelveOffload": "compute_shelve_offload_instance",
+    "unshelve": "compute_unshelve_instance",
+    "rescue": "compute_rescue_instance",
+    "unrescue": "compute_unrescue_instance",
 }
 
 
@@ -231,6 +241,10 @@ class Server(msgspec.Struct):
     #: what the user says the server is reached at (``accessIPv4``/``accessIPv6``)
     access_ip_v4: str = ""
     access_ip_v6: str = ""
+    #: the image a shelved server's disk is in, and since when it is SHELVED
+    #: (epoch seconds: the offloader's clock)
+    shelved_image_id: str | None = None
+    shelved_at: float = 0.0
 
     @property
     def in_transition(self) -> bool:

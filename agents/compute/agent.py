@@ -30,6 +30,8 @@ from cairn.agents.compute import (
     interface_steps,
     rebuild_steps,
     reconcile,
+    rescue_steps,
+    shelve_steps,
     snapshot_steps,
     steps,
     volume_steps,
@@ -255,6 +257,16 @@ class ComputeAgent:
                     await volume_steps.run(ctx, view)
                 case Step.ACTION if view.action and view.action.action in snapshot_steps.ACTIONS:
                     await snapshot_steps.run(ctx, view)
+                case Step.ACTION if view.action and view.action.action in shelve_steps.ACTIONS:
+                    await shelve_steps.run(ctx, view)
+                case Step.ACTION if view.action and view.action.action in rescue_steps.ACTIONS:
+                    await rescue_steps.run(ctx, view)
+                case Step.UNSHELVE:
+                    self._spawning.add(server_id)
+                    try:
+                        await shelve_steps.unshelve(ctx, view)
+                    finally:
+                        self._spawning.discard(server_id)
                 case Step.ACTION:
                     await steps.action(ctx, view)
                 case Step.SYNC:

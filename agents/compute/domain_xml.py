@@ -68,11 +68,18 @@ def render(definition: GuestDefinition, *, owned: list[Path], tb_cache_mib: int 
         _sub(disk, "source", file=str(d.root_disk.path))
         _sub(disk, "target", dev="vda", bus="virtio")
         _sub(disk, "serial", "root")
+    targets = iter(f"vd{letter}" for letter in "abcdefghijklmnopqrstuvwxyz"[bool(d.root_disk) :])
+    for index, path in enumerate(d.data_disks):
+        data = _sub(devices, "disk", type="file", device="disk")
+        _sub(data, "driver", name="qemu", type="qcow2")
+        _sub(data, "source", file=str(path))
+        _sub(data, "target", dev=next(targets), bus="virtio")
+        _sub(data, "serial", f"data-{index}")
     if d.config_drive is not None:
         drive = _sub(devices, "disk", type="file", device="disk")
         _sub(drive, "driver", name="qemu", type="raw")
         _sub(drive, "source", file=str(d.config_drive))
-        _sub(drive, "target", dev="vdb" if d.root_disk is not None else "vda", bus="virtio")
+        _sub(drive, "target", dev=next(targets), bus="virtio")
         _sub(drive, "readonly")
         _sub(drive, "serial", "config-2")
     for volume in d.volumes:

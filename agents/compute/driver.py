@@ -223,8 +223,11 @@ class GuestDefinition:
     initramfs: Path | None = None
     cmdline: str = "console=ttyS0"
     nics: tuple[Nic, ...] = ()
+    #: qcow2 disks the caller owns, attached after the root disk in this order
+    #: (a rescued server's own disk); destroy leaves them alone.
+    data_disks: tuple[Path, ...] = ()
     #: A config drive (an ISO 9660 image the caller wrote), attached read-only as
-    #: the disk after the root disk.
+    #: the disk after the root disk and the data disks.
     config_drive: Path | None = None
     #: Volumes, attached after the root disk and the config drive (left in place by
     #: :meth:`HypervisorDriver.destroy`: they are the volume service's files).
@@ -399,6 +402,12 @@ class HypervisorDriver(abc.ABC):
         so a destroy that failed or was cancelled half-way can be repeated.
         Files the caller provided (a root disk without ``backing``, kernel,
         initramfs) are left alone."""
+
+    @abc.abstractmethod
+    async def forget(self, name: str) -> None:
+        """Remove the guest's definition (stopping it at once if it runs) but none
+        of its files: its disks stay for a new guest of the same name (a rescue
+        guest, and the server's own again after it). Idempotent, as destroy."""
 
     async def attach_nic(self, name: str, nic: Nic) -> None:
         """Plug ``nic`` into the guest, running or not, and into its definition, so

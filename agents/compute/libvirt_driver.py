@@ -364,6 +364,18 @@ class LibvirtDriver(HypervisorDriver):
         for path in owned:
             path.unlink(missing_ok=True)
 
+    async def forget(self, name: str) -> None:
+        def sync() -> None:
+            try:
+                dom = self._lookup(name)
+            except GuestNotFound:
+                return
+            if dom.isActive():
+                _ignoring_gone(dom.destroy)
+            _ignoring_gone(lambda: dom.undefineFlags(_UNDEFINE_FLAGS))
+
+        await self._call(sync, name=name)
+
     # -- power ---------------------------------------------------------------------------
 
     async def power_off(self, name: str, *, timeout: float = 60.0) -> bool:

@@ -31,6 +31,10 @@ class PortError(CairnError):
     """A port could not be bound (gone, or the networking service refused)."""
 
 
+class PortGone(PortError):
+    """The port does not exist (any more)."""
+
+
 @dataclass(frozen=True, slots=True)
 class BoundPort:
     port_id: str
@@ -56,6 +60,12 @@ class BoundPort:
 class PortBinder(Protocol):
     async def bind(self, port_id: str, host: str) -> BoundPort:
         """Bind ``port_id`` to ``host``; its details. Raises :class:`PortError`."""
+        ...
+
+    async def unbind(self, port_id: str) -> None:
+        """Bind ``port_id`` to no host (it stays the server's: a shelved server's
+        ports, as Nova leaves them). A port gone already is not an error.
+        Raises :class:`PortError`."""
         ...
 
     async def close(self) -> None: ...
@@ -127,3 +137,12 @@ async def plug_one(
         ]
     }
     return nic, addresses, bound
+
+
+async def unplug_all(binder: PortBinder | None, nics: list[dict[str, str]]) -> None:
+    """Unbind every port of ``nics`` (a server's NICs) from its host."""
+    if binder is None:
+        return
+    for nic in nics:
+        if nic.get("port"):
+            await binder.unbind(nic["port"])

@@ -19,7 +19,7 @@ import aiohttp
 
 from cairn.agents.compute.instance_metadata import FixedAddress
 from cairn.agents.compute.keystone_auth import AgentSession, CloudsYamlAuth, PasswordAuth
-from cairn.agents.compute.nics import BoundPort, PortError
+from cairn.agents.compute.nics import BoundPort, PortError, PortGone
 
 
 class NeutronPorts(AgentSession):
@@ -53,6 +53,8 @@ class NeutronPorts(AgentSession):
                     if response.status < 300:
                         return await response.json()
                     text = (await response.text())[:300]
+                    if response.status == 404:
+                        raise PortGone(f"the networking service answered 404: {text}")
                     if response.status < 500:
                         raise PortError(
                             f"the networking service answered {response.status}: {text}"
@@ -64,6 +66,13 @@ class NeutronPorts(AgentSession):
                 raise failure
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    async def unbind(self, port_id: str) -> None:
+        path = f"/ports/{quote(port_id, safe='')}"
+        try:
+            await self._call("PUT", path, {"port": {"binding:host_id": ""}})
+        except PortGone:
+            return
 
     async def bind(self, port_id: str, host: str) -> BoundPort:
         path = f"/ports/{quote(port_id, safe='')}"

@@ -19,6 +19,7 @@ import msgspec
 
 from cairn.events import RecordedEvent, registry
 from cairn.events import compute as ev
+from cairn.events import compute_shelve as shelve_ev
 from cairn.events import compute_volumes as cv
 
 
@@ -29,6 +30,8 @@ class Step(enum.Enum):
     FAIL_SPAWN = "fail-spawn"
     ACTION = "action"
     REBUILD = "rebuild"
+    #: Boot an offloaded server's guest from its shelved image (shelve_steps.py).
+    UNSHELVE = "unshelve"
     DELETE = "delete"
     #: Nothing requested: compare the guest with what the log says.
     SYNC = "sync"
@@ -68,6 +71,10 @@ class ServerView:
     #: the volumes in the server now (volume entries, :mod:`cairn.events.compute_volumes`):
     #: what a rebuilt guest gets again, and what a delete detaches
     volumes: list[dict[str, str]] = field(default_factory=list)
+    #: the image a shelve uploaded the disk to (until an unshelve deletes it)
+    shelved_image_id: str | None = None
+    #: an offloaded server waiting to be booted again where it was scheduled
+    unshelving: bool = False
 
     @property
     def project_id(self) -> str | None:
@@ -102,6 +109,7 @@ def apply(view: ServerView, recorded: RecordedEvent) -> None:
             view.vm_state = "building"
         case ev.ServerScheduleFailed():
             view.host, view.vm_state = None, "error"
+            view.unshelving = False
         case ev.ServerSpawnStarted():
             view.spawn_starts += 1
         case ev.ServerSpawned():
@@ -112,6 +120,20 @@ def apply(view: ServerView, recorded: RecordedEvent) -> None:
             view.action, view.action_event = event, recorded
         case ev.ServerActionCompleted():
             view.action, view.action_event, view.vm_state = None, None, event.vm_state
+            if event.action == "unshelve":
+                view.shelved_image_id = None
+        case shelve_ev.ServerShelved():
+            view.shelved_image_id, view.vm_state = event.image_id, "shelved"
+        case shelve_ev.ServerShelveOffloaded():
+            view.host, view.vm_state = None, "shelved_offloaded"
+        case shelve_ev.ServerUnshelveRequested():
+            view.unshelving = True
+        case shelve_ev.ServerUnshelved():
+            view.unshelving, view.spawned, view.vm_state = False, True, "active"
+            view.instance_name, view.shelved_image_id = event.instance_name, None
+        case shelve_ev.ServerUnshelveFailed():
+            view.unshelving, view.spawned = False, True
+            view.host, view.vm_state = None, "shelved_offloaded"
         case ev.ServerActionFailed():
             view.action, view.action_event = None, None
         case ev.ServerPowerStateChanged():
@@ -139,10 +161,12 @@ def apply(view: ServerView, recorded: RecordedEvent) -> None:
         case ev.ServerDeleted():
             view.deleted, view.vm_state = True, "deleted"
             view.action = view.delete = view.rebuild = None
+            view.unshelving = False
         case ev.ServerErrored():
             # An error ends whatever was under way; a later delete request starts anew.
             view.vm_state = "error"
             view.action = view.action_event = None
+            view.unshelving = False
             view.delete = view.delete_event = None
             if view.created is not None and view.rebuild is not None:
                 view.created = rebuilt(view.created, view.rebuild)  # what it was rebuilding to
@@ -159,6 +183,8 @@ def next_step(view: ServerView, host: str) -> Step:
         return Step.DELETE
     if view.host != host or view.spawn_failed:
         return Step.NOTHING
+    if view.unshelving:
+        return Step.UNSHELVE
     if not view.spawned:
         if view.vm_state != "building":
             return Step.NOTHING  # errored while building: the guest, if any, waits for delete

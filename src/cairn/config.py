@@ -95,6 +95,9 @@ class Settings:
     #: Seconds a deleted server stays SOFT_DELETED (restorable) before it is
     #: reclaimed (Nova's ``reclaim_instance_interval``); 0 deletes at once.
     reclaim_instance_interval: float = 0.0
+    #: Seconds a SHELVED server keeps its host before it is offloaded (Nova's
+    #: ``shelved_offload_time``): 0 offloads at once, -1 never.
+    shelved_offload_time: float = 0.0
     #: The most items one page of an API listing holds (Nova's ``max_limit``).
     api_max_limit: int = 1000
     stream_buffer: int = 4 * 1024 * 1024
@@ -289,6 +292,14 @@ def _seconds_range(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _offload_time(text: str) -> float:
+    """Nova's shelved_offload_time: -1 (never), or seconds from 0 (at once)."""
+    value = _seconds_range(-1, 30 * 24 * 3600)(text)
+    if -1 < value < 0:
+        raise ValueError("expected -1 (never), or a number of seconds from 0")
+    return value
 
 
 def parse_limit(text: str) -> int:
@@ -531,6 +542,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SECONDS",
         help="keep deleted servers SOFT_DELETED (restorable with 'server restore') this long "
         "before they are reclaimed (Nova's reclaim_instance_interval; default: 0, delete at once)",
+    ),
+    Option(
+        field="shelved_offload_time",
+        flag="--shelved-offload-time",
+        env="CAIRN_SHELVED_OFFLOAD_TIME",
+        parse=_offload_time,
+        metavar="SECONDS",
+        help="how long a shelved server keeps its host before it is offloaded (Nova's "
+        "shelved_offload_time; default: 0, at once; -1: never)",
     ),
     Option(
         field="api_max_limit",

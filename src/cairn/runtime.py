@@ -223,6 +223,7 @@ def compute_config(settings: Settings) -> ComputeConfig:
         deadline=settings.compute_deadline,
         max_limit=settings.api_max_limit,
         reclaim_interval=settings.reclaim_instance_interval,
+        shelved_offload_time=settings.shelved_offload_time,
     )
 
 

@@ -454,6 +454,25 @@ async def test_destroy_removes_the_guest_and_what_spawn_created(host: Host) -> N
     await host.driver.destroy(name)  # idempotent
 
 
+async def test_forget_removes_the_definition_and_keeps_every_file(host: Host) -> None:
+    base = host.tmp / "base.qcow2"
+    await disk.create(base, size_gb=1)
+    overlay = host.tmp / "kept.qcow2"
+    definition = host.definition(root_disk=RootDisk(overlay, backing=base))
+    await host.driver.spawn(definition)
+
+    await host.driver.forget(definition.name)
+
+    with pytest.raises(GuestNotFound):
+        await host.driver.state(definition.name)
+    assert overlay.exists()  # the disk is there for the next guest of that name
+    again = host.definition(root_disk=RootDisk(overlay), name=definition.name)
+    await host.driver.spawn(again)
+    assert await host.driver.state(definition.name) is GuestState.RUNNING
+    await host.driver.destroy(definition.name)
+    await host.driver.forget(definition.name)  # idempotent
+
+
 async def test_destroy_removes_a_suspended_guest_and_its_saved_state(host: Host) -> None:
     host.need(Capability.SUSPEND)
     definition = await host.spawn()

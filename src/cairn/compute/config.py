@@ -20,6 +20,9 @@ class ComputeConfig:
     #: seconds a deleted server stays SOFT_DELETED before it is reclaimed; 0: no
     #: soft delete (Nova's ``reclaim_instance_interval``)
     reclaim_interval: float = 0.0
+    #: seconds a SHELVED server keeps its host before it is offloaded: 0 at
+    #: once, -1 never (Nova's ``shelved_offload_time``)
+    shelved_offload_time: float = 0.0
     #: whether this process runs the scheduler and the sweeper (every API
     #: process may: their appends are checked against each other)
     run_scheduler: bool = True

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cairn.app.executor import CommandExecutor, Decider
-from cairn.compute import flavors, reclaimer, servers
+from cairn.compute import flavors, reclaimer, servers, shelving
 from cairn.compute.config import ComputeConfig
 from cairn.compute.decide import Writes, merge
 from cairn.compute.images import ImagePort
@@ -89,6 +89,8 @@ class Compute:
             ]
             if self.config.reclaim_interval > 0:
                 self._tasks.append(loop.create_task(self._reclaim(), name="compute-reclaimer"))
+            if self.config.shelved_offload_time > 0:
+                self._tasks.append(loop.create_task(self._offload(), name="compute-offloader"))
         log.info("compute ready", flavors=len(self.state.flavors), hosts=len(self.state.hosts))
 
     async def reclaim_due(self) -> int:
@@ -108,6 +110,25 @@ class Compute:
                 raise
             except Exception:
                 log.exception("reclaiming soft-deleted servers failed; trying again")
+            await asyncio.sleep(self.config.sweep_interval)
+
+    async def offload_due(self) -> int:
+        """Ask for the offload of the servers SHELVED longer than
+        ``shelved_offload_time``; how many."""
+        found = shelving.offload_due(self.state, self.config.shelved_offload_time, self.clock())
+        for server_id in found:
+            await self.execute(shelving.offload_later(server_id))
+            log.info("shelved server offloaded", server_id=server_id)
+        return len(found)
+
+    async def _offload(self) -> None:
+        while True:
+            try:
+                await self.offload_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("offloading shelved servers failed; trying again")
             await asyncio.sleep(self.config.sweep_interval)
 
     async def stop(self) -> None:

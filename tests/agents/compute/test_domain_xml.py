@@ -91,3 +91,20 @@ def test_a_definition_needs_something_to_boot_and_some_resources() -> None:
         kernel_guest(kernel=None)
     with pytest.raises(ValueError, match="vCPU"):
         kernel_guest(vcpus=0)
+
+
+def test_data_disks_follow_the_root_disk_and_the_config_drive_follows_them() -> None:
+    xml = domain_xml.render(
+        kernel_guest(
+            root_disk=RootDisk(Path("/i/disk.rescue")),
+            data_disks=(Path("/i/disk"),),
+            config_drive=Path("/i/disk.config"),
+        ),
+        owned=[],
+    )
+    disks = ET.fromstring(xml).findall("devices/disk")
+    found = [
+        (d.find("source").get("file"), d.find("target").get("dev"))  # type: ignore[union-attr]
+        for d in disks
+    ]
+    assert found == [("/i/disk.rescue", "vda"), ("/i/disk", "vdb"), ("/i/disk.config", "vdc")]

@@ -1,4 +1,5 @@
-"""``POST /servers/{id}/action``: power actions, lock, console output, force delete.
+"""``POST /servers/{id}/action``: power actions, lock, console output, force delete,
+snapshots, rebuild, shelving (``shelve.py``) and rescue (``rescue.py``).
 
 Each action is a small function; :data:`ACTIONS` maps the body's key to it.
 Power actions append a request for the server's agent and answer 202 at once;
@@ -13,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from cairn.api.body import read_json
-from cairn.api.compute import rebuild, security_groups, snapshots
+from cairn.api.compute import rebuild, rescue, security_groups, shelve, snapshots
 from cairn.api.compute.admin_actions import ACTIONS as ADMIN_ACTIONS
 from cairn.api.compute.auth import authorize, is_admin, metadata
 from cairn.api.compute.common import compute, invalid, v
@@ -122,6 +123,11 @@ ACTIONS: dict[str, Action] = {
     "rebuild": rebuild.rebuild,
     "restore": _power("restore"),
     "trigger_crash_dump": _crash_dump,
+    "shelve": shelve.shelve,
+    "shelveOffload": shelve.shelve_offload,
+    "unshelve": shelve.unshelve,
+    "rescue": rescue.rescue,
+    "unrescue": rescue.unrescue,
     "addSecurityGroup": security_groups.add_to_server,
     "removeSecurityGroup": security_groups.remove_from_server,
     **ADMIN_ACTIONS,
