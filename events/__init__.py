@@ -20,6 +20,7 @@ from cairn.events.registry import DomainEvent, EventRegistry, UnknownEventType, 
 # Every event type registers itself on import: each schema module is imported here.
 from cairn.events import compute, compute_shelve, compute_volumes  # isort: skip
 from cairn.events import identity, image, network, volume  # isort: skip
+from cairn.events import compute_migration  # isort: skip
 
 __all__ = [
     "ANY_VERSION",
@@ -32,6 +33,7 @@ __all__ = [
     "RecordedEvent",
     "UnknownEventType",
     "compute",
+    "compute_migration",
     "compute_shelve",
     "compute_volumes",
     "event_hash",

@@ -6,7 +6,8 @@ versions), the scheduler (hosts with their claims) and the deadline sweeper.
 Times come from the events' ``recorded_at``, never from a clock, so a replay
 rebuilds exactly this state. Servers are folded here; flavors, hosts, quota,
 keypairs and groups in :mod:`.compute_resources`; host aggregates (and the
-zone each host is in) in :mod:`.compute_aggregates`.
+zone each host is in) in :mod:`.compute_aggregates`; resizes and migrations in
+:mod:`.compute_migrations`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 from cairn.events import RecordedEvent
 from cairn.events import compute as ev
 from cairn.projections.compute_aggregates import AggregateFolds
+from cairn.projections.compute_migrations import MigrationFolds
 from cairn.projections.compute_resources import ResourceFolds
 from cairn.projections.compute_shelve import ShelveFolds, unshelve_unplaced
 from cairn.projections.compute_state import (
@@ -48,7 +50,12 @@ __all__ = [
 
 
 class ComputeProjection(
-    ResourceFolds, AggregateFolds, VolumeFolds, ShelveFolds, Projection[ComputeState]
+    ResourceFolds,
+    AggregateFolds,
+    VolumeFolds,
+    ShelveFolds,
+    MigrationFolds,
+    Projection[ComputeState],
 ):
     name: ClassVar[str] = "compute"
     version: ClassVar[int] = 1

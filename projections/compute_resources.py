@@ -89,6 +89,7 @@ class ResourceFolds:
             host.claims, host.enabled, host.disabled_reason, host.forced_down = (
                 old.claims, old.enabled, old.disabled_reason, old.forced_down,
             )  # fmt: skip
+            host.resize_held = old.resize_held
             host.used_vcpus, host.used_memory_mb, host.used_disk_gb = (
                 old.used_vcpus, old.used_memory_mb, old.used_disk_gb,
             )  # fmt: skip
@@ -147,11 +148,13 @@ class ResourceFolds:
     def _released(self, s: ComputeState, e: RecordedEvent, d: ev.HostResourcesReleased) -> Any:
         host = s.hosts.get(d.host)
         if host is not None:
-            amounts = host.claims.pop(d.server_id, None)
-            if amounts is not None:
-                host.used_vcpus -= amounts.vcpus
-                host.used_memory_mb -= amounts.memory_mb
-                host.used_disk_gb -= amounts.disk_gb
+            # Everything the server holds here goes: a resize's kept claim too.
+            for held in (host.claims, host.resize_held):
+                amounts = held.pop(d.server_id, None)
+                if amounts is not None:
+                    host.used_vcpus -= amounts.vcpus
+                    host.used_memory_mb -= amounts.memory_mb
+                    host.used_disk_gb -= amounts.disk_gb
         return s
 
     # -- quota ---------------------------------------------------------------------

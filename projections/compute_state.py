@@ -36,6 +36,8 @@ ACTION_TASK_STATES: dict[str, str] = {
     "rescue": "rescuing",
     "unrescue": "unrescuing",
 }
+#: instance action names of resizes and migrations (os-instance-actions)
+RESIZE_ACTIONS = ("resize", "migrate", "confirmResize", "revertResize")
 #: what os-instance-actions calls an action, where Nova's name is not the action's own
 #: (a soft delete is Nova's ``delete``)
 INSTANCE_ACTION_NAMES: dict[str, str] = {"soft_delete": "delete"}
@@ -64,6 +66,10 @@ ACTION_EVENT_NAMES: dict[str, str] = {
     "unshelve": "compute_unshelve_instance",
     "rescue": "compute_rescue_instance",
     "unrescue": "compute_unrescue_instance",
+    "resize": "compute_prep_resize",
+    "migrate": "compute_prep_resize",
+    "confirmResize": "compute_confirm_resize",
+    "revertResize": "compute_revert_resize",
 }
 
 
@@ -128,6 +134,9 @@ class Host(msgspec.Struct):
     load_average: list[float] = []
     #: an operator's "this host is down" (Nova's forced_down)
     forced_down: bool = False
+    #: server id -> the claim it held before a resize on this host, kept (and
+    #: counted in the usage) until the resize is confirmed or reverted
+    resize_held: dict[str, ev.ResourceAmounts] = {}
 
     def limit(self, resource: str) -> int:
         """What may be allocated of ``resource``: capacity x ratio - reserved."""
@@ -245,6 +254,8 @@ class Server(msgspec.Struct):
     #: (epoch seconds: the offloader's clock)
     shelved_image_id: str | None = None
     shelved_at: float = 0.0
+    #: the resize or migration under way or waiting to be confirmed, if any
+    migration_id: str | None = None
 
     @property
     def in_transition(self) -> bool:
@@ -294,6 +305,33 @@ class Aggregate(msgspec.Struct):
         return self.metadata.get("availability_zone")
 
 
+class Migration(msgspec.Struct):
+    """One resize or cold migration (Nova's migration record)."""
+
+    uuid: str
+    #: Nova's integer id: the global position of the request
+    id: int
+    server_id: str
+    project_id: str
+    user_id: str | None
+    #: ``resize`` or ``migration``
+    migration_type: str
+    source_host: str
+    dest_host: str
+    old_flavor: ev.FlavorSnapshot
+    new_flavor: ev.FlavorSnapshot
+    #: Nova's statuses: pre-migrating, migrating, post-migrating, finished,
+    #: confirming, confirmed, reverting, reverted, error
+    status: str
+    created_at: str
+    updated_at: str
+    #: epoch seconds the resize reached VERIFY_RESIZE (the auto-confirm's clock)
+    finished_at: float = 0.0
+    #: the vm_state the server returns to (``active`` or ``stopped``)
+    vm_state: str = "active"
+    position: int = 0
+
+
 class ComputeState(msgspec.Struct):
     flavors: dict[str, Flavor] = {}
     hosts: dict[str, Host] = {}
@@ -314,6 +352,8 @@ class ComputeState(msgspec.Struct):
     last_aggregate_id: int = 0
     #: stream -> version, for every stream this projection folded
     versions: dict[str, int] = {}
+    #: migration uuid -> resize or cold migration, in request order
+    migrations: dict[str, Migration] = {}
 
 
 def iso(event: RecordedEvent) -> str:

@@ -31,6 +31,7 @@ from cairn.agents.compute import (
     rebuild_steps,
     reconcile,
     rescue_steps,
+    resize_steps,
     shelve_steps,
     snapshot_steps,
     steps,
@@ -251,6 +252,12 @@ class ComputeAgent:
                     await steps.delete(ctx, view)
                 case Step.REBUILD:
                     await rebuild_steps.run(ctx, view)
+                case Step.RESIZE:
+                    await resize_steps.resize(ctx, view)
+                case Step.CONFIRM_RESIZE:
+                    await resize_steps.confirm(ctx, view)
+                case Step.REVERT_RESIZE:
+                    await resize_steps.revert(ctx, view)
                 case Step.ACTION if view.action and view.action.action in interface_steps.ACTIONS:
                     await interface_steps.run(ctx, view)
                 case Step.ACTION if view.action and view.action.action in volume_steps.ACTIONS:

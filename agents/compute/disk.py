@@ -133,3 +133,14 @@ async def convert(source: Path, dest: Path, *, format: str = "qcow2") -> None:
         await asyncio.to_thread(partial.replace, dest)
     finally:
         await asyncio.to_thread(partial.unlink, True)
+
+
+async def grow(path: Path, *, size_gb: int, format: str = "qcow2") -> bool:
+    """Grow the disk image at ``path`` to ``size_gb`` (its virtual size); never
+    shrinks it (a smaller size does nothing). True if it grew."""
+    current = int((await info(path)).get("virtual-size", 0))
+    wanted = size_gb * 1024**3
+    if wanted <= current:
+        return False
+    await _qemu_img("resize", "-q", "-f", format, str(path), f"{size_gb}G")
+    return True

@@ -34,6 +34,9 @@ BINDINGS = (
     "server.ServerActionRequested",
     "server.ServerDeleteRequested",
     "server.ServerRebuildRequested",
+    "server.ServerResizeRequested",
+    "server.ServerResizeConfirmRequested",
+    "server.ServerResizeRevertRequested",
     "serverconsole.ServerConsoleOutputRequested",
     "serverdiagnostics.ServerDiagnosticsRequested",
 )

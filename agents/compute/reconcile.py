@@ -34,6 +34,7 @@ from cairn.agents.compute.guest_plan import guest_name, remove_instance_dir, ser
 from cairn.agents.compute.server_view import ServerView
 from cairn.events import RecordedEvent
 from cairn.events import compute as ev
+from cairn.events import compute_migration as mev
 from cairn.logs import get_logger
 from cairn.store.port import Snapshot
 
@@ -45,6 +46,9 @@ _HOST_REQUESTS: dict[str, type[msgspec.Struct]] = {
     "ServerActionRequested": ev.ServerActionRequested,
     "ServerDeleteRequested": ev.ServerDeleteRequested,
     "ServerRebuildRequested": ev.ServerRebuildRequested,
+    "ServerResizeRequested": mev.ServerResizeRequested,
+    "ServerResizeConfirmRequested": mev.ServerResizeConfirmRequested,
+    "ServerResizeRevertRequested": mev.ServerResizeRevertRequested,
 }
 _PAGE = 2000
 #: The shape of the host's server index snapshot (see :func:`servers_in_log`).

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from cairn.agents.compute import resize_view
 from cairn.events import RecordedEvent, registry
 from cairn.events import compute as ev
+from cairn.events import compute_migration as mev
 from cairn.events import compute_shelve as shelve_ev
 from cairn.events import compute_volumes as cv
 
@@ -32,6 +34,10 @@ class Step(enum.Enum):
     REBUILD = "rebuild"
     #: Boot an offloaded server's guest from its shelved image (shelve_steps.py).
     UNSHELVE = "unshelve"
+    #: A resize (or cold migration) to carry out, confirm or revert (resize_steps.py).
+    RESIZE = "resize"
+    CONFIRM_RESIZE = "confirm-resize"
+    REVERT_RESIZE = "revert-resize"
     DELETE = "delete"
     #: Nothing requested: compare the guest with what the log says.
     SYNC = "sync"
@@ -75,6 +81,8 @@ class ServerView:
     shelved_image_id: str | None = None
     #: an offloaded server waiting to be booted again where it was scheduled
     unshelving: bool = False
+    #: the resize under way or waiting to be confirmed or reverted
+    migration: resize_view.MigrationView | None = None
 
     @property
     def project_id(self) -> str | None:
@@ -156,6 +164,8 @@ def apply(view: ServerView, recorded: RecordedEvent) -> None:
                 view.created = rebuilt(view.created, view.rebuild)
             view.rebuild = view.rebuild_event = None
             view.vm_state = event.vm_state
+        case _ if isinstance(event, resize_view.EVENTS):
+            _resize(view, event, recorded)
         case ev.ServerDeleteRequested():
             view.delete, view.delete_event = event, recorded
         case ev.ServerDeleted():
@@ -191,9 +201,39 @@ def next_step(view: ServerView, host: str) -> Step:
         return Step.FAIL_SPAWN if view.spawn_starts >= MAX_SPAWN_STARTS else Step.SPAWN
     if view.rebuild is not None and view.rebuild.host == host:
         return Step.REBUILD
+    owed = resize_view.owed(view.migration, host)
+    if owed is not None:
+        return _RESIZE_STEPS[owed]
     if view.action is not None and view.action.host == host:
         return Step.ACTION
     return Step.SYNC
+
+
+_RESIZE_STEPS = {
+    "resize": Step.RESIZE,
+    "confirm": Step.CONFIRM_RESIZE,
+    "revert": Step.REVERT_RESIZE,
+}
+
+
+def _resize(view: ServerView, event: object, recorded: RecordedEvent) -> None:
+    """A migration event: the resize's own fold, and the flavor and vm_state the
+    guest has after it (what a later rebuild builds from)."""
+    assert isinstance(event, resize_view.EVENTS)
+    before = view.migration
+    view.migration = resize_view.apply(before, event, recorded)
+    if before is None or view.created is None:
+        return
+    request = before.request
+    match event:
+        case mev.ServerResized():
+            view.created = msgspec.structs.replace(view.created, flavor=request.new_flavor)
+            view.vm_state = "resized"
+        case mev.ServerResizeFailed() | mev.ServerResizeReverted():
+            view.created = msgspec.structs.replace(view.created, flavor=request.old_flavor)
+            view.vm_state = event.vm_state
+        case mev.ServerResizeConfirmed():
+            view.vm_state = event.vm_state
 
 
 def rebuilt(

@@ -98,6 +98,9 @@ class Settings:
     #: Seconds a SHELVED server keeps its host before it is offloaded (Nova's
     #: ``shelved_offload_time``): 0 offloads at once, -1 never.
     shelved_offload_time: float = 0.0
+    #: Seconds a resized server waits in VERIFY_RESIZE before its resize is
+    #: confirmed for it (Nova's ``resize_confirm_window``); 0 never confirms.
+    resize_confirm_window: float = 0.0
     #: The most items one page of an API listing holds (Nova's ``max_limit``).
     api_max_limit: int = 1000
     stream_buffer: int = 4 * 1024 * 1024
@@ -551,6 +554,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SECONDS",
         help="how long a shelved server keeps its host before it is offloaded (Nova's "
         "shelved_offload_time; default: 0, at once; -1: never)",
+    ),
+    Option(
+        field="resize_confirm_window",
+        flag="--resize-confirm-window",
+        env="CAIRN_RESIZE_CONFIRM_WINDOW",
+        parse=_seconds_range(0, 30 * 24 * 3600),
+        metavar="SECONDS",
+        help="confirm a resize left in VERIFY_RESIZE this long (Nova's resize_confirm_window; "
+        "default: 0, never)",
     ),
     Option(
         field="api_max_limit",

@@ -224,6 +224,7 @@ def compute_config(settings: Settings) -> ComputeConfig:
         max_limit=settings.api_max_limit,
         reclaim_interval=settings.reclaim_instance_interval,
         shelved_offload_time=settings.shelved_offload_time,
+        resize_confirm_window=settings.resize_confirm_window,
     )
 
 

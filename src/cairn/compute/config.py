@@ -23,6 +23,9 @@ class ComputeConfig:
     #: seconds a SHELVED server keeps its host before it is offloaded: 0 at
     #: once, -1 never (Nova's ``shelved_offload_time``)
     shelved_offload_time: float = 0.0
+    #: seconds a resize waits in VERIFY_RESIZE before it is confirmed for its
+    #: owner; 0: never (Nova's ``resize_confirm_window``)
+    resize_confirm_window: float = 0.0
     #: whether this process runs the scheduler and the sweeper (every API
     #: process may: their appends are checked against each other)
     run_scheduler: bool = True

@@ -20,7 +20,8 @@ ANYONE = "@"
 _SERVER_MEMBER = (
     "create", "update", "delete", "start", "stop", "reboot", "pause", "unpause", "suspend",
     "resume", "lock", "unlock", "console_output", "create_image", "rebuild",
-    "trigger_crash_dump", "restore", "metadata:create", "metadata:update", "metadata:update_all",
+    "trigger_crash_dump", "restore", "resize", "confirm_resize", "revert_resize",
+    "metadata:create", "metadata:update", "metadata:update_all",
     "metadata:delete",
 )  # fmt: skip
 
@@ -131,6 +132,11 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-keypairs:delete": "rule:admin_required or user_id:%(user_id)s",
     "os_compute_api:os-availability-zone:list": ANYONE,
     "os_compute_api:os-availability-zone:detail": ADMIN,
+    "os_compute_api:os-migrate-server:migrate": ADMIN,
+    "os_compute_api:os-migrate-server:migrate:host": ADMIN,
+    "os_compute_api:os-migrations:index": ADMIN,
+    "os_compute_api:servers:migrations:index": ADMIN,
+    "os_compute_api:servers:migrations:show": ADMIN,
     "os_compute_api:os-hypervisors:list": ADMIN,
     "os_compute_api:os-hypervisors:list-detail": ADMIN,
     "os_compute_api:os-hypervisors:show": ADMIN,

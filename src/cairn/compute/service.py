@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cairn.app.executor import CommandExecutor, Decider
-from cairn.compute import flavors, reclaimer, servers, shelving
+from cairn.compute import flavors, reclaimer, resizes, servers, shelving
 from cairn.compute.config import ComputeConfig
 from cairn.compute.decide import Writes, merge
 from cairn.compute.images import ImagePort
@@ -91,6 +92,10 @@ class Compute:
                 self._tasks.append(loop.create_task(self._reclaim(), name="compute-reclaimer"))
             if self.config.shelved_offload_time > 0:
                 self._tasks.append(loop.create_task(self._offload(), name="compute-offloader"))
+            if self.config.resize_confirm_window > 0:
+                self._tasks.append(
+                    loop.create_task(self._auto_confirm(), name="compute-resize-confirmer")
+                )
         log.info("compute ready", flavors=len(self.state.flavors), hosts=len(self.state.hosts))
 
     async def reclaim_due(self) -> int:
@@ -129,6 +134,24 @@ class Compute:
                 raise
             except Exception:
                 log.exception("offloading shelved servers failed; trying again")
+            await asyncio.sleep(self.config.sweep_interval)
+
+    async def confirm_due(self) -> int:
+        """Confirm the resizes left in VERIFY_RESIZE longer than the confirm window."""
+        found = resizes.due(self.state, self.config.resize_confirm_window, self.clock())
+        for server_id in found:
+            await self.execute(functools.partial(resizes.auto_confirm, server_id=server_id))
+            log.info("resize confirmed automatically", server_id=server_id)
+        return len(found)
+
+    async def _auto_confirm(self) -> None:
+        while True:
+            try:
+                await self.confirm_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("confirming resizes failed; trying again")
             await asyncio.sleep(self.config.sweep_interval)
 
     async def stop(self) -> None:

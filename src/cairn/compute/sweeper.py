@@ -7,7 +7,8 @@ starts a deadline in the projection (``transition_since``). When it passes:
 * a delete whose host is down, or that is on no host, is completed here (the
   agent's reconciliation removes an orphan guest when its host returns); one
   whose host is up but silent ends in ERROR, so the user can delete again;
-* an action (stop, reboot, ...) fails: the task state is cleared, the fault says why.
+* an action (stop, reboot, ...) fails: the task state is cleared, the fault says why;
+* a resize or a revert fails into ERROR, its claim and quota back to the old flavor.
 
 Each outcome is appended at the server stream's version the sweeper saw, so an
 agent answering at the last moment wins and the sweeper's decision is dropped.
@@ -20,8 +21,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from cairn.compute import servers
+from cairn.compute import resizes, servers
 from cairn.compute.decide import Writes, write
+from cairn.compute.resizes import RESIZE_TASKS
 from cairn.events import DomainEvent, Metadata
 from cairn.events import compute as ev
 from cairn.logs import get_logger
@@ -60,6 +62,10 @@ def resolve(state: ComputeState, server: Server, deadline: float, now: float) ->
             fault_message=f"Deleting instance {server.id} timed out after {deadline:g}s "
             f"on host {server.host}.",
         )  # fmt: skip
+    elif server.migration_id is not None and task in RESIZE_TASKS:
+        # A resize's claim and quota are settled with its end (compute/resizes.py).
+        reason = f"Operation {server.pending_action or task} on instance {server.id} "
+        return resizes.expire(state, meta, server, f"{reason}timed out after {deadline:g}s.")
     elif server.vm_state == "building":
         event = ev.ServerErrored(
             server_id=server.id, fault_code=500,

@@ -26,6 +26,7 @@ from cairn.api.compute import (
     ips,
     keypairs,
     metadata,
+    migrations,
     network_proxy,
     os_hosts,
     quotas,
@@ -168,6 +169,9 @@ ROUTES: list[Route] = [
     get(V + "/os-server-groups/{group_id}", groups.show_group),
     delete(V + "/os-server-groups/{group_id}", groups.delete_group),
     # hosts
+    get(V + "/os-migrations", migrations.list_migrations),
+    get(V + "/servers/{server_id}/migrations", migrations.list_server_migrations),
+    get(V + "/servers/{server_id}/migrations/{migration_id}", migrations.show_server_migration),
     get(V + "/os-hypervisors", hosts.list_hypervisors),
     get(V + "/os-hypervisors/detail", hosts.list_hypervisors_detail),
     get(V + "/os-hypervisors/statistics", hosts.hypervisor_statistics),

@@ -1,5 +1,6 @@
 """``POST /servers/{id}/action``: power actions, lock, console output, force delete,
-snapshots, rebuild, shelving (``shelve.py``) and rescue (``rescue.py``).
+snapshots, rebuild, shelving (``shelve.py``), rescue (``rescue.py``), resize and
+migrate (:mod:`.resize`).
 
 Each action is a small function; :data:`ACTIONS` maps the body's key to it.
 Power actions append a request for the server's agent and answer 202 at once;
@@ -21,6 +22,7 @@ from cairn.api.compute.common import compute, invalid, v
 from cairn.api.compute.console import console_output
 from cairn.api.compute.network_proxy import ACTIONS as FLOATING_IP_ACTIONS
 from cairn.api.compute.remote_consoles import LEGACY_ACTIONS, legacy_action
+from cairn.api.compute.resize import ACTIONS as RESIZE_ACTIONS
 from cairn.api.compute.servers import find_server, force_delete
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
@@ -132,6 +134,7 @@ ACTIONS: dict[str, Action] = {
     "removeSecurityGroup": security_groups.remove_from_server,
     **ADMIN_ACTIONS,
     **FLOATING_IP_ACTIONS,
+    **RESIZE_ACTIONS,
 }
 
 

@@ -37,6 +37,12 @@ STATUS_BY_TASK = {
     ("active", "rebuilding"): "REBUILD",
     ("stopped", "rebuilding"): "REBUILD",
     ("error", "rebuilding"): "REBUILD",
+    **{
+        (vm_state, task): "RESIZE"
+        for vm_state in ("active", "stopped")
+        for task in ("resize_prep", "resize_migrating", "resize_migrated", "resize_finish")
+    },
+    ("resized", "resize_reverting"): "REVERT_RESIZE",
 }
 #: status filter value -> the vm_states it matches (Nova's reverse map)
 VM_STATES_BY_STATUS: dict[str, tuple[str, ...]] = {
