@@ -348,3 +348,26 @@ async def test_rescue_boots_the_rescue_image_with_the_disk_beside_it(cloud: Clou
     assert (instance / "disk").exists()
     _, body = await cloud.call("GET", f"/servers/{server_id}/os-instance-actions")
     assert [a["action"] for a in body["instanceActions"]][:2] == ["unrescue", "rescue"]
+
+
+async def test_deleting_a_shelved_server_deletes_its_image(kept: Cloud) -> None:
+    cloud = kept
+    shelved = await _booted(cloud, name="a")
+    await _act(cloud, shelved, {"shelve": None})
+    await _status_is(cloud, shelved, "SHELVED")
+    offloaded = await _booted(cloud, name="b")
+    await _act(cloud, offloaded, {"shelve": None})
+    await _status_is(cloud, offloaded, "SHELVED")
+    await _act(cloud, offloaded, {"shelveOffload": None})
+    await _status_is(cloud, offloaded, "SHELVED_OFFLOADED")
+    assert len(cloud.images.created) == 2
+    for server_id in (shelved, offloaded):
+        status, _ = await cloud.call("DELETE", f"/servers/{server_id}")
+        assert status == 204
+    status, _ = await cloud.call("GET", f"/servers/{offloaded}")
+    assert status == 404  # on no host: deleted at once, with its quota
+    await cloud.wait_for(lambda: cloud.compute.state.servers[shelved].deleted, timeout=20)
+    assert cloud.images.created == {}  # both shelved images went with their servers
+    _, limits = await cloud.call("GET", "/limits")
+    assert limits["limits"]["absolute"]["totalInstancesUsed"] == 0
+    assert await _used(cloud) == (0, 0)

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from cairn.api.body import read_json
+from cairn.api.compute import shelve
 from cairn.api.compute.auth import allowed, authorize, is_admin, metadata, project_of
 from cairn.api.compute.boot import boot_request
 from cairn.api.compute.common import (
@@ -335,6 +336,7 @@ async def _delete(request: web.Request, who: Authenticated, server: Server, *, f
             deleted_at=now_iso(now()),
         )
     )
+    await shelve.after_delete(service, who, server)
 
 
 async def force_delete(request: web.Request, who: Authenticated, server: Server) -> web.Response:

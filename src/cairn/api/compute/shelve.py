@@ -13,6 +13,7 @@ with no body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from aiohttp import web
@@ -22,8 +23,12 @@ from cairn.api.compute.common import compute, invalid, v
 from cairn.api.compute.snapshots import _document
 from cairn.api.faults import HTTPFault
 from cairn.compute import servers, shelving
+from cairn.compute.service import Compute
 from cairn.identity.service import Authenticated
+from cairn.logs import get_logger
 from cairn.projections.compute import Server
+
+log = get_logger(__name__)
 
 #: the longest name Nova's schemas accept (availability zones, host names)
 MAX_NAME = 255
@@ -105,3 +110,21 @@ async def unshelve(
         lambda s: shelving.unshelve(s, call, servers.find(s, server.id), placement, is_admin=admin)
     )
     return web.Response(status=202)
+
+
+async def after_delete(service: Compute, who: Authenticated, server: Server) -> None:
+    """What a delete of a shelved server owes besides the delete: its shelved image
+    goes (as Nova's API deletes it, as the caller), and, when it was deleted here
+    (offloaded: on no host), its ports are let go before the answer, so a caller
+    that deletes their subnet next finds it free (the port reaper would do it a
+    moment later; releasing twice is harmless)."""
+    if server.shelved_image_id is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(service.images.delete(who.token, server.shelved_image_id))
+    gone = service.state.servers.get(server.id)
+    if gone is None or not gone.deleted or not gone.networks:
+        return
+    try:
+        await asyncio.shield(service.networks.release(server.id, gone.networks))
+    except Exception as exc:  # the reaper tries again
+        log.warning("cannot release a deleted server's ports", server_id=server.id, error=str(exc))
