@@ -239,6 +239,11 @@ class ServerCreateRequested(DomainEvent, frozen=True):
     access_ip_v4: str = ""
     access_ip_v6: str = ""
     tags: list[str] = []
+    #: The volumes the server boots with (volume entries,
+    #: :mod:`cairn.events.compute_volumes`): made or given by the API, attached by
+    #: the agent at spawn; the one with ``boot_index`` "0" is the root disk (the
+    #: server is then volume-backed: ``image.image_id`` is "").
+    block_devices: list[dict[str, str]] = []
 
 
 @registry.event

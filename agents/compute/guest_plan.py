@@ -87,27 +87,40 @@ async def remove_instance_dir(paths: HostPaths, server_id: str) -> None:
 
 
 async def plan_guest(
-    host: str, paths: HostPaths, images: ImageCache, request: ev.ServerCreateRequested
+    host: str,
+    paths: HostPaths,
+    images: ImageCache,
+    request: ev.ServerCreateRequested,
+    *,
+    boot_disk: RootDisk | None = None,
 ) -> GuestDefinition:
     """Fetch the images ``request`` needs and describe its guest. Creates the
-    server's directory, and a blank root disk when the image has no data."""
+    server's directory, and a blank root disk when the image has no data.
+
+    ``boot_disk`` is a volume-backed server's root disk (its boot volume): no
+    image is fetched then but the kernel and ramdisk its image properties name
+    (the volume's ``volume_image_metadata``)."""
     server_id = request.server_id
     properties = dict(request.image.properties)
-    image = await images.fetch(request.image.image_id)
-    properties = {**image.info.properties, **properties}
+    image = None
+    if boot_disk is None:
+        image = await images.fetch(request.image.image_id)
+        properties = {**image.info.properties, **properties}
     kernel_id, ramdisk_id = properties.get("kernel_id"), properties.get("ramdisk_id")
     kernel = await images.fetch(kernel_id) if kernel_id else None
     ramdisk = await images.fetch(ramdisk_id) if ramdisk_id else None
-    if kernel is None and image.info.disk_format == "aki":
+    if image is not None and kernel is None and image.info.disk_format == "aki":
         kernel = image  # a kernel image booted by itself (with its ramdisk_id, if any)
-    if image.info.disk_format == "ari":
+    if image is not None and image.info.disk_format == "ari":
         raise ImageError(f"image {image.info.id} is a ramdisk (ari) image: not bootable")
 
     instance = paths.instance(server_id)
     await asyncio.to_thread(instance.mkdir, parents=True, exist_ok=True)
     flavor = request.flavor
     size_gb = flavor.disk_gb or None
-    root = await _root_disk(instance, image, size_gb, kernel_booted=kernel is not None)
+    root = boot_disk
+    if image is not None:
+        root = await _root_disk(instance, image, size_gb, kernel_booted=kernel is not None)
     return GuestDefinition(
         name=guest_name(host, server_id),
         uuid=guest_uuid(host, server_id),

@@ -17,7 +17,7 @@ import dataclasses
 
 import msgspec
 
-from cairn.agents.compute import config_drive
+from cairn.agents.compute import config_drive, volume_disks
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.guest_plan import guest_name, plan_guest
 from cairn.agents.compute.nics import plug
@@ -55,7 +55,9 @@ async def run(ctx: HostContext, view: ServerView) -> None:
             await remove_guest(ctx, view.server_id)
             definition = await plan_guest(host, ctx.config.paths, ctx.images, created)
             plugged = await plug(ctx.ports, host, created, bridge_wait=ctx.config.bridge_wait)
-            definition = dataclasses.replace(definition, nics=plugged.nics)
+            # The volumes the server has are the new guest's too.
+            volumes = await volume_disks.reach_all(ctx, view.volumes)
+            definition = dataclasses.replace(definition, nics=plugged.nics, volumes=volumes)
             if created.config_drive:
                 instance = config_drive.for_request(
                     created,

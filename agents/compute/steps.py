@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from cairn.agents.compute import config_drive, volume_records
+from cairn.agents.compute import config_drive, volume_boot, volume_records
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import GuestNotFound, GuestState, HypervisorDriver
 from cairn.agents.compute.guest_plan import guest_name, plan_guest, remove_instance_dir
@@ -171,9 +171,12 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
         async with asyncio.timeout(ctx.config.spawn_timeout):
             if leftovers:
                 await remove_guest(ctx, view.server_id)
-            definition = await plan_guest(host, ctx.config.paths, ctx.images, request)
+            volumes = await volume_boot.prepare(ctx, request)
+            definition = await plan_guest(
+                host, ctx.config.paths, ctx.images, request, boot_disk=volumes.root
+            )
             plugged = await plug(ctx.ports, host, request, bridge_wait=ctx.config.bridge_wait)
-            definition = dataclasses.replace(definition, nics=plugged.nics)
+            definition = dataclasses.replace(definition, nics=plugged.nics, volumes=volumes.others)
             if request.config_drive:
                 instance = config_drive.for_request(
                     request, plugged.ports, ctx.config.availability_zone
@@ -194,11 +197,12 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
         failed = ev.ServerSpawnFailed(
             server_id=view.server_id, host=host, attempt=attempt, reason=reason, retryable=retryable
         )
+        given_back = _elsewhere(volume_boot.undo(request), cause)
         await append_outcome(
             ctx,
             view,
             _spawn_pending(host, attempt),
-            lambda v: [on_server(v, [failed], cause), release_claim(host, v, cause)],
+            lambda v: [on_server(v, [failed], cause), release_claim(host, v, cause), *given_back],
         )
         return
     spawned = ev.ServerSpawned(
@@ -209,13 +213,24 @@ async def spawn(ctx: HostContext, view: ServerView) -> None:
         console_log=str(definition.console_log),
         addresses=plugged.addresses,
     )
+    recorded = _elsewhere(volumes.elsewhere, cause)
     await append_outcome(
         ctx,
         view,
         _spawn_pending(host, attempt),
-        lambda v: [on_server(v, [spawned], cause)],
+        lambda v: [on_server(v, [*volumes.on_server, spawned], cause), *recorded],
     )
     log.info("compute.spawned", host=host, server_id=view.server_id, instance=name)
+
+
+def _elsewhere(
+    pairs: Sequence[tuple[str, DomainEvent]], cause: RecordedEvent | None
+) -> list[StreamWrite]:
+    """``(stream, event)`` pairs of other streams (volumes'), at any version."""
+    return [
+        StreamWrite(stream, [registry.new(event, caused_by(cause))], ANY_VERSION)
+        for stream, event in pairs
+    ]
 
 
 async def fail_spawn(ctx: HostContext, view: ServerView) -> None:

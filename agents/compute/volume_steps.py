@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
-from typing import Any
 
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import VolumeDisk
 from cairn.agents.compute.guest_plan import guest_name
 from cairn.agents.compute.server_view import ServerView
 from cairn.agents.compute.steps import OBSERVED, _quietly, end_action, failure_reason
+from cairn.agents.compute.volume_disks import attached_events, disk_of
 from cairn.agents.compute.volumes_cinder import VolumeGone, VolumeServiceError
 from cairn.events import DomainEvent
 from cairn.events import compute_volumes as cv
@@ -45,23 +44,6 @@ log = get_logger(__name__)
 ACTIONS = frozenset({"attach_volume", "detach_volume"})
 
 
-def disk_of(info: dict[str, Any], entry: dict[str, str]) -> VolumeDisk:
-    """The guest disk that Cinder's connection info ``info`` describes."""
-    kind = info.get("driver_volume_type")
-    data = info.get("data") or {}
-    if kind != "file" or not data.get("device_path"):
-        raise VolumeServiceError(
-            f"volume {entry['volume_id']}: this host cannot reach a {kind!r} volume"
-        )
-    return VolumeDisk(
-        path=Path(data["device_path"]),
-        serial=entry["volume_id"],
-        target=entry["device"].removeprefix("/dev/"),
-        format=str(data.get("format") or "raw"),
-        readonly=data.get("access_mode") == "ro",
-    )
-
-
 async def plug(ctx: HostContext, name: str, entry: dict[str, str]) -> VolumeDisk:
     """Reach the volume of ``entry`` and plug it into the guest ``name``."""
     if ctx.volumes is None:
@@ -70,25 +52,6 @@ async def plug(ctx: HostContext, name: str, entry: dict[str, str]) -> VolumeDisk
     disk = disk_of(info, entry)
     await ctx.driver.attach_disk(name, disk)
     return disk
-
-
-def attached_events(
-    ctx: HostContext, server_id: str, entry: dict[str, str], disk: VolumeDisk
-) -> tuple[DomainEvent, tuple[str, DomainEvent]]:
-    """The server's and the volume's records of an attach that happened."""
-    volume_id = entry["volume_id"]
-    on_volume = vev.VolumeAttached(
-        volume_id=volume_id,
-        attachment_id=entry["attachment_id"],
-        server_id=server_id,
-        host_name=ctx.host,
-        mountpoint=entry["device"],
-        mode="ro" if disk.readonly else "rw",
-    )
-    return (
-        cv.ServerVolumeAttached(server_id=server_id, host=ctx.host, volume=dict(entry)),
-        (volume_stream(volume_id), on_volume),
-    )
 
 
 async def run(ctx: HostContext, view: ServerView) -> None:

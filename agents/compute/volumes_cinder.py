@@ -107,6 +107,9 @@ class CinderVolumes(AgentSession):
         body = {"os-terminate_connection": {"connector": connector(host)}}
         await self._call("POST", self._action(volume_id), body)
 
+    async def reserve(self, volume_id: str) -> None:
+        await self._call("POST", self._action(volume_id), {"os-reserve": {}})
+
     async def show(self, volume_id: str) -> dict[str, Any]:
         answer = await self._call("GET", f"/volumes/{quote(volume_id, safe='')}")
         volume: dict[str, Any] = answer["volume"]

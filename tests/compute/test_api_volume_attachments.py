@@ -325,3 +325,100 @@ async def test_server_delete_detaches_and_deletes_on_termination(cloud: VolumeCl
     while (await cloud.volume("GET", f"/volumes/{doomed}", alice))[0] != 404:
         assert time.monotonic() < deadline, "the delete_on_termination volume was not deleted"
         await asyncio.sleep(0.1)
+
+
+async def test_boot_from_volume_made_from_an_image_with_a_blank_one(cloud: VolumeCloud) -> None:
+    alice = await cloud.member()
+    mappings = [
+        {"source_type": "image", "destination_type": "volume", "uuid": cloud.image_id,
+         "boot_index": 0, "volume_size": 1, "delete_on_termination": True},
+        {"source_type": "blank", "destination_type": "volume", "volume_size": 1,
+         "boot_index": -1, "delete_on_termination": False},
+    ]  # fmt: skip
+    body = {"name": "bfv", "imageRef": "", "flavorRef": "42", "networks": "none",
+            "block_device_mapping_v2": mappings}  # fmt: skip
+    status, answer = await cloud.call("POST", "/servers", alice, {"server": body}, version="2.79")
+    assert status == 202, answer
+    server_id = answer["server"]["id"]
+
+    async def active() -> bool:
+        shown = await cloud.server_status(server_id, alice)
+        assert shown != "ERROR", await cloud.call("GET", f"/servers/{server_id}", alice)
+        return shown == "ACTIVE"
+
+    await cloud.wait_for(active, timeout=60)
+    shown = await cloud.settled(server_id, alice)
+    assert shown["image"] == ""
+    attached = shown["os-extended-volumes:volumes_attached"]
+    assert [a["delete_on_termination"] for a in attached] == [True, False]
+    root, blank = (a["id"] for a in attached)
+    volume = await cloud.volume_status(alice, root, "in-use")
+    assert volume["bootable"] == "true"
+    assert volume["attachments"][0]["device"] == "/dev/vda"
+    assert volume["attachments"][0]["server_id"] == server_id
+    await cloud.volume_status(alice, blank, "in-use")
+    _, listed = await cloud.call("GET", f"/servers/{server_id}/os-volume_attachments", alice)
+    assert [a["device"] for a in listed["volumeAttachments"]] == ["/dev/vda", "/dev/vdb"]
+    # The root volume is not detached while the server lives.
+    status, answer = await cloud.call(
+        "DELETE", f"/servers/{server_id}/os-volume_attachments/{root}", alice
+    )
+    assert status == 400, answer
+
+    status, _ = await cloud.call("DELETE", f"/servers/{server_id}", alice)
+    assert status == 204
+    await cloud.volume_status(alice, blank, "available")
+    deadline = time.monotonic() + 30
+    while (await cloud.volume("GET", f"/volumes/{root}", alice))[0] != 404:
+        assert time.monotonic() < deadline, "the root volume was not deleted with the server"
+        await asyncio.sleep(0.1)
+
+
+async def test_boot_from_an_existing_volume_and_its_refusals(cloud: VolumeCloud) -> None:
+    alice, bob = await cloud.member(), await cloud.member()
+    status, made = await cloud.volume(
+        "POST", "/volumes", alice, {"volume": {"size": 1, "imageRef": cloud.image_id}}
+    )
+    assert status == 202, made
+    volume_id = made["volume"]["id"]
+    await cloud.volume_status(alice, volume_id, "available")
+
+    def body(mappings: Any, **extra: Any) -> dict[str, Any]:
+        server = {"name": "v", "flavorRef": "42", "networks": "none", **extra}
+        server["block_device_mapping_v2"] = mappings
+        return {"server": server}
+
+    volume_root = {"source_type": "volume", "destination_type": "volume", "uuid": volume_id,
+                   "boot_index": 0}  # fmt: skip
+    refused: list[tuple[Caller, Any]] = [
+        (bob, body([volume_root])),  # another project's volume
+        (alice, body([{**volume_root, "uuid": "8d5e1c0e-0f43-4a43-9a5b-2c6e3f0d9a11"}])),
+        (alice, body([{**volume_root, "source_type": "tape"}])),
+        (alice, body([{"source_type": "blank", "destination_type": "volume", "boot_index": 0}])),
+        (alice, body([{**volume_root, "color": "red"}])),
+        (alice, body([volume_root, {**volume_root, "uuid": volume_id}])),
+        (alice, body([{"source_type": "blank", "destination_type": "local", "volume_size": 1}])),
+        (alice, body([volume_root], max_count=2)),
+        (alice, body("not a list")),
+    ]
+    for who, sent in refused:
+        status, answer = await cloud.call("POST", "/servers", who, sent)
+        assert status == 400, (sent, answer)
+        assert answer["badRequest"]["code"] == 400
+    await cloud.volume_status(alice, volume_id, "available")  # nothing reserved
+
+    # The legacy mapping, as Nova maps it: the root device's volume boots.
+    legacy = {"server": {"name": "legacy", "flavorRef": "42", "networks": "none",
+                         "block_device_mapping": [{"device_name": "vda",
+                                                   "volume_id": volume_id}]}}  # fmt: skip
+    status, answer = await cloud.call("POST", "/servers", alice, legacy)
+    assert status == 202, answer
+    server_id = answer["server"]["id"]
+    await cloud.wait_for(
+        lambda: cloud.compute.state.servers[server_id].vm_state == "active", timeout=30
+    )
+    await cloud.volume_status(alice, volume_id, "in-use")
+    status, _ = await cloud.call("DELETE", f"/servers/{server_id}", alice)
+    assert status == 204
+    # Not deleted on termination: available again.
+    await cloud.volume_status(alice, volume_id, "available")

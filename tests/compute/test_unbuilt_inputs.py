@@ -9,25 +9,9 @@ from typing import Any
 import pytest
 from tests.compute.conftest import IMAGE_ID, ComputeCloud
 
-VOLUME = "4a1c7e0a-5b7d-4a7e-9d1e-00000000000a"
+# Volumes in block device mappings are built (tests/compute/test_api_volume_attachments.py);
+# local disks beyond the image's own (ephemeral, swap) are not.
 REFUSED: list[tuple[str, Any]] = [
-    ("block_device_mapping", [{"volume_id": VOLUME, "device_name": "vda"}]),
-    (
-        "block_device_mapping_v2",
-        [{"source_type": "volume", "destination_type": "volume", "uuid": VOLUME, "boot_index": 0}],
-    ),
-    (
-        "block_device_mapping_v2",
-        [
-            {
-                "source_type": "image",
-                "destination_type": "volume",
-                "uuid": IMAGE_ID,
-                "boot_index": 0,
-                "volume_size": 1,
-            }
-        ],
-    ),
     (
         "block_device_mapping_v2",
         [{"source_type": "blank", "destination_type": "local", "boot_index": -1, "volume_size": 1}],

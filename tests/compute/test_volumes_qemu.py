@@ -97,3 +97,36 @@ def test_a_volume_is_hot_plugged_into_a_real_guest_and_unplugged(cloud: Running)
         cloud.openstack("server", "delete", "--wait", server, check=False, **DEMO)
         if volume:
             cloud.openstack("volume", "delete", volume, check=False, **DEMO)
+
+
+def test_a_real_guest_boots_from_a_volume_and_takes_it_along(cloud: Running) -> None:
+    made = cloud.json("server", "create", "--image", "cairn-guest", "--boot-from-volume", "1",
+                      "--flavor", "m1.nano", "--nic", "none", "--wait", "from-volume",
+                      **DEMO)  # fmt: skip
+    assert isinstance(made, dict)
+    server = str(made["id"])
+    try:
+        assert made["status"] == "ACTIVE"
+        _until("GUEST-UP", lambda: "GUEST-UP" in _console(cloud, server))
+        assert _last_disks(cloud, server) == "DISKS vda"
+        shown = cloud.json("server", "show", server, **DEMO)
+        assert isinstance(shown, dict)
+        (attached,) = shown["volumes_attached"]
+        root = str(attached["id"])
+        volume = _volume(cloud, root)
+        assert volume["status"] == "in-use"
+        assert str(volume["bootable"]).lower() == "true"
+        (attachment,) = volume["attachments"]  # type: ignore[misc]
+        assert (attachment["server_id"], attachment["device"]) == (server, "/dev/vda")
+    finally:
+        cloud.openstack("server", "delete", "--wait", server, check=False, **DEMO)
+    # What the mapping asked for (openstackclient sends delete_on_termination false):
+    # deleted with the server, or detached and available again.
+    if attached.get("delete_on_termination"):
+        _until(
+            "the root volume's deletion",
+            lambda: cloud.openstack("volume", "show", root, check=False, **DEMO).returncode != 0,
+        )
+    else:
+        _until("the root volume detached", lambda: _volume(cloud, root)["status"] == "available")
+        cloud.openstack("volume", "delete", root, **DEMO)

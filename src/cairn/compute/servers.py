@@ -59,6 +59,8 @@ class BootRequest:
     access_ip_v4: str = ""
     access_ip_v6: str = ""
     tags: list[str] = field(default_factory=list)
+    #: the volumes the server boots with (volume entries; at most one server per request)
+    block_devices: list[dict[str, str]] = field(default_factory=list)
 
 
 def find(state: ComputeState, server_id: str, project_id: str | None = None) -> Server:
@@ -125,6 +127,7 @@ def create_many(
                 launch_index=index, requested_host=req.requested_host,
                 config_drive=req.config_drive, access_ip_v4=req.access_ip_v4,
                 access_ip_v6=req.access_ip_v6, tags=list(req.tags),
+                block_devices=[dict(b) for b in req.block_devices],
             )  # fmt: skip
             writes.append(new_stream(server_stream(server_id), [requested], meta))
             if created is not None:

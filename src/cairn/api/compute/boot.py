@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cairn.api.compute import block_devices
 from cairn.api.compute.auth import allowed, is_admin
 from cairn.api.compute.common import compute, integer, invalid, string, v
 from cairn.api.compute.server_fields import access_ips, boot_tags
@@ -225,13 +226,19 @@ async def boot_request(
             raise HTTPFault.bad_request("Invalid input: 'description' needs microversion 2.19")
         description = string(data, "description", nullable=True)
     flavor = _flavor(request, who, data.get("flavorRef"))
-    if "imageRef" not in data:
-        raise HTTPFault.bad_request("Invalid input: 'imageRef' is a required property")
-    image_id = _image_id(data["imageRef"])
+    volumes = block_devices.mappings(data)
+    backed = block_devices.volume_backed(volumes)
+    image_id = ""
+    if not backed or data.get("imageRef"):
+        if "imageRef" not in data:
+            raise HTTPFault.bad_request("Invalid input: 'imageRef' is a required property")
+        image_id = _image_id(data["imageRef"])
     min_count = integer(data, "min_count", 1, minimum=1)
     max_count = integer(data, "max_count", min_count, minimum=1)
     if min_count > max_count:
         raise HTTPFault.bad_request("min_count must be <= max_count")
+    if volumes and max_count > 1:
+        raise HTTPFault.bad_request("Cannot attach one or more volumes to multiple instances")
     state = compute(request).state
     max_count = _bounded_count(state, project_id, min_count, max_count, flavor)
     key_name = string(data, "key_name", nullable=True)
@@ -258,7 +265,18 @@ async def boot_request(
         raise invalid("return_reservation_id", return_reservation, "It must be a boolean")
     access_v4, access_v6 = access_ips(data)
     boot_tags_ = boot_tags(request, data)
-    image = await _image(request, image_id, who.token, flavor)
+    config_drive = _config_drive(data)
+
+    async def image_of(ident: str, wanted: FlavorSnapshot) -> ImageSnapshot:
+        return await _image(request, ident, who.token, wanted, volume=True)
+
+    boot_volumes = await block_devices.prepare(
+        request, volumes, who.token, config_drive=config_drive, image_of=image_of, flavor=flavor
+    )
+    if boot_volumes.image is not None:
+        image = boot_volumes.image  # volume-backed: the image is the volume's
+    else:
+        image = await _image(request, image_id, who.token, flavor)
     request_body = BootRequest(
         server_ids=[str(uuid.uuid4()) for _ in range(max_count)], project_id=project_id,
         user_id=who.user_id, name=name, flavor=flavor, image=image, created_at="",
@@ -266,8 +284,8 @@ async def boot_request(
         description=description, key_name=key_name, public_key=public_key,
         user_data=user_data, metadata=metadata, availability_zone=zone, networks=networks,
         scheduler_hints=hints, requested_host=host, security_groups=security_groups,
-        config_drive=_config_drive(data), access_ip_v4=access_v4, access_ip_v6=access_v6,
-        tags=boot_tags_,
+        config_drive=config_drive, access_ip_v4=access_v4, access_ip_v6=access_v6,
+        tags=boot_tags_, block_devices=boot_volumes.entries,
     )  # fmt: skip
     return request_body, return_reservation
 
@@ -290,14 +308,15 @@ def _bounded_count(
 
 
 async def _image(
-    request: web.Request, image_id: str, token: str, flavor: FlavorSnapshot
+    request: web.Request, image_id: str, token: str, flavor: FlavorSnapshot, volume: bool = False
 ) -> ImageSnapshot:
+    """The image to boot; ``volume``: copied to a volume (the flavor's disk does not hold it)."""
     try:
         image = await compute(request).images.get(image_id, token)
     except NotFound:
         raise HTTPFault.bad_request(f"Image {image_id} could not be found.") from None
     if image.min_ram_mb > flavor.ram_mb:
         raise HTTPFault.bad_request("Flavor's memory is too small for requested image.")
-    if flavor.disk_gb and image.min_disk_gb > flavor.disk_gb:
+    if not volume and flavor.disk_gb and image.min_disk_gb > flavor.disk_gb:
         raise HTTPFault.bad_request("Flavor's disk is too small for requested image.")
     return image

@@ -11,17 +11,26 @@ import msgspec
 from aiohttp import web
 
 from cairn.api.body import read_json
-from cairn.api.compute.keys import COMPUTE
+from cairn.api.compute.keys import COMPUTE, VOLUME_DOCUMENTS
 from cairn.api.compute.microversions import version
 from cairn.api.faults import HTTPFault
 from cairn.api.paging import PagingError, window
 from cairn.compute.service import Compute
+from cairn.compute.volume_documents import VolumeDocuments
 
 T = TypeVar("T")
 
 
 def compute(request: web.Request) -> Compute:
     return request.config_dict[COMPUTE]
+
+
+def volume_port(request: web.Request) -> VolumeDocuments:
+    """This cloud's block storage service, as compute reaches it (the caller's token)."""
+    found = request.config_dict.get(VOLUME_DOCUMENTS)
+    if found is None:
+        raise HTTPFault.bad_request("This cloud has no block storage service.")
+    return found
 
 
 def now() -> float:

@@ -1,11 +1,11 @@
 """Inputs Nova accepts that Cairn does not build yet: refused, never ignored.
 
-A client that sends ``block_device_mapping_v2`` for a volume, or a
-``hostname``, and gets 202 believes the cloud did what it asked; when the
-server then runs without the volume or with another hostname, the answer was
-a lie. So until a feature is built, a request that needs it is a 400
-``badRequest`` (the status Nova gives an input it cannot honour) whose message
-names the input and says it is not supported, and nothing is decided.
+A client that sends a ``personality``, or a ``hostname``, and gets 202
+believes the cloud did what it asked; when the server then runs without the
+file or with another hostname, the answer was a lie. So until a feature is
+built, a request that needs it is a 400 ``badRequest`` (the status Nova gives
+an input it cannot honour) whose message names the input and says it is not
+supported, and nothing is decided.
 
 Each refusal says what is missing. When a feature lands, its input leaves
 :data:`BOOT` (or :data:`UPDATE`) and the code that honours it reads it.
@@ -19,31 +19,9 @@ from typing import Any
 from cairn.api.faults import HTTPFault
 from cairn.events.compute import FlavorSnapshot
 
-NO_VOLUMES = "this cloud has no block storage for servers yet"
-
 
 def _empty(value: Any) -> bool:
     return value is None or value == [] or value == {} or value == ""
-
-
-def _image_disk_only(value: Any, image_ref: Any) -> bool:
-    """A ``block_device_mapping_v2`` that asks for what an image boot does anyway:
-    the image ``imageRef`` names, copied to a local disk, booted first."""
-    if _empty(value):
-        return True
-    if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
-        return False
-    (mapping,) = value
-    image_id = image_ref.rstrip("/").rsplit("/", 1)[-1] if isinstance(image_ref, str) else None
-    allowed = {"source_type", "destination_type", "boot_index", "uuid", "delete_on_termination"}
-    return (
-        set(mapping) <= allowed
-        and mapping.get("source_type") == "image"
-        and mapping.get("destination_type", "local") == "local"
-        and str(mapping.get("boot_index", "")) == "0"
-        and mapping.get("delete_on_termination", True) is True
-        and mapping.get("uuid") == image_id
-    )
 
 
 Check = Callable[[Any, Mapping[str, Any]], bool]
@@ -51,15 +29,6 @@ Check = Callable[[Any, Mapping[str, Any]], bool]
 
 #: boot input -> (what Cairn can honour, why the rest is refused)
 BOOT: dict[str, tuple[Check, str]] = {
-    "block_device_mapping": (
-        lambda value, _: _empty(value),
-        f"Block device mapping (v1) is not supported: {NO_VOLUMES}.",
-    ),
-    "block_device_mapping_v2": (
-        lambda value, data: _image_disk_only(value, data.get("imageRef")),
-        f"Block device mapping is not supported beyond the image's own local disk "
-        f"(source_type 'image', destination_type 'local', boot_index 0): {NO_VOLUMES}.",
-    ),
     "personality": (
         lambda value, _: _empty(value),
         "Personality (file injection) is not supported: use user_data.",

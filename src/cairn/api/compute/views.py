@@ -119,8 +119,10 @@ def _flavor(request: web.Request, server: Server, v: tuple[int, int]) -> dict[st
     }
 
 
-def _image(request: web.Request, server: Server, v: tuple[int, int]) -> dict[str, Any]:
+def _image(request: web.Request, server: Server, v: tuple[int, int]) -> dict[str, Any] | str:
     image = server.image
+    if not image.image_id:
+        return ""  # volume-backed: Nova shows no image
     view: dict[str, Any] = {
         "id": image.image_id,
         "links": [{"rel": "bookmark", "href": f"{base_url(request)}/images/{image.image_id}"}],

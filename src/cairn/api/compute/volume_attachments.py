@@ -21,14 +21,13 @@ from typing import Any
 from aiohttp import web
 
 from cairn.api.compute.auth import authorize, is_admin, metadata
-from cairn.api.compute.common import body_of, compute, invalid, json, v
-from cairn.api.compute.keys import VOLUME_DOCUMENTS
+from cairn.api.compute.common import body_of, compute, invalid, json, v, volume_port
 from cairn.api.compute.servers import find_server
 from cairn.api.faults import HTTPFault
 from cairn.api.identity import caller
 from cairn.compute import servers
 from cairn.compute import volume_attachments as deciding
-from cairn.compute.volume_documents import Document, VolumeDocuments
+from cairn.compute.volume_documents import Document
 from cairn.events.compute_volumes import volume_entry
 from cairn.logs import get_logger
 from cairn.projections.compute import Server
@@ -59,13 +58,6 @@ def attachment_view(request: web.Request, server: Server, entry: dict[str, str])
         shown["attachment_id"] = entry.get("attachment_id")
         shown["bdm_uuid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bdm:{entry['attachment_id']}"))
     return shown
-
-
-def volume_port(request: web.Request) -> VolumeDocuments:
-    found = request.config_dict.get(VOLUME_DOCUMENTS)
-    if found is None:
-        raise HTTPFault.bad_request("This cloud has no block storage service.")
-    return found
 
 
 def _token(request: web.Request) -> str:
