@@ -34,7 +34,7 @@ from pathlib import Path
 
 import msgspec
 
-from cairn.agents.compute import config_drive, disk, volume_steps
+from cairn.agents.compute import config_drive, disk, volume_disks
 from cairn.agents.compute.context import HostContext
 from cairn.agents.compute.driver import GuestDefinition, GuestNotFound, RootDisk
 from cairn.agents.compute.guest_plan import guest_name, plan_guest
@@ -120,7 +120,7 @@ async def _definition(
         # The server's volumes go with it: the same files, the same targets.
         for entry in view.volumes:
             info = await ctx.volumes.initialize_connection(entry["volume_id"], ctx.host)
-            volumes.append(volume_steps.disk_of(info, entry))
+            volumes.append(volume_disks.disk_of(info, entry))
     definition = dataclasses.replace(
         planned, root_disk=root, nics=plugged.nics, volumes=tuple(volumes)
     )
