@@ -357,8 +357,12 @@ class ServerActionRequested(DomainEvent, frozen=True):
     (:mod:`cairn.events.compute_shelve`): ``shelve`` (``image_id`` the shelved
     image; ``offload``: offload at once), ``shelveOffload``, ``unshelve``
     (``image_id`` the shelved image, deleted once the guest runs), ``rescue``
-    (``image_id`` the rescue image; ``admin_password`` for the rescue guest's
-    config drive) and ``unrescue``."""
+    (``image_id`` the rescue image; ``sealed_password`` for the rescue guest's
+    config drive) and ``unrescue``; ``changePassword`` with ``sealed_password``,
+    the password the guest's agent sets for its administrator.
+
+    A password is never in the log as written: ``sealed_password`` is sealed
+    (:mod:`cairn.sealing`, ``<data-dir>/guest-secret-keys``) for the host's agent."""
 
     server_id: str
     host: str
@@ -368,7 +372,7 @@ class ServerActionRequested(DomainEvent, frozen=True):
     image_id: str | None = None
     volume: dict[str, str] = {}
     offload: bool = False
-    admin_password: str | None = None
+    sealed_password: str | None = None
 
 
 @registry.event
@@ -474,8 +478,9 @@ class ServerRebuildRequested(DomainEvent, frozen=True):
     public_key: str | None = None
     user_data: str | None = None
     description: str | None = None
-    #: what ``adminPass`` was (it reaches the guest through its config drive)
-    admin_password: str | None = None
+    #: ``adminPass``, sealed for the host's agent (:mod:`cairn.sealing`); it reaches
+    #: the guest through its config drive
+    sealed_admin_password: str | None = None
 
 
 @registry.event

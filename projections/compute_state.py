@@ -35,6 +35,7 @@ ACTION_TASK_STATES: dict[str, str] = {
     "unshelve": "unshelving",
     "rescue": "rescuing",
     "unrescue": "unrescuing",
+    "changePassword": "updating_password",
 }
 #: instance action names of resizes and migrations (os-instance-actions)
 RESIZE_ACTIONS = ("resize", "migrate", "confirmResize", "revertResize")
@@ -66,6 +67,7 @@ ACTION_EVENT_NAMES: dict[str, str] = {
     "unshelve": "compute_unshelve_instance",
     "rescue": "compute_rescue_instance",
     "unrescue": "compute_unrescue_instance",
+    "changePassword": "compute_set_admin_password",
     "resize": "compute_prep_resize",
     "migrate": "compute_prep_resize",
     "confirmResize": "compute_confirm_resize",

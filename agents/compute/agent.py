@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from cairn.agents.compute import (
     host_facts,
     interface_steps,
+    password_steps,
     rebuild_steps,
     reconcile,
     rescue_steps,
@@ -65,6 +66,21 @@ MAX_RECONNECT_DELAY = 30.0
 
 #: Opens a new connection to the host's hypervisor.
 Reopen = Callable[[], Awaitable[HypervisorDriver]]
+
+#: action -> the step doing it, for the actions whose step has a module of its own
+#: (the power actions are :func:`steps.action`'s)
+_ACTION_STEPS = {
+    action: module.run
+    for module in (
+        interface_steps,
+        volume_steps,
+        snapshot_steps,
+        shelve_steps,
+        rescue_steps,
+        password_steps,
+    )
+    for action in module.ACTIONS
+}
 
 
 class ComputeAgent:
@@ -258,16 +274,6 @@ class ComputeAgent:
                     await resize_steps.confirm(ctx, view)
                 case Step.REVERT_RESIZE:
                     await resize_steps.revert(ctx, view)
-                case Step.ACTION if view.action and view.action.action in interface_steps.ACTIONS:
-                    await interface_steps.run(ctx, view)
-                case Step.ACTION if view.action and view.action.action in volume_steps.ACTIONS:
-                    await volume_steps.run(ctx, view)
-                case Step.ACTION if view.action and view.action.action in snapshot_steps.ACTIONS:
-                    await snapshot_steps.run(ctx, view)
-                case Step.ACTION if view.action and view.action.action in shelve_steps.ACTIONS:
-                    await shelve_steps.run(ctx, view)
-                case Step.ACTION if view.action and view.action.action in rescue_steps.ACTIONS:
-                    await rescue_steps.run(ctx, view)
                 case Step.UNSHELVE:
                     self._spawning.add(server_id)
                     try:
@@ -275,7 +281,8 @@ class ComputeAgent:
                     finally:
                         self._spawning.discard(server_id)
                 case Step.ACTION:
-                    await steps.action(ctx, view)
+                    assert view.action is not None
+                    await _ACTION_STEPS.get(view.action.action, steps.action)(ctx, view)
                 case Step.SYNC:
                     # Right after a step of ours the guest is as the step left it; a
                     # change since then came with a lifecycle event, which looks again.

@@ -10,6 +10,7 @@ from cairn.agents.compute.images import ImageCache
 from cairn.agents.compute.nics import PortBinder
 from cairn.agents.compute.volumes_cinder import CinderVolumes
 from cairn.events import compute as ev
+from cairn.sealing import CannotOpen, Sealer
 from cairn.store.port import EventStore
 
 
@@ -60,7 +61,19 @@ class HostContext:
     ports: PortBinder | None = None
     #: reaches the volume service (None: volumes cannot be attached here)
     volumes: CinderVolumes | None = None
+    #: opens the passwords requests carry sealed (None: this host holds no keys)
+    secrets: Sealer | None = None
 
     @property
     def host(self) -> str:
         return self.config.host
+
+    def open_secret(self, sealed: str | None) -> str | None:
+        """The plaintext of a password a request carries sealed (None for none).
+        Raises CannotOpen when this host does not hold the key it was sealed with
+        (an agent on another machine needs a copy of <data-dir>/guest-secret-keys)."""
+        if sealed is None:
+            return None
+        if self.secrets is None:
+            raise CannotOpen("this host holds no guest-secret keys")
+        return self.secrets.open(sealed)

@@ -91,8 +91,15 @@ def render(definition: GuestDefinition, *, owned: list[Path], tb_cache_mib: int 
     _sub(serial, "target", port="0")
     console = _sub(devices, "console", type="pty")
     _sub(console, "target", type="serial", port="0")
+    # The guest agent's virtio port (libvirt makes the host side's socket): how a
+    # password reaches the guest (changePassword), as qemu-ga on Nova's images.
+    channel = _sub(devices, "channel", type="unix")
+    _sub(channel, "target", type="virtio", name=GUEST_AGENT_PORT)
     _sub(devices, "memballoon", model="none")
     return ET.tostring(domain, encoding="unicode")
+
+
+GUEST_AGENT_PORT = "org.qemu.guest_agent.0"
 
 
 def _interface(nic: Nic) -> ET.Element:

@@ -114,6 +114,9 @@ class Capability(enum.Enum):
     LIVE_MIGRATION = "live-migration"
     #: An interactive serial console (:meth:`HypervisorDriver.open_console`).
     SERIAL_CONSOLE = "serial-console"
+    #: Setting a user's password through the guest's agent
+    #: (:meth:`HypervisorDriver.set_password`).
+    SET_PASSWORD = "set-password"
 
 
 class GuestState(enum.Enum):
@@ -448,6 +451,15 @@ class HypervisorDriver(abc.ABC):
 
     async def nics(self, name: str) -> list[Nic]:
         """The guest's NICs as its definition has them now."""
+        raise NotImplementedError
+
+    async def set_password(self, name: str, user: str, password: str) -> None:
+        """Have the running guest's agent set ``user``'s password (the guest must
+        run an agent on its ``org.qemu.guest_agent.0`` port: a guest without one
+        fails with :class:`HypervisorError` once the hypervisor gives up waiting).
+        Needs :attr:`Capability.SET_PASSWORD`; raises :class:`InvalidGuestState`
+        unless the guest runs."""
+        self.require(Capability.SET_PASSWORD)
         raise NotImplementedError
 
     async def open_console(self, name: str) -> ConsoleChannel:

@@ -57,6 +57,7 @@ _CAPABILITIES = {
             Capability.GUEST_EXECUTION,
             Capability.CONSOLE,
             Capability.SERIAL_CONSOLE,
+            Capability.SET_PASSWORD,
             Capability.SUSPEND,
             Capability.HOT_PLUG,
         }
@@ -608,6 +609,18 @@ class LibvirtDriver(HypervisorDriver):
                 return ""
 
         return await self._call(sync, name=name)
+
+    async def set_password(self, name: str, user: str, password: str) -> None:
+        self.require(Capability.SET_PASSWORD)
+
+        def sync() -> None:
+            dom = self._lookup(name)
+            state = _state_of(dom)
+            if state is not GuestState.RUNNING:
+                raise InvalidGuestState(name, state, "set a password in")
+            dom.setUserPassword(user, password, 0)
+
+        await self._call(sync, name=name)
 
     async def open_console(self, name: str) -> ConsoleChannel:
         self.require(Capability.SERIAL_CONSOLE)

@@ -63,7 +63,7 @@ async def run(ctx: HostContext, view: ServerView) -> None:
                     created,
                     plugged.ports,
                     ctx.config.availability_zone,
-                    admin_password=request.admin_password,
+                    admin_password=ctx.open_secret(request.sealed_admin_password),
                 )
                 drive = await config_drive.build(
                     ctx.config.paths.instance(view.server_id), instance

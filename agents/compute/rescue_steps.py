@@ -84,7 +84,8 @@ async def _rescue(ctx: HostContext, view: ServerView) -> None:
         else ev.ImageSnapshot(image_id=image_id)
     )
     created = msgspec.structs.replace(view.created, image=image, networks=view.nics)
-    definition = await _guest(ctx, view, created, admin_password=request.admin_password)
+    password = ctx.open_secret(request.sealed_password)
+    definition = await _guest(ctx, view, created, admin_password=password)
     root = definition.root_disk
     if root is not None and root.backing is not None:
         rescue_root = dataclasses.replace(root, path=spare)

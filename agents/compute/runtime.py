@@ -36,6 +36,7 @@ from cairn.agents.compute.nics import PortBinder
 from cairn.agents.compute.volumes_cinder import CinderVolumes
 from cairn.bus.port import Bus
 from cairn.logs import get_logger
+from cairn.sealing import Sealer
 from cairn.store.port import EventStore
 
 log = get_logger(__name__)
@@ -85,6 +86,7 @@ async def start_host(
     images: ImageSource,
     ports: PortBinder | None = None,
     volumes: CinderVolumes | None = None,
+    secrets: Sealer | None = None,
     **options: Any,
 ) -> RunningHost:
     """Start one host's agent, fed by ``bus`` (or, with None, by following ``store``).
@@ -93,7 +95,8 @@ async def start_host(
     ``cairn.compute_hosts`` and ``cairn agent compute``, wire them):
     ``open_driver`` connects to the hypervisor (again, when a connection
     breaks), ``images`` and ``ports`` reach the image and networking services;
-    ``hypervisor`` names the connection in the log. ``options`` override
+    ``secrets`` opens the passwords requests carry sealed; ``hypervisor``
+    names the connection in the log. ``options`` override
     :class:`AgentConfig`'s defaults."""
     paths = host_paths(data_dir, host)
 
@@ -103,7 +106,8 @@ async def start_host(
     driver = await reopen()
     try:
         config = AgentConfig(host=host, paths=paths, **options)
-        ctx = HostContext(config, store, driver, ImageCache(paths.images, images), ports, volumes)
+        cache = ImageCache(paths.images, images)
+        ctx = HostContext(config, store, driver, cache, ports, volumes, secrets)
         agent = ComputeAgent(ctx, reopen=reopen)
         feed: BusFeed | StoreFeed = (
             BusFeed(bus, agent) if bus is not None else StoreFeed(store, agent)

@@ -30,6 +30,7 @@ from cairn.api.keys import BUS, STORE
 from cairn.api.services import CleanupContext
 from cairn.config import Settings
 from cairn.logs import get_logger
+from cairn.sealing import GUEST_SECRET_KEYS, Sealer, sealer_at
 from cairn.store.port import EventStore
 
 log = get_logger(__name__)
@@ -71,6 +72,11 @@ def cinder_volumes(settings: Settings) -> CinderVolumes:
     return CinderVolumes(_admin_auth(settings))
 
 
+def guest_secrets(settings: Settings) -> Sealer:
+    """What opens the guests' passwords requests carry (``<data-dir>/guest-secret-keys``)."""
+    return sealer_at(settings.data_dir / GUEST_SECRET_KEYS)
+
+
 async def start_serial_proxy(
     settings: Settings, store: EventStore, hosts: dict[str, RunningHost]
 ) -> SerialProxy:
@@ -106,6 +112,7 @@ def compute_hosts_context(
         source = images or glance_source(settings)
         ports = neutron_ports(settings)
         volumes = cinder_volumes(settings)
+        secrets = guest_secrets(settings)
         running: dict[str, RunningHost] = {}
         proxy = await start_serial_proxy(settings, app[STORE], running)
         try:
@@ -120,6 +127,7 @@ def compute_hosts_context(
                     images=source,
                     ports=ports,
                     volumes=volumes,
+                    secrets=secrets,
                     serial_console_url=proxy.url,
                     **host_options(uri, dict(options)),
                 )

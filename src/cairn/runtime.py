@@ -76,6 +76,7 @@ from cairn.network.compute_port import LocalNetworks
 from cairn.network.nova_groups import NovaSecurityGroups
 from cairn.network.nova_proxy import NovaNetworkProxy
 from cairn.projections.compute import ComputeState
+from cairn.sealing import GUEST_SECRET_KEYS
 from cairn.store import open_store
 from cairn.volume.config import VolumeConfig
 
@@ -225,6 +226,7 @@ def compute_config(settings: Settings) -> ComputeConfig:
         reclaim_interval=settings.reclaim_instance_interval,
         shelved_offload_time=settings.shelved_offload_time,
         resize_confirm_window=settings.resize_confirm_window,
+        guest_secret_keys=settings.data_dir / GUEST_SECRET_KEYS,
     )
 
 

@@ -12,6 +12,7 @@ first). They are never skipped: without libvirtd they fail.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import subprocess
 import time
@@ -292,6 +293,23 @@ async def _drained(channel: ConsoleChannel) -> bytes:
     while chunk := await channel.read():
         del chunk
     return b""
+
+
+async def test_the_guests_agent_sets_a_password(host: Host) -> None:
+    host.need(Capability.SET_PASSWORD)
+    definition = await host.spawn()
+    await host.wait_console(definition.name, lambda out: "GUEST-UP" in out, "GUEST-UP")
+    await host.heartbeat(definition.name)
+
+    await host.driver.set_password(definition.name, "root", "s3cret-Pa55 w/ odd+chars=")
+
+    digest = hashlib.sha256(b"s3cret-Pa55 w/ odd+chars=").hexdigest()
+    await host.wait_console(
+        definition.name, lambda out: f"PASSWORD-SET root {digest}" in out, "PASSWORD-SET", 30.0
+    )
+    await host.driver.power_off(definition.name, timeout=0)
+    with pytest.raises(InvalidGuestState):
+        await host.driver.set_password(definition.name, "root", "another")
 
 
 # -- power --------------------------------------------------------------------------------
@@ -604,3 +622,5 @@ async def test_a_missing_capability_raises_unsupported_operation(host: Host) -> 
         await host.driver.console_output(definition.name)
     with pytest.raises(UnsupportedOperation):
         await host.driver.open_console(definition.name)
+    with pytest.raises(UnsupportedOperation):
+        await host.driver.set_password(definition.name, "root", "pw")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cairn.identity.keys import KeyRepository
-from cairn.identity.sealing import CannotOpen, Sealer
+from cairn.keyring import KeyRepository
+from cairn.sealing import CannotOpen, Sealer
 from tests.identity.conftest import Cloud
 from tests.identity.test_isolation import setup_two_projects
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cairn.identity.errors import Unauthorized
-from cairn.identity.keys import KeyRepository
 from cairn.identity.passwords import PasswordHasher
 from cairn.identity.tokens import TokenProvider
+from cairn.keyring import KeyRepository
 
 
 def provider(tmp_path: Path) -> tuple[KeyRepository, TokenProvider]:

@@ -153,6 +153,7 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
     from cairn.compute_hosts import (
         cinder_volumes,
         glance_source,
+        guest_secrets,
         host_options,
         libvirt_opener,
         neutron_ports,
@@ -203,6 +204,7 @@ async def _serve(settings: Settings, host: str, image_dir: Path | None, **option
             images=images,
             ports=ports,
             volumes=volumes,
+            secrets=guest_secrets(settings),
             serial_console_url=proxy.url,
             **host_options(settings.hypervisor_uri, options),
         )

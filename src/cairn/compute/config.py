@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +30,6 @@ class ComputeConfig:
     #: whether this process runs the scheduler and the sweeper (every API
     #: process may: their appends are checked against each other)
     run_scheduler: bool = True
+    #: the key repository sealing guests' passwords for their agents
+    #: (``<data-dir>/guest-secret-keys``); None: a key of this process's own
+    guest_secret_keys: Path | None = None

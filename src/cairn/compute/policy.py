@@ -57,6 +57,7 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-attach-interfaces:create": MEMBER,
     "os_compute_api:os-attach-interfaces:delete": MEMBER,
     "os_compute_api:os-remote-consoles": MEMBER,
+    "os_compute_api:os-admin-password": MEMBER,
     "os_compute_api:os-console-auth-tokens": ADMIN,
     "os_compute_api:servers:index:get_all_tenants": ADMIN,
     "os_compute_api:servers:allow_all_filters": ADMIN,

@@ -33,7 +33,7 @@ def rescue(
     meta: Metadata,
     server: Server,
     image_id: str | None,
-    admin_password: str | None,
+    sealed_password: str | None,
     *,
     is_admin: bool,
 ) -> Writes:
@@ -43,7 +43,7 @@ def rescue(
         host=host,
         action="rescue",
         image_id=image_id or server.image.image_id,
-        admin_password=admin_password,
+        sealed_password=sealed_password,
     )
     return [write(state, server_stream(server.id), [event], meta)]
 

@@ -31,6 +31,7 @@ from cairn.events import Metadata
 from cairn.logs import get_logger
 from cairn.projections.compute import ComputeProjection, ComputeState, Server
 from cairn.readmodel import ProjectionRunner
+from cairn.sealing import sealer_at
 from cairn.store.port import AppendResult, EventStore
 
 log = get_logger(__name__)
@@ -56,6 +57,8 @@ class Compute:
         self.networks: NetworkPort = networks or NoNetworks()
         self.config = config
         self.clock = clock
+        #: seals the passwords requests carry to a guest's agent
+        self.secrets = sealer_at(config.guest_secret_keys)
         self.runner: ProjectionRunner[ComputeState] = ProjectionRunner(store, ComputeProjection())
         self.executor = CommandExecutor(store, self.runner, max_attempts=MAX_ATTEMPTS)
         self.scheduler = Scheduler(

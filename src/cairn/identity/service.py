@@ -19,10 +19,10 @@ from cairn.identity.errors import Unauthorized
 from cairn.identity.failures import FailureAudit
 from cairn.identity.passwords import PasswordHasher
 from cairn.identity.policy import Credentials, PolicyEngine, Target
-from cairn.identity.sealing import Sealer
 from cairn.identity.tokens import TokenPayload, TokenProvider
 from cairn.projections.identity import IdentityState, User
 from cairn.readmodel import ProjectionRunner
+from cairn.sealing import Sealer
 from cairn.store.port import AppendResult, EventStore, StreamWrite
 
 AUDIT_STREAM = "audit-identity"

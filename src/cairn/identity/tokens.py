@@ -22,7 +22,7 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 
 from cairn.identity.errors import Unauthorized
-from cairn.identity.keys import KeyRing
+from cairn.keyring import KeyRing
 
 PREFIX = "c1"
 NONCE_BYTES = 12

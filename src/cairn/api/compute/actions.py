@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from cairn.api.body import read_json
-from cairn.api.compute import rebuild, rescue, security_groups, shelve, snapshots
+from cairn.api.compute import passwords, rebuild, rescue, security_groups, shelve, snapshots
 from cairn.api.compute.admin_actions import ACTIONS as ADMIN_ACTIONS
 from cairn.api.compute.auth import authorize, is_admin, metadata
 from cairn.api.compute.common import compute, invalid, v
@@ -123,6 +123,7 @@ ACTIONS: dict[str, Action] = {
     "forceDelete": _force_delete,
     "createImage": snapshots.create_image,
     "rebuild": rebuild.rebuild,
+    "changePassword": passwords.change_password,
     "restore": _power("restore"),
     "trigger_crash_dump": _crash_dump,
     "shelve": shelve.shelve,

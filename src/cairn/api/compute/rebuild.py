@@ -123,7 +123,7 @@ async def rebuild(
         public_key=public_key,
         user_data=user_data,
         description=description,
-        admin_password=password,
+        sealed_admin_password=None if password is None else compute(request).secrets.seal(password),
     )
     call, admin, service = metadata(request, who), is_admin(who), compute(request)
     await service.execute(

@@ -72,9 +72,10 @@ async def rescue(
                 f"Requested rescue image '{image_id}' is not supported"
             ) from None
     call = metadata(request, who)
+    sealed = None if password is None else service.secrets.seal(password)
     await service.execute(
         lambda s: rescues.rescue(
-            s, call, servers.find(s, server.id), image_id, password, is_admin=admin
+            s, call, servers.find(s, server.id), image_id, sealed, is_admin=admin
         )
     )
     return json({}, status=200)

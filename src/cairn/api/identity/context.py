@@ -11,15 +11,15 @@ from cairn.api.identity.keys import GENERATED_ADMIN_PASSWORD, IDENTITY, IDENTITY
 from cairn.api.keys import SERVICES, STORE
 from cairn.api.services import PREFIXES
 from cairn.identity.bootstrap import bootstrap
-from cairn.identity.keys import KeyRepository
 from cairn.identity.passwords import PasswordHasher
 from cairn.identity.policy import PolicyEngine
-from cairn.identity.sealing import Sealer
 from cairn.identity.service import Identity
 from cairn.identity.tokens import TokenProvider
+from cairn.keyring import KeyRepository
 from cairn.logs import get_logger
 from cairn.projections.identity import IdentityProjection
 from cairn.readmodel import ProjectionRunner
+from cairn.sealing import Sealer
 
 log = get_logger(__name__)
 

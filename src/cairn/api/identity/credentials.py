@@ -16,8 +16,8 @@ from cairn.api.identity.common import Name, identity, json, path_id, run, state
 from cairn.events import Metadata
 from cairn.events import identity as ev
 from cairn.identity.decide import change, create, find, new_id
-from cairn.identity.sealing import CannotOpen
 from cairn.projections.identity import Credential, IdentityState, PolicyBlob
+from cairn.sealing import CannotOpen
 from cairn.store.port import StreamWrite
 
 UNSET = msgspec.UNSET

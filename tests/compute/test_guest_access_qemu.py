@@ -1,5 +1,7 @@
-"""A real guest's serial console over a WebSocket, as ``openstack console url show
---serial`` gives it: the URL of the host's console proxy with a short-lived token.
+"""Reaching into a real guest: its password set through its guest agent
+(``openstack server set --password``), and its serial console over a WebSocket,
+as ``openstack console url show --serial`` gives it: the URL of the host's console
+proxy with a short-lived token.
 What the guest prints streams to the client, what the client types reaches the
 guest's tty (whose line discipline echoes it back). A wrong token is refused,
 another project cannot get a URL, and the protocols a guest has no device for are
@@ -8,6 +10,7 @@ another project cannot get a URL, and the protocols a guest has no device for ar
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Iterator
 
@@ -164,4 +167,34 @@ def _wait_status(cloud: Running, server: str, status: str) -> None:
         if shown["status"] == status and not shown.get("OS-EXT-STS:task_state"):
             return
         assert time.monotonic() < deadline, f"the server did not become {status}: {shown}"
+        time.sleep(0.5)
+
+
+def test_a_password_set_through_the_cli_reaches_the_guests_agent(
+    cloud: Running, server: str
+) -> None:
+    _guest_up(cloud, server)  # its agent answers once it has booted (another test restarts it)
+    cloud.openstack("server", "set", "--password", "Fresh-pw 42", server, cloud="cairn-demo")
+
+    digest = hashlib.sha256(b"Fresh-pw 42").hexdigest()
+    log = cloud.openstack("console", "log", "show", server, cloud="cairn-demo").stdout
+    # the CLI returned once the agent had set it (Nova's call is synchronous)
+    assert f"PASSWORD-SET root {digest}" in log
+    events = cloud.json("server", "event", "list", server, cloud="cairn-demo")
+    assert isinstance(events, list)
+    assert events[0]["Action"] == "changePassword"
+    # the password is nowhere as written: not in the event store, not in the logs
+    stored = [p.read_bytes() for p in cloud.data.glob("cairn.sqlite*")]
+    assert stored
+    assert all(b"Fresh-pw 42" not in data for data in stored)
+    assert "Fresh-pw 42" not in cloud.stderr_path.read_text()
+
+
+def _guest_up(cloud: Running, server: str) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while (
+        "HEARTBEAT 2"
+        not in cloud.openstack("console", "log", "show", server, cloud="cairn-demo").stdout
+    ):
+        assert time.monotonic() < deadline, "the guest did not boot"
         time.sleep(0.5)

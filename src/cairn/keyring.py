@@ -1,4 +1,4 @@
-"""The token key repository: ``<data-dir>/keys/``, one AES-256 key per file.
+"""Key repositories: ``<data-dir>/keys/`` (tokens) and the sealing keys, one AES-256 key per file.
 
 Files are named by number (``0``, ``1``, ...); the highest number is the
 *primary* key, which encrypts new tokens; the others still decrypt tokens

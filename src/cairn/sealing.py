@@ -1,9 +1,11 @@
-"""Sealing credential blobs: what ``/v3/credentials`` stores is encrypted in the log.
+"""Sealing secrets that must pass through the log: encrypted before they go in an event.
 
-Credential blobs hold secrets (an EC2 secret key, a TOTP seed), and events are
-never to carry a secret; so a blob is AES-256-GCM encrypted before it goes in
-an event, with its own key repository (``<data-dir>/credential-keys/``), and
-opened only to answer its owner or an admin. Rotation works as for token keys.
+Events are never to carry a secret, but some secrets have to travel with one:
+a credential blob ``/v3/credentials`` stores (an EC2 secret key, a TOTP seed),
+a password for a guest that its host's agent sets. Such a value is AES-256-GCM
+encrypted with a key repository of its own (:mod:`cairn.keyring`:
+``<data-dir>/credential-keys/``, ``<data-dir>/guest-secret-keys/``) and opened
+only where it is used. Rotation works as for token keys.
 """
 
 from __future__ import annotations
@@ -11,17 +13,22 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 
-from cairn.identity.errors import IdentityError
-from cairn.identity.keys import KeyRing
+from cairn.errors import CairnError
+from cairn.keyring import KEY_BYTES, KeyRepository, KeyRing
 
 PREFIX = "s1"
 NONCE_BYTES = 12
+#: Under the data directory: the keys sealing guests' passwords (``adminPass`` of a
+#: rebuild or a rescue, ``changePassword``) on their way to the host's agent.
+#: An agent on another machine needs a copy of this directory.
+GUEST_SECRET_KEYS = "guest-secret-keys"
 
 
-class CannotOpen(IdentityError):
+class CannotOpen(CairnError):
     """A sealed blob was made with a key this process does not hold (or was changed)."""
 
 
@@ -50,3 +57,11 @@ class Sealer:
             ).decode()
         except InvalidTag:
             raise CannotOpen("the sealed blob was changed") from None
+
+
+def sealer_at(directory: Path | None) -> Sealer:
+    """A sealer with the key repository at ``directory`` (made on first use), or
+    with a key of its own for ``None`` (only this process can open what it seals)."""
+    if directory is None:
+        return Sealer(KeyRing([os.urandom(KEY_BYTES)]))
+    return Sealer(KeyRepository(directory).ensure())
