@@ -268,6 +268,7 @@ class ComputeProjection(
             return s
         server.vm_state, server.task_state = d.vm_state, None
         s.pending.pop(d.server_id, None)  # a reset ends a wait for a host too
+        self._end_migration(s, server, e, reset=True)  # and a resize
         self._touch(server, e)
         self._transition(s, server, e)
         return s
@@ -415,6 +416,7 @@ class ComputeProjection(
         if server is None or server.deleted:
             return s
         s.pending.pop(d.server_id, None)
+        self._end_migration(s, server, e, reset=False)
         server.task_state = "deleting"
         self._start_action(server, e, "delete")
         self._touch(server, e)

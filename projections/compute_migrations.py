@@ -28,6 +28,10 @@ _STATUS_BY_TASK = {
 }
 
 
+#: migration statuses of a resize that is over
+_SETTLED = frozenset({"confirmed", "reverted", "error"})
+
+
 class _ServerOps(Protocol):
     """The server helpers of the projection this mixin is part of."""
 
@@ -63,6 +67,21 @@ class MigrationFolds:
             return None
         migration.updated_at = _iso(e)
         return server, migration
+
+    def _end_migration(
+        self, s: ComputeState, server: Server, e: RecordedEvent, reset: bool
+    ) -> None:
+        """A delete or an admin's reset ends the server's unsettled resize. A delete
+        confirms one in VERIFY_RESIZE (Nova's ``_confirm_resize_on_deleting``); any
+        other it ends leaves nothing to finish it: ``error``. A reset also ends the
+        server's part in it (its claim and quota are settled in the same append)."""
+        migration = s.migrations.get(server.migration_id) if server.migration_id else None
+        if migration is None or migration.status in _SETTLED:
+            return
+        confirms = not reset and migration.status in ("finished", "confirming")
+        migration.status, migration.updated_at = "confirmed" if confirms else "error", _iso(e)
+        if reset:
+            server.migration_id = None
 
     # -- the host's claims and the quota -------------------------------------------------
 

@@ -166,6 +166,10 @@ def apply(view: ServerView, recorded: RecordedEvent) -> None:
             view.vm_state = event.vm_state
         case _ if isinstance(event, resize_view.EVENTS):
             _resize(view, event, recorded)
+        case ev.ServerStateReset():
+            # An admin's reset ends a resize where it is (the reset settled its
+            # claim): no step of it is owed any more, a step under way stops.
+            view.migration = None
         case ev.ServerDeleteRequested():
             view.delete, view.delete_event = event, recorded
         case ev.ServerDeleted():

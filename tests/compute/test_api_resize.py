@@ -275,6 +275,81 @@ async def test_a_host_without_room_is_no_valid_host_and_quota_is_a_403(
     assert status == 403, answer
     assert "ram" in answer["forbidden"]["message"]
     assert _usage(cloud, project) == (1, 128)
+    # Over the quota and too large for any host: the quota answers first (Nova's
+    # API checks it before the scheduler), as Tempest's overlimit-ram test expects.
+    status, answer = await cloud.call(
+        "POST", "/flavors", json={"flavor": {"name": "huge", "ram": 4096, "vcpus": 1, "disk": 1}}
+    )
+    assert status == 200, answer
+    huge = answer["flavor"]["id"]
+    status, answer = await _act(cloud, server_id, {"resize": {"flavorRef": huge}}, owner)
+    assert status == 403, answer
+    assert answer["forbidden"]["message"].startswith("Quota exceeded for ram")
+    assert len(cloud.compute.state.migrations) == 1  # only the NoValidHost one
+
+
+async def _reset(cloud: ComputeCloud, server_id: str) -> None:
+    status, answer = await _act(cloud, server_id, {"os-resetState": {"state": "active"}})
+    assert status == 202, answer
+
+
+async def test_a_reset_during_a_resize_settles_its_claim_and_quota(cloud: ComputeCloud) -> None:
+    await cloud.register_host("h1")
+    owner = await cloud.member()
+    server_id = await running_server(cloud, owner)
+    project = cloud.compute.state.servers[server_id].project_id
+
+    # Reset before the agent finished: the old flavor kept, the new claim released.
+    assert (await _act(cloud, server_id, {"resize": {"flavorRef": MICRO}}, owner))[0] == 202
+    assert (await _hypervisor(cloud))["memory_mb_used"] == 128 + 256
+    await _reset(cloud, server_id)
+    shown = await _show(cloud, server_id, owner)
+    assert (shown["status"], shown["flavor"]["original_name"]) == ("ACTIVE", "m1.nano")
+    assert (await _hypervisor(cloud))["memory_mb_used"] == 128
+    assert _usage(cloud, project) == (1, 128)
+    status, body = await cloud.call("GET", "/os-migrations", version="2.59")
+    assert [m["status"] for m in body["migrations"]] == ["error"]
+
+    # Reset in VERIFY_RESIZE: the new flavor (the guest's now) kept, the old claim released.
+    assert (await _act(cloud, server_id, {"resize": {"flavorRef": MICRO}}, owner))[0] == 202
+    await _agent_resizes(cloud, server_id)
+    await _reset(cloud, server_id)
+    shown = await _show(cloud, server_id, owner)
+    assert (shown["status"], shown["flavor"]["original_name"]) == ("ACTIVE", "m1.micro")
+    assert (await _hypervisor(cloud))["memory_mb_used"] == 256
+    assert _usage(cloud, project) == (1, 256)
+    status, body = await cloud.call("GET", "/os-migrations", version="2.59")
+    assert [m["status"] for m in body["migrations"]] == ["error", "error"]
+    for action in ("confirmResize", "revertResize"):
+        status, answer = await _act(cloud, server_id, {action: None}, owner)
+        assert status == 409, answer
+
+    # A reset with no resize under way settles nothing.
+    before = await _hypervisor(cloud)
+    await _reset(cloud, server_id)
+    assert (await _hypervisor(cloud))["memory_mb_used"] == before["memory_mb_used"]
+    assert _usage(cloud, project) == (1, 256)
+
+
+async def test_deleting_a_server_in_verify_resize_confirms_its_migration(
+    cloud: ComputeCloud,
+) -> None:
+    await cloud.register_host("h1")
+    owner = await cloud.member()
+    server_id = await running_server(cloud, owner)
+    assert (await _act(cloud, server_id, {"resize": {"flavorRef": MICRO}}, owner))[0] == 202
+    migration_id = await _agent_resizes(cloud, server_id)
+    status, _ = await cloud.call("DELETE", f"/servers/{server_id}", owner)
+    assert status == 204
+    status, body = await cloud.call("GET", "/os-migrations", version="2.59")
+    assert [(m["uuid"], m["status"]) for m in body["migrations"]] == [(migration_id, "confirmed")]
+    # one deleted mid-resize: nothing will finish its migration
+    other = await running_server(cloud, owner)
+    assert (await _act(cloud, other, {"resize": {"flavorRef": MICRO}}, owner))[0] == 202
+    status, _ = await cloud.call("DELETE", f"/servers/{other}", owner)
+    assert status == 204
+    status, body = await cloud.call("GET", f"/os-migrations?instance_uuid={other}", version="2.59")
+    assert [m["status"] for m in body["migrations"]] == ["error"]
 
 
 async def test_auto_confirm_after_the_window(tmp_path: Path) -> None:

@@ -52,6 +52,10 @@ NO_VALID_HOST = "No valid host was found. "
 RESIZE_TASKS = frozenset(
     {"resize_prep", "resize_migrating", "resize_migrated", "resize_finish", "resize_reverting"}
 )
+#: migration statuses of a resize whose claim and quota are settled
+SETTLED = frozenset({"confirmed", "reverted", "error"})
+#: migration statuses from VERIFY_RESIZE on (the server shows the new flavor)
+RESIZED = frozenset({"finished", "confirming", "reverting"})
 #: who confirms a resize when its resize_confirm_window has passed
 AUTO_CONFIRMER = Metadata(user_id="cairn-resize-confirmer", request_id="cairn-auto-confirm")
 
@@ -219,6 +223,9 @@ def _request(
         vm_state=server.vm_state,
     )
     power = server.power_state
+    # The quota first, as Nova's API checks it before the scheduler looks for a
+    # host: a flavor over the quota is a 403 even when no host could take it.
+    counted, grows = _quota(state, server, old, new)
     if no_host or not _fits(state, server, dest, new, now):
         # Nova's NoValidHost: accepted (202), then failed with the fault; the
         # server stays as it was and nothing is claimed.
@@ -231,7 +238,6 @@ def _request(
             power_state=power,
         )
         return [write(state, server_stream(server.id), [requested, failed], meta)]
-    counted, grows = _quota(state, server, old, new)
     claim = mev.HostClaimResized(
         host=dest, server_id=server.id, amounts=amounts_of(new), migration_id=migration_id
     )

@@ -11,6 +11,7 @@ import pytest
 from cairn.agents.compute.server_view import Step, fold, next_step
 from cairn.events import GENESIS_HASH, DomainEvent, RecordedEvent, registry
 from cairn.events import compute as ev
+from cairn.events import compute_migration as mev
 
 SERVER = str(uuid.uuid4())
 HOST, OTHER = "node-1", "node-2"
@@ -132,3 +133,22 @@ def test_a_rebuild_is_owed_to_its_host_and_builds_from_what_it_changed() -> None
     unplugged = ev.ServerInterfaceDetached(server_id=SERVER, host=HOST, port_id="p1")
     view = fold(SERVER, recorded([*events, done, unplugged]))
     assert [n["port"] for n in view.nics] == ["p2"]
+
+
+def test_an_admins_reset_ends_the_resize_the_agent_owed() -> None:
+    bigger = ev.FlavorSnapshot(flavor_id="2", name="small", vcpus=1, ram_mb=256, disk_gb=1)
+    asked = mev.ServerResizeRequested(
+        server_id=SERVER,
+        host=HOST,
+        dest_host=HOST,
+        migration_id="m",
+        migration_type="resize",
+        old_flavor=FLAVOR,
+        new_flavor=bigger,
+    )
+    events: list[DomainEvent] = [CREATED, on(HOST), STARTED, SPAWNED, asked]
+    assert next_step(fold(SERVER, recorded(events)), HOST) is Step.RESIZE
+    reset = ev.ServerStateReset(server_id=SERVER, vm_state="active")
+    view = fold(SERVER, recorded([*events, reset]))
+    assert view.migration is None
+    assert next_step(view, HOST) is Step.SYNC
