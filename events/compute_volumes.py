@@ -51,6 +51,18 @@ def volume_entry(
     return entry
 
 
+def unattached_boot_volumes(
+    boot: list[dict[str, str]], attached: list[dict[str, str]], *, spawned: bool
+) -> list[dict[str, str]]:
+    """The boot's volume entries a server that never spawned still owns (none once
+    it spawned: they were attached then, and a volume detached since is no longer
+    the server's)."""
+    if spawned:
+        return []
+    have = {e.get("volume_id") for e in attached}
+    return [e for e in boot if e.get("volume_id") not in have]
+
+
 @registry.event
 class ServerVolumeAttached(DomainEvent, frozen=True):
     """The guest has the volume of ``volume`` (an entry) as a disk whose serial is

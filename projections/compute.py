@@ -143,6 +143,7 @@ class ComputeProjection(
             requested_host=d.requested_host, position=e.position,
             security_groups=list(d.security_groups), config_drive=d.config_drive,
             access_ip_v4=d.access_ip_v4, access_ip_v6=d.access_ip_v6, tags=list(d.tags),
+            boot_volumes=[dict(b) for b in d.block_devices],
         )  # fmt: skip
         s.servers[d.server_id] = server
         s.pending[d.server_id] = None
@@ -295,6 +296,7 @@ class ComputeProjection(
         server.pending_action = d.action
         if d.action == "attach_interface":
             server.pending_nic = dict(d.nic)
+        server.pending_volume = dict(d.volume)
         return s
 
     @handles("ServerActionCompleted")
@@ -305,7 +307,7 @@ class ComputeProjection(
         server.vm_state, server.power_state = d.vm_state, d.power_state
         if server.task_state != "deleting":
             server.task_state = None
-        server.pending_nic = {}
+        server.pending_nic, server.pending_volume = {}, {}
         if d.vm_state == "soft-delete":
             server.soft_deleted_at = _epoch(e)
         if d.action == "unshelve":  # a SHELVED server powered on: its image is gone
@@ -325,7 +327,7 @@ class ComputeProjection(
         if d.action == "attach_interface" and server.pending_nic:
             # The port made (or taken) for the hot-plug is let go again.
             server.dropped_nics = [*server.dropped_nics, server.pending_nic]
-        server.pending_nic = {}
+        server.pending_nic, server.pending_volume = {}, {}
         server.fault = Fault(500, d.reason, "", _iso(e))
         self._finish_action(server, e, d.action, "Error", host=d.host, details=d.reason)
         self._touch(server, e)

@@ -206,9 +206,13 @@ class Server(msgspec.Struct):
     dropped_nics: list[dict[str, str]] = []
     #: the NIC an ``attach_interface`` action in flight plugs
     pending_nic: dict[str, str] = {}
+    #: the volume entry an ``attach_volume`` / ``detach_volume`` action in flight is about
+    pending_volume: dict[str, str] = {}
     #: the volumes in the server, in the order they were attached (volume entries,
     #: :mod:`cairn.events.compute_volumes`)
     volumes: list[dict[str, str]] = []
+    #: the volumes the boot asked for (its ``block_devices`` entries), attached or not
+    boot_volumes: list[dict[str, str]] = []
     #: the security groups (names) the boot asked for
     security_groups: list[str] = []
     config_drive: bool = False

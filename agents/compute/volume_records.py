@@ -7,6 +7,12 @@ it over HTTP once the detach is in the log, retrying while the volume service's
 read model has not yet seen the detach (Cinder refuses to delete a volume in
 use). A volume whose deletion kept failing is left ``available`` and logged: it
 is the user's to delete, never lost in ``in-use``.
+
+A server whose guest never spawned has none of its boot's volumes attached
+(the failed spawn gave their reservations back), yet the volumes the boot made
+or was given are still its block device mappings, as Nova keeps them for an
+ERROR server: its deletion deletes those marked ``delete_on_termination``
+(:func:`~cairn.events.compute_volumes.unattached_boot_volumes`).
 """
 
 from __future__ import annotations
@@ -60,7 +66,9 @@ def detached_on_delete(host: str, view: ServerView) -> Records:
 
 async def delete_on_termination(ctx: HostContext, view: ServerView) -> None:
     """Delete the volumes of a deleted server that were to go with it."""
-    doomed = [e["volume_id"] for e in view.volumes if e.get("delete_on_termination") == "true"]
+    boot = [] if view.created is None else view.created.block_devices
+    entries = [*view.volumes, *cv.unattached_boot_volumes(boot, view.volumes, spawned=view.spawned)]
+    doomed = [e["volume_id"] for e in entries if e.get("delete_on_termination") == "true"]
     if not doomed or ctx.volumes is None:
         return
     for volume_id in doomed:

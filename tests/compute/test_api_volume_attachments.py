@@ -422,3 +422,123 @@ async def test_boot_from_an_existing_volume_and_its_refusals(cloud: VolumeCloud)
     assert status == 204
     # Not deleted on termination: available again.
     await cloud.volume_status(alice, volume_id, "available")
+
+
+async def test_rebuilding_a_volume_backed_server_is_refused(
+    cloud: VolumeCloud, tmp_path: Path
+) -> None:
+    alice = await cloud.member()
+    root = {
+        "source_type": "image",
+        "destination_type": "volume",
+        "uuid": cloud.image_id,
+        "boot_index": 0,
+        "volume_size": 1,
+        "delete_on_termination": True,
+    }
+    body = {
+        "name": "bfv",
+        "imageRef": "",
+        "flavorRef": "42",
+        "networks": "none",
+        "block_device_mapping_v2": [root],
+    }
+    status, answer = await cloud.call("POST", "/servers", alice, {"server": body}, version="2.79")
+    assert status == 202, answer
+    server_id = answer["server"]["id"]
+    await cloud.wait_for(
+        lambda: cloud.compute.state.servers[server_id].vm_state == "active", timeout=60
+    )
+    await cloud.settled(server_id, alice)
+    other_image = await _upload_image(cloud, tmp_path)
+    path = f"/servers/{server_id}/action"
+    # Before 2.93 another image than the root volume's is Nova's 400.
+    status, answer = await cloud.call("POST", path, alice, {"rebuild": {"imageRef": other_image}})
+    assert status == 400, answer
+    assert "different image for a volume-backed server" in answer["badRequest"]["message"]
+    # Its own image, or any at 2.93 (reimaging the root volume), cannot be done here: 409.
+    for image, version in ((cloud.image_id, "2.1"), (other_image, "2.93")):
+        status, answer = await cloud.call(
+            "POST", path, alice, {"rebuild": {"imageRef": image}}, version=version
+        )
+        assert status == 409, (version, answer)
+        assert answer["conflictingRequest"]["code"] == 409
+    shown = await cloud.settled(server_id, alice)
+    assert shown["status"] == "ACTIVE"
+    assert shown["image"] == ""
+    assert len(shown["os-extended-volumes:volumes_attached"]) == 1
+
+
+async def test_a_failed_boot_from_volume_keeps_its_volumes_until_its_delete(
+    cloud: VolumeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cairn.agents.compute.libvirt_driver import LibvirtDriver
+
+    async def cannot_spawn(self: LibvirtDriver, definition: Any) -> Any:
+        raise RuntimeError("the hypervisor refused the guest")
+
+    monkeypatch.setattr(LibvirtDriver, "spawn", cannot_spawn)
+    alice = await cloud.member()
+    mappings = [
+        {
+            "source_type": "image",
+            "destination_type": "volume",
+            "uuid": cloud.image_id,
+            "boot_index": 0,
+            "volume_size": 1,
+            "delete_on_termination": True,
+        },
+        {
+            "source_type": "blank",
+            "destination_type": "volume",
+            "volume_size": 1,
+            "boot_index": -1,
+            "delete_on_termination": False,
+        },
+    ]
+    body = {
+        "name": "bfv",
+        "imageRef": "",
+        "flavorRef": "42",
+        "networks": "none",
+        "block_device_mapping_v2": mappings,
+    }
+    status, answer = await cloud.call("POST", "/servers", alice, {"server": body}, version="2.79")
+    assert status == 202, answer
+    server_id = answer["server"]["id"]
+
+    async def errored() -> bool:
+        return await cloud.server_status(server_id, alice) == "ERROR"
+
+    await cloud.wait_for(errored, timeout=60)
+    # The volumes the boot made are the caller's, given back (available), not lost.
+    status, listed = await cloud.volume("GET", "/volumes/detail", alice)
+    assert status == 200
+    made = {v["id"]: v for v in listed["volumes"]}
+    assert len(made) == 2, made
+    for volume_id in made:
+        shown = await cloud.volume_status(alice, volume_id, "available")
+        assert shown["attachments"] == []
+    root = next(i for i, v in made.items() if v["bootable"] == "true")
+    (blank,) = set(made) - {root}
+
+    # The server's delete deletes the one that was to go with it, and only that one.
+    status, _ = await cloud.call("DELETE", f"/servers/{server_id}", alice)
+    assert status == 204
+    deadline = time.monotonic() + 30
+    while (await cloud.volume("GET", f"/volumes/{root}", alice))[0] != 404:
+        assert time.monotonic() < deadline, "the delete_on_termination volume was not deleted"
+        await asyncio.sleep(0.1)
+    await cloud.volume_status(alice, blank, "available")
+
+
+def test_a_boots_volumes_are_the_servers_until_it_spawns() -> None:
+    from cairn.events.compute_volumes import unattached_boot_volumes, volume_entry
+
+    root = volume_entry("root", "a1", "/dev/vda", delete_on_termination=True, boot_index=0)
+    blank = volume_entry("blank", "a2", "/dev/vdb", boot_index=-1)
+    # Never spawned: every boot volume not attached is still the server's.
+    assert unattached_boot_volumes([root, blank], [], spawned=False) == [root, blank]
+    assert unattached_boot_volumes([root, blank], [root], spawned=False) == [blank]
+    # Spawned: they were attached then; one detached since is no longer the server's.
+    assert unattached_boot_volumes([root, blank], [root], spawned=True) == []

@@ -78,3 +78,56 @@ def test_an_action_that_never_ends_fails_but_keeps_the_vm_state() -> None:
     found = log.state.servers[server]
     assert (found.vm_state, found.task_state) == ("active", None)
     assert found.actions[-1].message == "Error"
+
+
+def _volume_action_expires(action: str) -> tuple[list[str], list[str]]:
+    """The volume events and the server's fault left by an expired volume action."""
+    from cairn.events import ANY_VERSION
+    from cairn.events.compute_volumes import volume_entry
+
+    log = Log()
+    server, host = _placed(log)
+    log.add(
+        f"server-{server}",
+        ev.ServerSpawned(server_id=server, host=host, launched_at="t", instance_name="i"),
+    )
+    entry = volume_entry("vol-1", "att-1", "/dev/vdb")
+    log.add(
+        f"server-{server}",
+        ev.ServerActionRequested(server_id=server, host=host, action=action, volume=entry),
+    )
+    assert log.state.servers[server].pending_volume == entry
+    writes = resolve(log.state, log.state.servers[server], DEADLINE, NOW + DEADLINE + 1)
+    on_volume = [w for w in writes if w.stream == "volume-vol-1"]
+    assert all(w.expected_version == ANY_VERSION for w in on_volume)
+    log.fold(writes, NOW + DEADLINE + 1)
+    found = log.state.servers[server]
+    assert (found.task_state, found.pending_volume) == (None, {})
+    assert found.fault is not None
+    return [e.type for w in on_volume for e in w.events], [found.fault.message]
+
+
+def test_an_attach_no_agent_answered_gives_the_volume_back() -> None:
+    events, (fault,) = _volume_action_expires("attach_volume")
+    assert events == ["VolumeUnreserved"]
+    assert "attach_volume" in fault
+    assert "timed out" in fault
+
+
+def test_a_detach_no_agent_answered_leaves_the_volume_in_use() -> None:
+    events, _ = _volume_action_expires("detach_volume")
+    assert events == ["VolumeDetachRolledBack"]
+
+
+def test_other_expired_actions_touch_no_volume() -> None:
+    log = Log()
+    server, host = _placed(log)
+    log.add(
+        f"server-{server}",
+        ev.ServerSpawned(server_id=server, host=host, launched_at="t", instance_name="i"),
+    )
+    log.add(
+        f"server-{server}", ev.ServerActionRequested(server_id=server, host=host, action="reboot")
+    )
+    writes = resolve(log.state, log.state.servers[server], DEADLINE, NOW + DEADLINE + 1)
+    assert [w.stream for w in writes] == [f"server-{server}"]

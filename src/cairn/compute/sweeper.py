@@ -8,6 +8,9 @@ starts a deadline in the projection (``transition_since``). When it passes:
   agent's reconciliation removes an orphan guest when its host returns); one
   whose host is up but silent ends in ERROR, so the user can delete again;
 * an action (stop, reboot, ...) fails: the task state is cleared, the fault says why;
+  a volume attach or detach gives the volume back in the same append (the
+  reservation ended, or the detach rolled back to ``in-use``), as the agent's own
+  failure does;
 * a resize or a revert fails into ERROR, its claim and quota back to the old flavor.
 
 Each outcome is appended at the server stream's version the sweeper saw, so an
@@ -22,12 +25,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cairn.compute import resizes, servers
-from cairn.compute.decide import Writes, write
+from cairn.compute.decide import Writes, append_any, write
 from cairn.compute.resizes import RESIZE_TASKS
 from cairn.events import DomainEvent, Metadata
 from cairn.events import compute as ev
+from cairn.events import volume as vev
 from cairn.logs import get_logger
 from cairn.projections.compute import ComputeState, Server
+from cairn.projections.volume import volume_stream
 from cairn.readmodel import ProjectionRunner
 from cairn.store.port import EventStore, WrongExpectedVersion
 
@@ -78,7 +83,24 @@ def resolve(state: ComputeState, server: Server, deadline: float, now: float) ->
             reason=f"Operation {server.pending_action or task} on instance {server.id} "
             f"timed out after {deadline:g}s.",
         )  # fmt: skip
+        return [write(state, stream, [event], meta), *_volume_given_back(server, meta)]
     return [write(state, stream, [event], meta)]
+
+
+def _volume_given_back(server: Server, meta: Metadata) -> Writes:
+    """What an expired volume action leaves for its volume to undo (at any
+    version: the server's expected version decides whether the failure goes in)."""
+    volume_id = server.pending_volume.get("volume_id")
+    if not volume_id:
+        return []
+    undo: DomainEvent
+    if server.pending_action == "attach_volume":
+        undo = vev.VolumeUnreserved(volume_id=volume_id)
+    elif server.pending_action == "detach_volume":
+        undo = vev.VolumeDetachRolledBack(volume_id=volume_id)
+    else:
+        return []
+    return [append_any(volume_stream(volume_id), [undo], meta)]
 
 
 class DeadlineSweeper:

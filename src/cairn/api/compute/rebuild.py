@@ -9,6 +9,11 @@ Validated as Nova's schema does per microversion: ``imageRef`` always;
 answer is 202 with the server as a change shows it (status ``REBUILD``).
 ``adminPass`` is put on the rebuilt guest's config drive (``admin_pass`` in
 ``meta_data.json``, as Nova's drive has it); it is not echoed back.
+
+A volume-backed server (its root disk a volume) is refused: before 2.93 with
+another image than its root volume's, 400 as Nova ("Unable to rebuild with a
+different image"); otherwise 409, since rebuilding one means reimaging its root
+volume (Nova's 2.93), which the block storage service cannot do yet.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from aiohttp import web
 
 from cairn.api.compute.auth import authorize, is_admin, metadata
 from cairn.api.compute.boot import _image, _image_id, _metadata, _user_data
-from cairn.api.compute.common import compute, invalid, json, string, v
+from cairn.api.compute.common import compute, invalid, json, string, v, volume_port
 from cairn.api.compute.servers import detail
 from cairn.api.compute.views import changed_server
 from cairn.api.faults import HTTPFault
@@ -75,6 +80,26 @@ def _key(
     return name, pair.public_key
 
 
+async def _refuse_volume_backed(request: web.Request, server: Server, image_id: str) -> None:
+    """Nova's refusals of rebuilding a volume-backed server (see the module's docstring)."""
+    root = next((e for e in server.volumes if e.get("boot_index") == "0"), None)
+    if server.image.image_id or root is None:
+        return
+    if v(request) < (2, 93):
+        token = request.headers.get("X-Auth-Token", "")
+        volume = await volume_port(request).show(token, "volumes", root["volume_id"])
+        metadata = volume.get("volume_image_metadata") or {}
+        if metadata.get("image_id") != image_id:
+            raise HTTPFault.bad_request(
+                f"Image {image_id} is unacceptable: Unable to rebuild with a different image "
+                "for a volume-backed server."
+            )
+    raise HTTPFault.conflict(
+        f"Cannot 'rebuild' instance {server.id}: rebuilding a volume-backed server "
+        "(reimaging its root volume) is not supported by this cloud."
+    )
+
+
 async def rebuild(
     request: web.Request, who: Authenticated, server: Server, args: Any
 ) -> web.Response:
@@ -111,7 +136,9 @@ async def rebuild(
         user_data = _user_data(args)
     key_name, public_key = _key(request, who, args, server)
     meta = _metadata(args) if "metadata" in args else dict(server.metadata)
-    image = await _image(request, _image_id(args["imageRef"]), who.token, server.flavor)
+    image_id = _image_id(args["imageRef"])
+    await _refuse_volume_backed(request, server, image_id)
+    image = await _image(request, image_id, who.token, server.flavor)
     rebuilds.check(server, is_admin=is_admin(who))
     asked = ev.ServerRebuildRequested(
         server_id=server.id,

@@ -23,6 +23,7 @@ from cairn.api.compute.common import (
     query_bool,
     string,
     v,
+    volume_port,
 )
 from cairn.api.compute.name_filter import name_matcher
 from cairn.api.compute.server_fields import access_ips
@@ -40,8 +41,12 @@ from cairn.api.identity import caller
 from cairn.compute import servers
 from cairn.compute.service import Compute
 from cairn.compute.sweeper import now_iso
+from cairn.events.compute_volumes import unattached_boot_volumes
 from cairn.identity.service import Authenticated
+from cairn.logs import get_logger
 from cairn.projections.compute import Server
+
+log = get_logger(__name__)
 
 
 def find_server(request: web.Request, who: Authenticated) -> Server:
@@ -337,6 +342,29 @@ async def _delete(request: web.Request, who: Authenticated, server: Server, *, f
         )
     )
     await shelve.after_delete(service, who, server)
+    await _delete_unattached_boot_volumes(request, server)
+
+
+async def _delete_unattached_boot_volumes(request: web.Request, server: Server) -> None:
+    """A server deleted here (on no host: a boot that failed or never got one) whose
+    boot made or took volumes it never attached: those that were to go with it are
+    deleted, as the caller, as Nova's local delete does (the agent does it for a
+    server it deletes, ``agents/compute/volume_records.py``)."""
+    gone = compute(request).state.servers.get(server.id)
+    if gone is None or not gone.deleted:
+        return
+    entries = unattached_boot_volumes(
+        gone.boot_volumes, gone.volumes, spawned=gone.launched_at is not None
+    )
+    doomed = [e["volume_id"] for e in entries if e.get("delete_on_termination") == "true"]
+    if not doomed:
+        return
+    port, token = volume_port(request), request.headers.get("X-Auth-Token", "")
+    for volume_id in doomed:
+        try:
+            await asyncio.shield(port.delete(token, "volumes", volume_id))
+        except Exception as exc:  # left available: the user's to delete
+            log.warning("compute.volume_delete_failed", server_id=server.id, error=str(exc))
 
 
 async def force_delete(request: web.Request, who: Authenticated, server: Server) -> web.Response:
