@@ -23,8 +23,8 @@ guest of ``scripts/build-guest-image``) boots N real guests one at a time and
 prints, per guest, request-to-ACTIVE beside the agent's own spawn (qcow2
 overlay, define, QEMU start; from the event log) and their difference, the
 control plane's time. With ``--actions N``, N real guests go through a snapshot
-(beside ``qemu-img convert`` of the same disk) and a rebuild
-(:mod:`bench.compute_actions`). Figures only; nothing is asserted.
+(beside ``qemu-img convert`` of the same disk), a rebuild, and resizes with a
+revert and a confirm (:mod:`bench.compute_actions`). Figures only; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -461,7 +461,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--qemu", type=int, default=0, metavar="N",
                         help="then boot N real QEMU guests, one at a time")  # fmt: skip
     parser.add_argument("--actions", type=int, default=0, metavar="N",
-                        help="then N real guests through snapshot and rebuild "
+                        help="then N real guests through snapshot, rebuild and resize "
                         "(bench/compute_actions.py)")  # fmt: skip
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)

@@ -1,4 +1,4 @@
-"""Server actions on real guests: snapshot (``createImage``) and rebuild.
+"""Server actions on real guests: snapshot (``createImage``), rebuild and resize.
 
     python -m bench.compute --actions N      (or python -m bench.compute_actions N)
 
@@ -13,8 +13,13 @@ the image being ``active``, beside the reference measured right after on the
 same disk: ``qemu-img convert -U -O qcow2`` of the guest's disk file alone
 (the part of a snapshot that is pure copying); rebuilds it from its snapshot,
 timing the request to ACTIVE again (old guest and disk gone, a new one defined
-and started); deletes the server and the image. Prints each round and the
-medians. Figures only; nothing is asserted.
+and started); resizes it to m1.micro, timing the request to VERIFY_RESIZE
+(the guest shut down, its disk set aside and copied, a guest with the new
+flavor defined and started), reverts, timing ``revertResize`` to ACTIVE (the
+old guest back), resizes again and confirms, timing ``confirmResize`` to
+ACTIVE (the old disk dropped, the old claim released); deletes the server and
+the image. Prints each round and the medians. Figures only; nothing is
+asserted.
 """
 
 from __future__ import annotations
@@ -102,10 +107,55 @@ async def bench_image(base: str, c: Connection, headers: dict[str, str], size_mb
     return str(made["id"])
 
 
+async def _timed_action(
+    c: Connection,
+    headers: dict[str, str],
+    server_id: str,
+    action: dict[str, Any],
+    until: str,
+) -> float:
+    """Seconds from the action's request to the server's status ``until``."""
+    started = time.perf_counter()
+    status, answer = await c.request(
+        "POST", f"/compute/v2.1/servers/{server_id}/action", headers, action
+    )
+    if status not in (202, 204):
+        raise RuntimeError(f"{next(iter(action))} refused: {status} {answer}")
+
+    async def reached() -> bool:
+        return await _status(c, headers, server_id) == until and await _idle(c, headers, server_id)
+
+    await _wait(reached, f"{until} after {next(iter(action))}")
+    return time.perf_counter() - started
+
+
+async def resizes(c: Connection, headers: dict[str, str], server_id: str) -> dict[str, float]:
+    """Resize to m1.micro and revert, then resize again and confirm (seconds each).
+
+    Each resize and revert starts once the guest prints its heartbeat (each
+    definition starts a new console log): a guest whose init does not listen
+    yet misses the ACPI power button, and the agent then waits out its clean
+    shutdown timeout (60 s) before it forces the guest off."""
+    grow = {"resize": {"flavorRef": "84"}}
+
+    async def up() -> None:
+        await _wait(lambda: _beating(c, headers, server_id), "the guest's heartbeat")
+
+    await up()
+    first = await _timed_action(c, headers, server_id, grow, "VERIFY_RESIZE")
+    await up()
+    revert = await _timed_action(c, headers, server_id, {"revertResize": None}, "ACTIVE")
+    await up()
+    second = await _timed_action(c, headers, server_id, grow, "VERIFY_RESIZE")
+    confirm = await _timed_action(c, headers, server_id, {"confirmResize": None}, "ACTIVE")
+    return {"resize": first, "revert": revert, "resize again": second, "confirm": confirm}
+
+
 async def round_trip(
     c: Connection, headers: dict[str, str], data: Path, index: int, image_id: str
-) -> tuple[float, float, float]:
-    """One guest: (snapshot request -> image active, qemu-img reference, rebuild -> ACTIVE)."""
+) -> dict[str, float]:
+    """One guest: snapshot request -> image active, the qemu-img reference, rebuild ->
+    ACTIVE, and the resize figures of :func:`resizes`."""
     body = {"server": {"name": f"bench-{index}", "imageRef": image_id, "flavorRef": "42",
                        "networks": "none"}}  # fmt: skip
     status, made = await c.request("POST", "/compute/v2.1/servers", headers, body)
@@ -144,6 +194,7 @@ async def round_trip(
         raise RuntimeError(f"rebuild refused: {status} {answer}")
     await _wait(lambda: _active(c, headers, server_id), "the rebuild")
     rebuild = time.perf_counter() - started
+    resized = await resizes(c, headers, server_id)
     await c.request("DELETE", f"/compute/v2.1/servers/{server_id}", headers)
 
     async def gone() -> bool:
@@ -151,12 +202,16 @@ async def round_trip(
 
     await _wait(gone, "the server to be deleted")
     await c.request("DELETE", f"/image/v2/images/{snapshot_id}", headers)
-    return snapshot, reference, rebuild
+    return {"snapshot": snapshot, "reference": reference, "rebuild": rebuild, **resized}
 
 
 async def _heartbeat(c: Connection, headers: dict[str, str], server_id: str) -> bool:
     if await _status(c, headers, server_id) != "ACTIVE":
         return False
+    return "HEARTBEAT" in await _console(c, headers, server_id)
+
+
+async def _beating(c: Connection, headers: dict[str, str], server_id: str) -> bool:
     return "HEARTBEAT" in await _console(c, headers, server_id)
 
 
@@ -200,25 +255,34 @@ async def run(count: int, disk_mb: int = 256) -> None:
             ).split()
             headers = {"X-Auth-Token": admin, "OpenStack-API-Version": "compute 2.100"}
             c = await Connection.open(base)
-            figures = []
+            figures: list[dict[str, float]] = []
             try:
                 image_id = await bench_image(base, c, headers, disk_mb)
                 for index in range(count):
-                    snapshot, reference, rebuild = await round_trip(
-                        c, headers, data, index, image_id
+                    f = await round_trip(c, headers, data, index, image_id)
+                    figures.append(f)
+                    print(
+                        f"round {index + 1}: snapshot of a running guest {f['snapshot']:6.2f} s "
+                        f"(qemu-img convert of the same disk alone {f['reference']:5.2f} s); "
+                        f"rebuild to ACTIVE {f['rebuild']:5.2f} s; resize to VERIFY_RESIZE "
+                        f"{f['resize']:5.2f} s, revert to ACTIVE {f['revert']:5.2f} s, "
+                        f"resize again {f['resize again']:5.2f} s, "
+                        f"confirm to ACTIVE {f['confirm']:5.2f} s",
+                        flush=True,
                     )
-                    figures.append((snapshot, reference, rebuild))
-                    print(f"round {index + 1}: snapshot of a running guest {snapshot:6.2f} s "
-                          f"(qemu-img convert of the same disk alone {reference:5.2f} s); "
-                          f"rebuild to ACTIVE {rebuild:5.2f} s", flush=True)  # fmt: skip
             finally:
                 await c.close()
             if figures:
-                snap, ref, reb = (statistics.median(f[i] for f in figures) for i in range(3))
+                p50 = {k: statistics.median(f[k] for f in figures) for k in figures[0]}
+                resize = statistics.median(
+                    x for f in figures for x in (f["resize"], f["resize again"])
+                )
                 print(
-                    f"actions: p50 snapshot of a running guest ({disk_mb} MiB disk) {snap:.2f} s "
-                    f"beside qemu-img alone {ref:.2f} s; p50 rebuild to ACTIVE {reb:.2f} s "
-                    f"({len(figures)} guests)",
+                    f"actions: p50 snapshot of a running guest ({disk_mb} MiB disk) "
+                    f"{p50['snapshot']:.2f} s beside qemu-img alone {p50['reference']:.2f} s; "
+                    f"p50 rebuild to ACTIVE {p50['rebuild']:.2f} s; p50 resize to VERIFY_RESIZE "
+                    f"{resize:.2f} s, confirm to ACTIVE {p50['confirm']:.2f} s, revert to "
+                    f"ACTIVE {p50['revert']:.2f} s ({len(figures)} guests)",
                     flush=True,
                 )
         finally:
